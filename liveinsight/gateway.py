@@ -1,0 +1,199 @@
+"""The local API Gateway: a Starlette app that turns HTTP requests into proxy events.
+
+Each request becomes an API Gateway REST (v1) proxy event with a Lambda-like context and is
+handed to the ingest or query handler, exactly as API Gateway would; the handler's proxy
+response becomes the HTTP response. Lambda concurrency is emulated by uvicorn workers
+(processes), each with its own handlers, as separate Lambda containers would have.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from liveinsight import api, ingest
+from liveinsight.events import MAX_BODY_BYTES
+from liveinsight.settings import Settings
+
+log = logging.getLogger(__name__)
+metrics_log = logging.getLogger("liveinsight.metrics")
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+@dataclass
+class LambdaContext:
+    """The attributes and method of AWS's LambdaContext that handlers may use."""
+
+    function_name: str
+    memory_limit_in_mb: int = 512
+    timeout_ms: int = 10_000
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:local:000000000000:function:{self.function_name}"
+
+    @property
+    def function_version(self) -> str:
+        return "$LATEST"
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, self.timeout_ms - int((time.monotonic() - self.started) * 1000))
+
+
+async def proxy_event(request: Request, body: bytes) -> dict[str, Any]:
+    """An API Gateway REST (v1) proxy event for this request."""
+    headers = dict(request.headers)
+    text_body: str | None
+    is_base64 = False
+    try:
+        text_body = body.decode("utf-8") if body else None
+    except UnicodeDecodeError:
+        text_body, is_base64 = base64.b64encode(body).decode(), True
+    source_ip = request.client.host if request.client else ""
+    return {
+        "resource": request.url.path,
+        "path": request.url.path,
+        "httpMethod": request.method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": dict(request.query_params) or None,
+        "body": text_body,
+        "isBase64Encoded": is_base64,
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "stage": "local",
+            "httpMethod": request.method,
+            "path": request.url.path,
+            "identity": {"sourceIp": source_ip, "userAgent": headers.get("user-agent", "")},
+            "requestTimeEpoch": int(time.time() * 1000),
+        },
+    }
+
+
+def _too_large() -> Response:
+    body = {"error": "payload_too_large", "message": f"body over {MAX_BODY_BYTES} bytes"}
+    return Response(json.dumps(body), status_code=413, media_type="application/json")
+
+
+async def _read_capped(request: Request) -> bytes | None:
+    """The body, or None when it exceeds the limit (checked before any parsing)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _to_response(result: dict[str, Any]) -> Response:
+    body = result.get("body") or ""
+    content = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode("utf-8")
+    return Response(content, status_code=int(result["statusCode"]), headers=result.get("headers") or {})
+
+
+def create_app(settings: Settings, *, ingest_handler: Handler | None = None, query_handler: Handler | None = None) -> Starlette:
+    """The gateway for ``settings``; handlers may be injected (tests)."""
+    ingest_fn = ingest_handler or ingest.build_handler(settings, emit_metrics=metrics_log.info)
+    query_fn = query_handler or api.build_handler(settings)
+
+    def invoker(handler: Handler, name: str) -> Callable[[Request], Any]:
+        async def endpoint(request: Request) -> Response:
+            body = await _read_capped(request)
+            if body is None:
+                return _too_large()
+            event = await proxy_event(request, body)
+            result = await run_in_threadpool(handler, event, LambdaContext(function_name=name))
+            return _to_response(result)
+
+        return endpoint
+
+    collect = invoker(ingest_fn, "liveinsight-ingest")
+    query = invoker(query_fn, "liveinsight-query")
+    methods = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+    routes = [
+        Route("/collect", collect, methods=methods),
+        Route("/collect/", collect, methods=methods),
+        Route("/{path:path}", query, methods=methods),
+    ]
+    return Starlette(routes=routes)
+
+
+def app_from_env() -> Starlette:
+    """uvicorn factory for multi-worker mode: every worker rebuilds Settings from the env."""
+    return create_app(Settings.from_env())
+
+
+def serve(settings: Settings, *, access_log: bool = False, on_started: Callable[[], None] | None = None) -> None:
+    """Run the gateway in the foreground until SIGINT/SIGTERM (graceful: in-flight requests finish)."""
+    import uvicorn
+
+    common: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "access_log": access_log,
+        "log_level": "warning",
+        "timeout_graceful_shutdown": 10,
+    }
+    if settings.workers > 1:
+        os.environ.update(settings_environ(settings))
+        uvicorn.run("liveinsight.gateway:app_from_env", factory=True, workers=settings.workers, **common)
+        return
+    config = uvicorn.Config(create_app(settings), **common)
+    server = uvicorn.Server(config)
+    if on_started is not None:
+        _notify_when_started(server, on_started)
+    server.run()
+
+
+def _notify_when_started(server: Any, callback: Callable[[], None]) -> None:
+    import threading
+
+    def watch() -> None:
+        while not server.started and not server.should_exit:
+            time.sleep(0.02)
+        if server.started:
+            callback()
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def settings_environ(settings: Settings) -> dict[str, str]:
+    """``LIVEINSIGHT_*`` variables that rebuild these settings in another process."""
+    from dataclasses import fields
+
+    env = {}
+    for f in fields(settings):
+        value = getattr(settings, f.name)
+        if f.name == "extra" or value is None:
+            continue
+        if isinstance(value, tuple):
+            value = ",".join(value)
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
+        env[f"LIVEINSIGHT_{f.name.upper()}"] = str(value)
+    return env

@@ -1,0 +1,131 @@
+"""The ingest Lambda: ``POST /collect`` (SPEC section 4).
+
+``IngestHandler`` is built once per container (or per gateway worker) from Settings and an
+injected store; ``lambda_handler`` is the AWS entrypoint that builds it from the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+from liveinsight import bots, events
+from liveinsight.aws import dynamodb_client
+from liveinsight.errors import LiveInsightError, MethodNotAllowed, NotFound
+from liveinsight.proxy import ProxyRequest, ProxyResponse, cors_headers, error_response, parse_event, preflight
+from liveinsight.settings import Settings
+from liveinsight.store import FILTERED, IngestStore, Outcome
+
+log = logging.getLogger(__name__)
+
+METRICS_NAMESPACE = "LiveInsight"
+COLLECT_PATH = "/collect"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def print_line(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+class IngestHandler:
+    """Validate, filter bots, store, answer. Never raises: every failure is a response."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: IngestStore,
+        *,
+        clock: Callable[[], int] = now_ms,
+        emit_metrics: Callable[[str], None] = print_line,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.emit_metrics = emit_metrics
+
+    def __call__(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        return self.handle(parse_event(event)).to_lambda()
+
+    def handle(self, request: ProxyRequest) -> ProxyResponse:
+        cors = cors_headers(request, self.settings.cors_origins)
+        if request.method == "OPTIONS":
+            return preflight(request, self.settings.cors_origins, "POST, OPTIONS")
+        metrics = EphemeralMetrics(namespace=METRICS_NAMESPACE, service="ingest")
+        try:
+            response = self._collect(request, metrics)
+        except LiveInsightError as error:
+            metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
+            metrics.add_metadata(key="status", value=error.status)
+            response = error_response(error)
+        except Exception:  # a bug must still not be a 500 with a traceback to the client
+            log.exception("ingest failed")
+            metrics.add_metric(name="RequestsFailed", unit=MetricUnit.Count, value=1)
+            response = ProxyResponse(503, {"error": "backend_unavailable", "message": "internal error"}, {"Retry-After": "2"})
+        self._flush(metrics)
+        response.headers.update(cors)
+        return response
+
+    def _collect(self, request: ProxyRequest, metrics: EphemeralMetrics) -> ProxyResponse:
+        if request.path.rstrip("/") != COLLECT_PATH:
+            raise NotFound(f"no route for {request.path}")
+        if request.method != "POST":
+            raise MethodNotAllowed(f"{request.method} is not allowed on {COLLECT_PATH}; use POST")
+        events.check_content_type(request.header("content-type"))
+        raw_events, _ = events.parse_body(request.body)
+        meta = events.RequestMeta(self.clock(), request.header("user-agent"), request.source_ip)
+        valid = events.validate(raw_events, meta, raw_ip=self.settings.raw_ip)
+        if bots.is_crawler(meta.user_agent):
+            outcomes = [Outcome(e.event_id, e.session_id, FILTERED) for e in valid]
+        else:
+            outcomes = self.store.ingest(valid, meta.received_ms)
+        counts = {status: sum(1 for o in outcomes if o.status == status) for status in ("accepted", "duplicate", "filtered")}
+        metrics.add_metric(name="EventsProcessed", unit=MetricUnit.Count, value=counts["accepted"])
+        metrics.add_metric(name="EventsDuplicate", unit=MetricUnit.Count, value=counts["duplicate"])
+        metrics.add_metric(name="EventsFiltered", unit=MetricUnit.Count, value=counts["filtered"])
+        body = {
+            "accepted": counts["accepted"],
+            "duplicates": counts["duplicate"],
+            "filtered": counts["filtered"],
+            "results": [
+                {"event_id": o.event_id, "session_id": o.session_id, "status": o.status} for o in outcomes
+            ],
+        }
+        return ProxyResponse(200, body, {"Cache-Control": "no-store"})
+
+    def _flush(self, metrics: EphemeralMetrics) -> None:
+        try:
+            self.emit_metrics(json.dumps(metrics.serialize_metric_set(), separators=(",", ":")))
+        except Exception:  # metrics must never fail a request
+            log.debug("metrics not emitted", exc_info=True)
+
+
+def build_handler(settings: Settings, **kwargs: Any) -> IngestHandler:
+    store = IngestStore(
+        dynamodb_client(settings),
+        prefix=settings.table_prefix,
+        timeout_s=settings.session_timeout_s,
+        shards=settings.rollup_shards,
+        max_attempts=settings.max_write_attempts,
+    )
+    return IngestHandler(settings, store, **kwargs)
+
+
+_handler: IngestHandler | None = None
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """AWS Lambda entrypoint (REST v1 or HTTP API v2 proxy events)."""
+    global _handler
+    if _handler is None:
+        _handler = build_handler(Settings.from_env())
+    return _handler(event, context)

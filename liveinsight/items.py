@@ -1,0 +1,127 @@
+"""Domain objects <-> DynamoDB items (low-level client format)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from liveinsight.events import Event
+from liveinsight.sessions import Mark, Visit
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+MARK_NAMES = ("first", "last", "first_action", "last_action", "first_view", "last_view")
+
+
+def to_item(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(_dynamo_value(v)) for k, v in values.items()}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def _dynamo_value(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(json.dumps(value))
+    if isinstance(value, dict):
+        return {k: _dynamo_value(v) for k, v in value.items()}
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def event_item(event: Event, visit_session_id: str) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "event_id": event.event_id,
+        "timestamp": event.timestamp,
+        "user_id": event.user_id,
+        "session_id": visit_session_id,
+        "client_session_id": event.session_id,
+        "event_type": event.event_type,
+        "page_url": event.page_url,
+        "referrer": event.referrer,
+        "user_agent": event.user_agent,
+        "ip_address": event.ip_address,
+    }
+    if event.properties:
+        values["properties"] = event.properties
+    return to_item(values)
+
+
+def visit_values(visit: Visit, *, now_ms: int, timeout_ms: int) -> dict[str, Any]:
+    """The Sessions item of a visit: seed fields first, then what the rules need to go on."""
+    values: dict[str, Any] = {
+        "session_id": visit.session_id,
+        "user_id": visit.user_id,
+        "start_time": visit.start_time,
+        "last_activity": visit.last_activity,
+        # As of this write; readers apply S6 to last_activity themselves.
+        "is_active": visit.is_active(now_ms, timeout_ms),
+        "entry_page": visit.entry_page,
+        "exit_page": visit.exit_page,
+        "referrer": visit.referrer,
+        "total_events": visit.total_events,
+        "session_duration": visit.session_duration,
+        "client_session_id": visit.client_session_id,
+        "visit_index": visit.index,
+        "page_views": visit.page_views,
+        "conversions": visit.conversions,
+        "version": visit.version,
+        "marks": {
+            name: _mark_values(getattr(visit, name))
+            for name in MARK_NAMES
+            if getattr(visit, name) is not None
+        },
+    }
+    return values
+
+
+def _mark_values(mark: Mark) -> dict[str, Any]:
+    return {"t": mark.timestamp, "id": mark.event_id, "page": mark.page, "ref": mark.referrer}
+
+
+def visit_from_values(values: dict[str, Any]) -> Visit:
+    marks = {
+        name: Mark(int(m["t"]), str(m["id"]), str(m["page"]), str(m["ref"]))
+        for name, m in values.get("marks", {}).items()
+    }
+    return Visit(
+        client_session_id=values["client_session_id"],
+        index=int(values["visit_index"]),
+        user_id=values["user_id"],
+        first=marks["first"],
+        last=marks["last"],
+        first_action=marks.get("first_action"),
+        last_action=marks.get("last_action"),
+        first_view=marks.get("first_view"),
+        last_view=marks.get("last_view"),
+        total_events=int(values["total_events"]),
+        page_views=int(values.get("page_views", 0)),
+        conversions=int(values.get("conversions", 0)),
+        version=int(values.get("version", 0)),
+    )
+
+
+def active_values(visit: Visit, *, timeout_s: int) -> dict[str, Any]:
+    """The ActiveSessions item: seed fields plus ``start_time`` for durations."""
+    return {
+        "session_id": visit.session_id,
+        "user_id": visit.user_id,
+        "last_activity": visit.last_activity,
+        "current_page": visit.current_page,
+        "expires_at": visit.last_activity // 1000 + timeout_s,
+        "start_time": visit.start_time,
+    }
