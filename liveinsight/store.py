@@ -142,12 +142,14 @@ class IngestStore:
                 self.sleep(self._random.uniform(0, min(0.2, 0.005 * 2**attempt)))
 
         results = []
+        reported: set[str] = set()
         for event in events:
             first = outcomes[event.event_id]
-            if event is primaries[event.event_id]:
-                results.append(first)
-            else:
+            if event.event_id in reported:  # the same event_id again in one request
                 results.append(Outcome(event.event_id, first.session_id, DUPLICATE))
+            else:
+                results.append(first)
+                reported.add(event.event_id)
         return results
 
     def healthy(self) -> bool:

@@ -1,0 +1,98 @@
+"""Every dashboard number computed naively from a list of accepted events.
+
+The reference for the rollups: the tests compare ``QueryService`` with this, and
+``liveinsight verify`` compares the live API with this over the simulator's ledger. It shares
+the definitions (``liveinsight.query.*_view``, ``liveinsight.sessions``) with the real path and
+differs only in where the counts come from: here, a plain loop over events.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from liveinsight import buckets, query
+from liveinsight.events import page_path
+from liveinsight.rollups import referrer_host
+from liveinsight.sessions import Hit, Visit, replay
+
+
+def _hits(events: Iterable[Mapping[str, Any]]) -> list[tuple[str, Hit]]:
+    out = []
+    for e in events:
+        path = e["page_url"] if str(e["page_url"]).startswith("/") else page_path(e["page_url"])[0]
+        hit = Hit(
+            event_id=str(e["event_id"]),
+            timestamp=int(e["timestamp"]),
+            event_type=str(e["event_type"]),
+            page=path,
+            referrer=str(e.get("referrer") or ""),
+            user_id=str(e["user_id"]),
+        )
+        out.append((str(e["session_id"]), hit))
+    return out
+
+
+def visits_of(events: Iterable[Mapping[str, Any]], timeout_s: int = 1800) -> list[Visit]:
+    """All visits, by replaying accepted events (arrival order) through the session rules."""
+    return [v for history in replay(_hits(events), timeout_s * 1000).values() for v in history]
+
+
+def dashboard(
+    events: Iterable[Mapping[str, Any]],
+    now_ms: int,
+    *,
+    timeout_s: int = 1800,
+    timezone: str = "UTC",
+    hours: int = query.DEFAULT_HOURS,
+    limit: int = query.DEFAULT_LIMIT,
+    active_limit: int = query.DEFAULT_ACTIVE_LIMIT,
+) -> dict[str, dict[str, Any]]:
+    """The five API answers (``active``, ``hourly``, ``pages``, ``referrers``, ``summary``)."""
+    hits = _hits(events)
+    seen: set[str] = set()
+    distinct = []
+    for sid, hit in hits:
+        if hit.event_id not in seen:
+            seen.add(hit.event_id)
+            distinct.append(hit)
+    visits = [v for history in replay(hits, timeout_s * 1000).values() for v in history]
+    timeout_ms = timeout_s * 1000
+
+    active_visits = [
+        query.ActiveVisit(v.session_id, v.user_id, v.current_page, v.start_time, v.last_activity)
+        for v in visits
+        if v.last_activity // 1000 + timeout_s >= now_ms // 1000
+    ]
+    active = query.active_view(active_visits, now_ms, timeout_ms, active_limit)
+    everyone = query.active_view(active_visits, now_ms, timeout_ms, len(active_visits))
+
+    by_bucket: dict[int, Counter[str]] = {}
+    for hit in distinct:
+        counts = by_bucket.setdefault(buckets.bucket_start(hit.timestamp), Counter())
+        counts["events"] += 1
+        counts[hit.event_type] += 1
+
+    page_views = Counter(
+        h.page for h in distinct if h.event_type == "page_view" and buckets.in_window(h.timestamp, now_ms, hours)
+    )
+    hosts = Counter(referrer_host(v.referrer) for v in visits if buckets.in_window(v.start_time, now_ms, hours))
+
+    totals: Counter[str] = Counter()
+    for hit in distinct:
+        if buckets.in_window(hit.timestamp, now_ms, query.SUMMARY_HOURS):
+            totals["events"] += 1
+            totals[hit.event_type] += 1
+    for v in visits:
+        if buckets.in_window(v.start_time, now_ms, query.SUMMARY_HOURS):
+            totals["visits"] += 1
+            totals["converted_visits"] += 1 if v.converted else 0
+
+    return {
+        "active": active,
+        "hourly": query.hourly_view(by_bucket, now_ms, timezone),
+        "pages": query.pages_view(page_views, limit),
+        "referrers": query.referrers_view(hosts, limit),
+        "summary": query.summary_view(everyone, totals, [s["duration_seconds"] for s in everyone["sessions"]]),
+    }

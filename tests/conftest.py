@@ -1,0 +1,130 @@
+"""Shared fixtures: DynamoDB Local (started once per run, really), moto, the HTTP gateway.
+
+Integration tests get a fresh table prefix each, so they never see each other's data.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from liveinsight.aws import dynamodb_client
+from liveinsight.runtime import DynamoDBLocal, free_port
+from liveinsight.settings import Settings
+from liveinsight.tables import create_tables, drop_tables
+
+EVENTS_DIR = Path(__file__).parent / "events"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        path = str(item.fspath)
+        if "/integration/" in path:
+            item.add_marker(pytest.mark.integration)
+        elif "/e2e/" in path:
+            item.add_marker(pytest.mark.e2e)
+
+
+def load_event(name: str, **overrides: Any) -> dict[str, Any]:
+    """A canned API Gateway proxy event from tests/events/, with top-level overrides."""
+    event = json.loads((EVENTS_DIR / f"{name}.json").read_text())
+    event.update(overrides)
+    return event
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+# ---- DynamoDB Local ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local() -> Iterator[DynamoDBLocal]:
+    """One real DynamoDB Local (in memory) for the whole run; stopped by pid at the end."""
+    runtime = DynamoDBLocal(port=free_port())
+    runtime.start()
+    try:
+        yield runtime
+    finally:
+        runtime.stop()
+
+
+@pytest.fixture(scope="session")
+def local_settings(dynamodb_local: DynamoDBLocal) -> Settings:
+    return Settings(backend="endpoint", endpoint_url=dynamodb_local.endpoint_url, rollup_shards=2)
+
+
+@pytest.fixture(scope="session")
+def local_client(local_settings: Settings) -> Any:
+    return dynamodb_client(local_settings)
+
+
+@pytest.fixture
+def local_tables(local_settings: Settings, local_client: Any) -> Iterator[Settings]:
+    """Settings with a fresh table prefix whose tables exist on DynamoDB Local."""
+    prefix = f"t{uuid.uuid4().hex[:10]}_"
+    create_tables(local_client, prefix)
+    try:
+        yield local_settings.with_overrides(table_prefix=prefix)
+    finally:
+        drop_tables(local_client, prefix)
+
+
+# ---- moto ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def moto_settings() -> Iterator[Settings]:
+    """Settings whose client is served by moto in-process, with the tables created."""
+    from moto import mock_aws
+
+    with mock_aws():
+        settings = Settings(backend="moto", rollup_shards=2)
+        create_tables(dynamodb_client(settings), "")
+        yield settings
+
+
+# ---- the HTTP gateway ------------------------------------------------------------------------
+
+
+class RunningGateway:
+    def __init__(self, app: Any) -> None:
+        import uvicorn
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> RunningGateway:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("gateway did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+
+
+@pytest.fixture
+def gateway(local_tables: Settings) -> Iterator[RunningGateway]:
+    """The real gateway (uvicorn on 127.0.0.1) over DynamoDB Local, active cache off."""
+    from liveinsight.gateway import create_app
+
+    settings = local_tables.with_overrides(active_cache_s=0.0)
+    with RunningGateway(create_app(settings)) as running:
+        running.settings = settings  # type: ignore[attr-defined]
+        yield running
