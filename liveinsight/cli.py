@@ -19,6 +19,7 @@ import click
 
 from liveinsight import tables
 from liveinsight.errors import LiveInsightError
+from liveinsight.query_command import query_command
 from liveinsight.settings import BACKENDS, DEFAULT_DB_PORT, DEFAULT_HOST, DEFAULT_HTTP_PORT, Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -155,6 +156,11 @@ def run_stack(settings: Settings, *, gateway: bool = True, access_log: bool = Fa
     from liveinsight.gateway import serve
     from liveinsight.runtime import storage_runtime
 
+    from liveinsight.errors import ConfigError
+    from liveinsight.runtime import port_is_free
+
+    if gateway and not port_is_free(settings.port, settings.host):
+        raise ConfigError(f"port {settings.port} is already in use on {settings.host}; choose another with --port")
     signal.signal(signal.SIGTERM, _raise_interrupt)  # SIGTERM unwinds like Ctrl-C until uvicorn takes over
     if settings.backend in ("dynamodb-local", "moto") and not settings.endpoint_url:
         runtime = storage_runtime(settings.backend, port=settings.db_port, db_path=settings.db_path)
@@ -174,9 +180,9 @@ def run_stack(settings: Settings, *, gateway: bool = True, access_log: bool = Fa
             return
         url = f"http://{settings.host}:{settings.port}"
         click.echo(f"gateway   {url}/collect  {url}/api/statistics/summary/  {url}/health")
-        click.echo("ready     press Ctrl-C to stop")
 
         def started() -> None:
+            click.echo("ready     press Ctrl-C to stop")
             if on_ready is not None:
                 on_ready(settings)
 
@@ -320,6 +326,9 @@ def tables_describe(ctx: click.Context, endpoint: str | None, prefix: str | None
             ", ".join(row.get("indexes", [])), str(row.get("ttl") or ""),
         )
     Console().print(table)
+
+
+cli.add_command(query_command)
 
 
 def main() -> None:

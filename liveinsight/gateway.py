@@ -159,25 +159,30 @@ def serve(settings: Settings, *, access_log: bool = False, on_started: Callable[
         "log_level": "warning",
         "timeout_graceful_shutdown": 10,
     }
+    if on_started is not None:
+        _notify_when_listening(settings.host, settings.port, on_started)
     if settings.workers > 1:
         os.environ.update(settings_environ(settings))
         uvicorn.run("liveinsight.gateway:app_from_env", factory=True, workers=settings.workers, **common)
         return
-    config = uvicorn.Config(create_app(settings), **common)
-    server = uvicorn.Server(config)
-    if on_started is not None:
-        _notify_when_started(server, on_started)
-    server.run()
+    uvicorn.Server(uvicorn.Config(create_app(settings), **common)).run()
 
 
-def _notify_when_started(server: Any, callback: Callable[[], None]) -> None:
+def _notify_when_listening(host: str, port: int, callback: Callable[[], None], timeout_s: float = 60) -> None:
+    """Call ``callback`` once the gateway accepts connections (single or multi-worker)."""
+    import socket
     import threading
 
     def watch() -> None:
-        while not server.started and not server.should_exit:
-            time.sleep(0.02)
-        if server.started:
-            callback()
+        deadline = time.monotonic() + timeout_s
+        target = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((target, port), timeout=0.5):
+                    callback()
+                    return
+            except OSError:
+                time.sleep(0.05)
 
     threading.Thread(target=watch, daemon=True).start()
 

@@ -272,7 +272,7 @@ class IngestStore:
                 put["ConditionExpression"] = "attribute_not_exists(session_id)"
             actions.append({"Put": put})
             active = items.active_values(visit, timeout_s=self.timeout_s)
-            if active["expires_at"] * 1000 > now_ms:
+            if active["expires_at"] * 1000 >= now_ms:
                 actions.append({"Put": {"TableName": self.active_table, "Item": items.to_item(active)}})
         actions.extend(self._guards(state, placement, new_current))
         deltas = rollups.deltas_for(hits, changes, sid, self.shards)

@@ -140,7 +140,7 @@ class StoreMachine(RuleBasedStateMachine):
         for sid, arrivals in self.arrivals.items():
             for index, visit in enumerate(split_visits(arrivals)):
                 want = expected_visit(sid, index, visit)
-                if want["last_activity"] // 1000 + T_MS // 1000 > NOW // 1000:
+                if (want["last_activity"] // 1000 + T_MS // 1000) * 1000 >= NOW:
                     expected[want["session_id"]] = want
         assert set(stored) == set(expected)
         for vid, want in expected.items():

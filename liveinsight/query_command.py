@@ -1,0 +1,134 @@
+"""``liveinsight query ...``: the dashboard numbers in the terminal, over HTTP or straight from DynamoDB."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from liveinsight.errors import LiveInsightError
+
+REPORTS = ("summary", "hourly", "pages", "referrers", "active")
+PATHS = {
+    "summary": "/api/statistics/summary/",
+    "hourly": "/api/statistics/hourly/",
+    "pages": "/api/statistics/pages/",
+    "referrers": "/api/statistics/referrers/",
+    "active": "/api/sessions/active/",
+}
+
+
+def fetch_http(url: str, report: str, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+    import httpx
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        response = httpx.get(url.rstrip("/") + PATHS[report], params=params, headers=headers, timeout=15)
+    except httpx.HTTPError as exc:
+        raise click.ClickException(f"cannot reach {url}: {exc}") from None
+    if response.status_code != 200:
+        raise click.ClickException(f"{url} answered {response.status_code}: {response.text[:300]}")
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def fetch_direct(settings: Any, report: str, hours: int, limit: int) -> dict[str, Any]:
+    from liveinsight.aws import dynamodb_client
+    from liveinsight.query import QueryService
+    from liveinsight.reads import DynamoRollupSource
+
+    source = DynamoRollupSource(dynamodb_client(settings), prefix=settings.table_prefix, shards=settings.rollup_shards)
+    service = QueryService(source, timeout_s=settings.session_timeout_s, timezone=settings.timezone)
+    now = int(time.time() * 1000)
+    try:
+        if report == "summary":
+            return service.summary(now)
+        if report == "hourly":
+            return service.hourly(now)
+        if report == "pages":
+            return service.pages(now, hours, limit)
+        if report == "referrers":
+            return service.referrers(now, hours, limit)
+        return service.active_sessions(now, limit)
+    except LiveInsightError as error:
+        raise click.ClickException(f"{error.message} (is DynamoDB running at {settings.endpoint_url}?)") from None
+
+
+def render(report: str, data: dict[str, Any], console: Console) -> None:
+    if report == "summary":
+        table = Table(title="Summary")
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        for key, value in data.items():
+            shown = f"{value:.2%}" if key.endswith("_rate") else f"{value:.1f}" if isinstance(value, float) else str(value)
+            table.add_row(key, shown)
+    elif report == "hourly":
+        table = Table(title=f"Traffic per {data['bucket_minutes']} minutes")
+        for column in ("time", "events", "page_views", "clicks", "conversions", "heartbeats"):
+            table.add_column(column, justify="right")
+        for point in data["points"]:
+            table.add_row(*(str(point[c]) for c in ("time", "events", "page_views", "clicks", "conversions", "heartbeats")))
+    elif report == "pages":
+        table = Table(title="Top pages")
+        table.add_column("page_url")
+        table.add_column("views", justify="right")
+        for row in data["pages"]:
+            table.add_row(row["page_url"], str(row["views"]))
+    elif report == "referrers":
+        table = Table(title="Referrers (visits started)")
+        table.add_column("referrer")
+        table.add_column("sessions", justify="right")
+        for row in data["referrers"]:
+            table.add_row(row["referrer"], str(row["sessions"]))
+    else:
+        table = Table(title=f"Active sessions: {data['count']} ({data['active_users']} users)")
+        for column in ("session_id", "user_id", "current_page", "last_activity", "duration_seconds"):
+            table.add_column(column)
+        for row in data["sessions"]:
+            table.add_row(*(str(row[c]) for c in ("session_id", "user_id", "current_page", "last_activity", "duration_seconds")))
+    # Untrusted strings (pages, referrers) are printed literally: no Rich markup in cells.
+    for column in table.columns:
+        column.no_wrap = False
+    console.print(table, markup=False)
+
+
+@click.command("query")
+@click.argument("report", type=click.Choice(REPORTS))
+@click.option("--url", default=None, help="Read through a running HTTP API, e.g. http://127.0.0.1:8080.")
+@click.option("--endpoint", default=None, help="Read the rollups straight from DynamoDB at URL.")
+@click.option("--prefix", default=None, help="Table prefix (with --endpoint).")
+@click.option("--hours", type=click.IntRange(1, 72), default=24, show_default=True, help="Window for pages/referrers.")
+@click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True, help="Rows for pages/referrers/active.")
+@click.option("--json", "as_json", is_flag=True, help="Print the raw JSON answer.")
+@click.pass_context
+def query_command(ctx: click.Context, report: str, url: str | None, endpoint: str | None, prefix: str | None, hours: int, limit: int, as_json: bool) -> None:
+    """Print one dashboard report: summary, hourly, pages, referrers or active.
+
+    \b
+    Examples:
+      liveinsight query summary                              from http://127.0.0.1:8080
+      liveinsight query pages --hours 2 --limit 5 --json
+      liveinsight query active --endpoint http://127.0.0.1:8000   straight from DynamoDB
+    """
+    from liveinsight.cli import base_settings, local_endpoint
+
+    settings = base_settings(ctx)
+    if url and endpoint:
+        raise click.UsageError("give either --url or --endpoint, not both")
+    if endpoint:
+        data = fetch_direct(local_endpoint(settings, endpoint).with_overrides(table_prefix=prefix), report, hours, limit)
+    else:
+        params: dict[str, Any] = {}
+        if report in ("pages", "referrers"):
+            params = {"hours": hours, "limit": limit}
+        elif report == "active":
+            params = {"limit": limit}
+        data = fetch_http(url or f"http://127.0.0.1:{settings.port}", report, params, settings.api_token)
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        render(report, data, Console())

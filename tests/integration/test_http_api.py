@@ -1,0 +1,146 @@
+"""The whole HTTP API through the real gateway (uvicorn) on DynamoDB Local."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+
+MIN = 60_000
+UA = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"}
+
+
+def ev(kind: str, sid: str, page: str, ts: int, eid: str, *, user: str = "u1", ref: str | None = None) -> dict:
+    event = {"event_type": kind, "user_id": user, "session_id": sid, "page_url": page, "timestamp": ts, "event_id": eid}
+    if ref is not None:
+        event["referrer"] = ref
+    return event
+
+
+@pytest.fixture
+def http(gateway):
+    with httpx.Client(base_url=gateway.url, headers=UA, timeout=30) as client:
+        yield client
+
+
+def test_scenario_of_gaps_duplicates_out_of_order_and_bots_gives_exact_numbers(http) -> None:
+    now = int(time.time() * 1000)
+    t0 = now - 60 * MIN
+    batch = [
+        ev("page_view", "A", "https://shop.example/?utm_source=mail", t0, "a1", ref="https://www.Google.com/search"),
+        ev("click", "A", "/", t0 + 1 * MIN, "a2"),
+        ev("page_view", "A", "/products", t0 + 2 * MIN, "a3"),
+        # 58 minutes later: more than T after A's latest activity -> A.1
+        ev("page_view", "A", "/cart", now - 1 * MIN, "a4", ref="https://naver.com/"),
+        ev("conversion", "A", "/checkout", now - 30_000, "a5"),
+    ]
+    body = http.post("/collect", json={"events": batch}).json()
+    assert [r["session_id"] for r in body["results"]] == ["A", "A", "A", "A.1", "A.1"]
+    assert body["accepted"] == 5
+
+    # out of order within visit B, then a redelivery of the whole batch
+    b_events = [ev("page_view", "B", "/products", now - 3 * MIN, "b2", user="u2"), ev("page_view", "B", "/", now - 5 * MIN, "b1", user="u2", ref="https://m.facebook.com/")]
+    assert http.post("/collect", json={"events": b_events}).json()["accepted"] == 2
+    again = http.post("/collect", json={"events": b_events}).json()
+    assert (again["accepted"], again["duplicates"]) == (0, 2)
+    assert [r["session_id"] for r in again["results"]] == ["B", "B"]
+
+    # a heartbeat extends B only; a crawler is filtered
+    assert http.post("/collect", json=ev("heartbeat", "B", "/products", now - 10_000, "b3", user="u2")).json()["accepted"] == 1
+    bot = http.post("/collect", json=ev("page_view", "C", "/", now, "c1"), headers={"User-Agent": "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)"}).json()
+    assert bot["filtered"] == 1 and bot["results"][0]["status"] == "filtered"
+
+    summary = http.get("/api/statistics/summary/").json()
+    assert summary["active_sessions"] == 2  # A.1 and B (A ended 58 min ago)
+    assert summary["active_users"] == 2
+    assert summary["events_24h"] == 8
+    assert summary["page_views_24h"] == 5
+    # A.1: 30 s; B: from now-5min to now-10s = 290 s
+    assert summary["avg_session_seconds"] == pytest.approx((30 + 290) / 2)
+    assert summary["conversion_rate"] == pytest.approx(1 / 8)
+    assert summary["session_conversion_rate"] == pytest.approx(1 / 3)
+
+    pages = http.get("/api/statistics/pages/", params={"hours": 24, "limit": 10}).json()["pages"]
+    assert pages == [
+        {"page_url": "/", "views": 2},
+        {"page_url": "/products", "views": 2},
+        {"page_url": "/cart", "views": 1},
+    ]
+
+    referrers = http.get("/api/statistics/referrers/").json()["referrers"]
+    assert referrers == [
+        {"referrer": "google.com", "sessions": 1},
+        {"referrer": "m.facebook.com", "sessions": 1},
+        {"referrer": "naver.com", "sessions": 1},
+    ]
+
+    active = http.get("/api/sessions/active/").json()
+    assert active["count"] == 2 and active["active_users"] == 2
+    assert [s["session_id"] for s in active["sessions"]] == ["B", "A.1"]
+    assert active["sessions"][0]["current_page"] == "/products"
+    assert active["sessions"][0]["duration_seconds"] == 290
+
+    hourly = http.get("/api/statistics/hourly/").json()
+    assert hourly["bucket_minutes"] == 5 and len(hourly["points"]) == 20
+    assert sum(p["events"] for p in hourly["points"]) == 8
+    assert sum(p["conversions"] for p in hourly["points"]) == 1
+    assert sum(p["heartbeats"] for p in hourly["points"]) == 1
+    assert hourly["points"][-1]["start"] <= now + 5 * MIN
+
+
+def test_visit_items_match_the_session_rules(http, gateway) -> None:
+    from liveinsight.aws import dynamodb_client
+    from liveinsight.items import from_item
+
+    now = int(time.time() * 1000)
+    http.post("/collect", json={"events": [
+        ev("page_view", "S", "/b", now - 2 * MIN, "s2"),
+        ev("page_view", "S", "/a", now - 4 * MIN, "s1", ref="https://first.example/"),
+        ev("heartbeat", "S", "/zzz", now - 1 * MIN, "s3"),
+    ]})
+    client = dynamodb_client(gateway.settings)
+    item = from_item(client.get_item(TableName=f"{gateway.settings.table_prefix}Sessions", Key={"session_id": {"S": "S"}})["Item"])
+    assert (item["entry_page"], item["exit_page"], item["referrer"]) == ("/a", "/b", "https://first.example/")
+    assert (item["start_time"], item["last_activity"], item["total_events"], item["session_duration"]) == (now - 4 * MIN, now - 1 * MIN, 3, 180)
+    assert item["is_active"] is True
+    active = from_item(client.get_item(TableName=f"{gateway.settings.table_prefix}ActiveSessions", Key={"session_id": {"S": "S"}})["Item"])
+    assert active["current_page"] == "/b"
+    assert active["expires_at"] == (now - 1 * MIN) // 1000 + 1800
+
+
+@pytest.mark.parametrize(
+    ("params", "problem"),
+    [({"hours": "0"}, "hours"), ({"hours": "73"}, "hours"), ({"hours": "abc"}, "hours"), ({"limit": "0"}, "limit"), ({"limit": "101"}, "limit"), ({"limit": "1.5"}, "limit")],
+)
+def test_bad_query_parameters_are_400(http, params, problem) -> None:
+    for path in ("/api/statistics/pages/", "/api/statistics/referrers/"):
+        response = http.get(path, params=params)
+        assert response.status_code == 400
+        assert problem in response.json()["message"]
+
+
+def test_body_over_the_limit_is_refused_before_parsing(http) -> None:
+    response = http.post("/collect", content=b"{" + b" " * (300 * 1024), headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+
+
+def test_health_openapi_and_unknown_routes(http) -> None:
+    assert http.get("/health").json()["status"] == "ok"
+    document = http.get("/openapi.json").json()
+    assert document["openapi"].startswith("3.")
+    assert "/collect" in document["paths"]
+    assert http.get("/nope").status_code == 404
+    assert http.delete("/api/statistics/summary/").status_code == 405
+
+
+def test_hostile_inputs_never_get_a_5xx(http) -> None:
+    hostile = [
+        b"\x00\x01\x02", b"\xff\xfe", b"null", b"{}", b'{"events": null}', b"[" * 100000,
+        json.dumps({"event_type": "page_view", "user_id": "u", "session_id": "s", "page_url": "/" + "\u202e" * 10}).encode(),
+        json.dumps({"events": [{"event_type": "page_view"}] * 100}).encode(),
+    ]
+    for body in hostile:
+        response = http.post("/collect", content=body, headers={"Content-Type": "application/json"})
+        assert 400 <= response.status_code < 500, (body[:40], response.status_code, response.text[:200])

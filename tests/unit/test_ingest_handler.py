@@ -1,0 +1,118 @@
+"""The ingest Lambda on canned API Gateway events (v1 and v2), storage on moto."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from liveinsight.aws import dynamodb_client
+from liveinsight.ingest import build_handler
+from liveinsight.items import from_item
+from tests.conftest import load_event
+
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+
+
+@pytest.fixture
+def lines() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def handler(moto_settings, lines):
+    return build_handler(moto_settings, emit_metrics=lines.append)
+
+
+@pytest.fixture
+def client(moto_settings):
+    return dynamodb_client(moto_settings)
+
+
+def events_in(client) -> list[dict]:
+    return [from_item(i) for i in client.scan(TableName="Events")["Items"]]
+
+
+def test_v1_event_is_stored_enriched_with_path_utm_and_anonymised_ip(handler, client) -> None:
+    result = handler(load_event("collect_v1"), None)
+    body = json.loads(result["body"])
+    assert result["statusCode"] == 200
+    assert body["accepted"] == 1 and body["duplicates"] == 0 and body["filtered"] == 0
+    (stored,) = events_in(client)
+    assert stored["page_url"] == "/products/item1"
+    assert stored["properties"] == {"utm_source": "newsletter"}
+    assert stored["ip_address"] == "203.0.113.0"
+    assert stored["user_agent"].startswith("Mozilla/5.0 (Windows NT 10.0")
+    assert stored["referrer"] == "https://www.google.com/search?q=shoes"
+    assert stored["session_id"] == "sess_1700000000000_abc123xy"
+    assert stored["event_id"].startswith("evt_") and body["results"][0]["event_id"] == stored["event_id"]
+    assert abs(stored["timestamp"] - int(__import__("time").time() * 1000)) < 60_000
+
+
+def test_v2_http_api_batch_from_send_beacon_is_accepted(handler, client) -> None:
+    result = handler(load_event("collect_v2"), None)
+    body = json.loads(result["body"])
+    assert result["statusCode"] == 200
+    assert [r["status"] for r in body["results"]] == ["accepted", "accepted"]
+    assert {e["ip_address"] for e in events_in(client)} == {"2001:db8:abcd::"}
+
+
+def test_raw_ip_only_when_configured(moto_settings, client) -> None:
+    handler = build_handler(moto_settings.with_overrides(raw_ip=True), emit_metrics=lambda _: None)
+    handler(load_event("collect_v1"), None)
+    assert events_in(client)[0]["ip_address"] == "203.0.113.77"
+
+
+def test_redelivered_event_id_is_reported_duplicate_with_its_visit(handler, client) -> None:
+    event = load_event("collect_v2")
+    first = json.loads(handler(event, None)["body"])
+    again = json.loads(handler(event, None)["body"])
+    assert again["accepted"] == 0 and again["duplicates"] == 2
+    assert [r["session_id"] for r in again["results"]] == [r["session_id"] for r in first["results"]]
+    assert len(events_in(client)) == 2
+
+
+def test_crawler_is_answered_filtered_and_not_stored(handler, client) -> None:
+    event = load_event("collect_v1")
+    event["headers"]["User-Agent"] = GOOGLEBOT
+    body = json.loads(handler(event, None)["body"])
+    assert body["filtered"] == 1 and body["accepted"] == 0
+    assert body["results"][0]["status"] == "filtered"
+    assert events_in(client) == []
+
+
+def test_user_agent_is_truncated_to_512_characters(handler, client) -> None:
+    event = load_event("collect_v1")
+    event["headers"]["User-Agent"] = "Mozilla/5.0 " + "x" * 1000
+    handler(event, None)
+    assert len(events_in(client)[0]["user_agent"]) == 512
+
+
+def test_cors_preflight_is_answered_for_allowed_origins(moto_settings) -> None:
+    handler = build_handler(moto_settings.with_overrides(cors_origins=("https://shop.example.com",)), emit_metrics=lambda _: None)
+    result = handler(load_event("preflight_v1"), None)
+    assert result["statusCode"] == 204
+    assert result["headers"]["Access-Control-Allow-Origin"] == "https://shop.example.com"
+    assert "POST" in result["headers"]["Access-Control-Allow-Methods"]
+    other = load_event("preflight_v1")
+    other["headers"]["Origin"] = "https://evil.example"
+    assert "Access-Control-Allow-Origin" not in handler(other, None)["headers"]
+
+
+def test_metrics_are_one_emf_line_per_request(handler, lines) -> None:
+    handler(load_event("collect_v2"), None)
+    assert len(lines) == 1
+    emf = json.loads(lines[0])
+    directive = emf["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "LiveInsight"
+    assert {m["Name"] for m in directive["Metrics"]} >= {"EventsProcessed", "EventsDuplicate", "EventsFiltered"}
+    assert emf["EventsProcessed"] == [2.0]
+
+
+def test_storage_down_is_503_with_retry_after(moto_settings) -> None:
+    broken = moto_settings.with_overrides(table_prefix="missing_")
+    handler = build_handler(broken, emit_metrics=lambda _: None)
+    result = handler(load_event("collect_v1"), None)
+    assert result["statusCode"] == 503
+    assert json.loads(result["body"])["error"] == "backend_unavailable"
+    assert result["headers"]["Retry-After"]
