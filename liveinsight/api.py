@@ -10,8 +10,22 @@ from typing import Any
 
 from liveinsight import openapi
 from liveinsight.aws import dynamodb_client
-from liveinsight.errors import BackendUnavailable, BadQueryParameter, LiveInsightError, MethodNotAllowed, NotFound
-from liveinsight.proxy import ProxyRequest, ProxyResponse, check_bearer, cors_headers, error_response, parse_event, preflight
+from liveinsight.errors import (
+    BackendUnavailable,
+    BadQueryParameter,
+    LiveInsightError,
+    MethodNotAllowed,
+    NotFound,
+)
+from liveinsight.proxy import (
+    ProxyRequest,
+    ProxyResponse,
+    check_bearer,
+    cors_headers,
+    error_response,
+    parse_event,
+    preflight,
+)
 from liveinsight.query import DEFAULT_ACTIVE_LIMIT, DEFAULT_HOURS, DEFAULT_LIMIT, QueryService
 from liveinsight.reads import DynamoRollupSource
 from liveinsight.settings import Settings
@@ -33,7 +47,9 @@ def int_param(query: dict[str, str], name: str, default: int, bounds: tuple[int,
         return default
     low, high = bounds
     if not raw.strip().lstrip("-").isdigit() or len(raw) > 12:
-        raise BadQueryParameter(f"{name} must be a whole number between {low} and {high}, got {raw!r}")
+        raise BadQueryParameter(
+            f"{name} must be a whole number between {low} and {high}, got {raw!r}"
+        )
     value = int(raw)
     if not low <= value <= high:
         raise BadQueryParameter(f"{name} must be between {low} and {high}, got {value}")
@@ -79,7 +95,9 @@ class QueryHandler:
             if route is None:
                 raise NotFound(f"no route for {request.path}")
             if request.method not in ("GET", "HEAD"):
-                raise MethodNotAllowed(f"{request.method} is not allowed on {request.path}; use GET")
+                raise MethodNotAllowed(
+                    f"{request.method} is not allowed on {request.path}; use GET"
+                )
             if request.path.startswith("/api/"):
                 check_bearer(request, self.settings.api_token)
             response = route(request)
@@ -105,7 +123,11 @@ class QueryHandler:
                 cached = (time.monotonic(), self.service.active_sessions(self.clock(), limit))
                 self._cache[limit] = cached
         age = int(time.monotonic() - cached[0])
-        return ProxyResponse(200, cached[1], {"Cache-Control": f"public, max-age={max(0, int(ttl) - age)}", "Age": str(age)})
+        return ProxyResponse(
+            200,
+            cached[1],
+            {"Cache-Control": f"public, max-age={max(0, int(ttl) - age)}", "Age": str(age)},
+        )
 
     def _hourly(self, request: ProxyRequest) -> ProxyResponse:
         return _fresh(self.service.hourly(self.clock()))
@@ -125,9 +147,13 @@ class QueryHandler:
 
     def _health(self, request: ProxyRequest) -> ProxyResponse:
         if self.healthy():
-            return ProxyResponse(200, {"status": "ok", "storage": "ok"}, {"Cache-Control": "no-store"})
+            return ProxyResponse(
+                200, {"status": "ok", "storage": "ok"}, {"Cache-Control": "no-store"}
+            )
         return ProxyResponse(
-            503, {"status": "unavailable", "storage": "unreachable"}, {"Cache-Control": "no-store", "Retry-After": "2"}
+            503,
+            {"status": "unavailable", "storage": "unreachable"},
+            {"Cache-Control": "no-store", "Retry-After": "2"},
         )
 
     def _openapi(self, request: ProxyRequest) -> ProxyResponse:
@@ -138,7 +164,9 @@ def _fresh(body: dict[str, Any]) -> ProxyResponse:
     return ProxyResponse(200, body, {"Cache-Control": "no-cache"})
 
 
-def build_handler(settings: Settings, *, healthy: Callable[[], bool] | None = None, **kwargs: Any) -> QueryHandler:
+def build_handler(
+    settings: Settings, *, healthy: Callable[[], bool] | None = None, **kwargs: Any
+) -> QueryHandler:
     client = dynamodb_client(settings)
     source = DynamoRollupSource(client, prefix=settings.table_prefix, shards=settings.rollup_shards)
     service = QueryService(source, timeout_s=settings.session_timeout_s, timezone=settings.timezone)

@@ -20,7 +20,13 @@ import click
 from liveinsight import tables
 from liveinsight.errors import LiveInsightError
 from liveinsight.query_command import query_command
-from liveinsight.settings import BACKENDS, DEFAULT_DB_PORT, DEFAULT_HOST, DEFAULT_HTTP_PORT, Settings
+from liveinsight.settings import (
+    BACKENDS,
+    DEFAULT_DB_PORT,
+    DEFAULT_HOST,
+    DEFAULT_HTTP_PORT,
+    Settings,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -92,7 +98,10 @@ def _unavailable(name: str, exc: Exception) -> click.Command:
     return command
 
 
-@click.group(cls=LiveInsightGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=LiveInsightGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(package_name="liveinsight")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
@@ -119,15 +128,48 @@ def cli(ctx: click.Context) -> None:
 
 def stack_options(fn: F) -> F:
     options = [
-        click.option("--host", default=None, help=f"Gateway bind address [default: {DEFAULT_HOST}]."),
-        click.option("--port", type=int, default=None, help=f"Gateway port [default: {DEFAULT_HTTP_PORT}]."),
-        click.option("--db-port", type=int, default=None, help=f"DynamoDB Local port [default: {DEFAULT_DB_PORT}]."),
-        click.option("--db-path", type=click.Path(file_okay=False), default=None, help="Persist DynamoDB Local data in DIR (default: in memory)."),
-        click.option("--backend", type=click.Choice(BACKENDS), default=None, help="Storage: dynamodb-local (default), moto, endpoint (needs --endpoint) or aws."),
-        click.option("--endpoint", default=None, help="Use an already running DynamoDB at URL instead of starting one."),
+        click.option(
+            "--host", default=None, help=f"Gateway bind address [default: {DEFAULT_HOST}]."
+        ),
+        click.option(
+            "--port", type=int, default=None, help=f"Gateway port [default: {DEFAULT_HTTP_PORT}]."
+        ),
+        click.option(
+            "--db-port",
+            type=int,
+            default=None,
+            help=f"DynamoDB Local port [default: {DEFAULT_DB_PORT}].",
+        ),
+        click.option(
+            "--db-path",
+            type=click.Path(file_okay=False),
+            default=None,
+            help="Persist DynamoDB Local data in DIR (default: in memory).",
+        ),
+        click.option(
+            "--backend",
+            type=click.Choice(BACKENDS),
+            default=None,
+            help="Storage: dynamodb-local (default), moto, endpoint (needs --endpoint) or aws.",
+        ),
+        click.option(
+            "--endpoint",
+            default=None,
+            help="Use an already running DynamoDB at URL instead of starting one.",
+        ),
         click.option("--prefix", default=None, help="Table name prefix [default: none]."),
-        click.option("--active-cache", type=float, default=None, help="Seconds to cache /api/sessions/active/ (0 = off) [default: 30]."),
-        click.option("--workers", type=int, default=None, help="Gateway worker processes (emulated Lambda concurrency) [default: 1]."),
+        click.option(
+            "--active-cache",
+            type=float,
+            default=None,
+            help="Seconds to cache /api/sessions/active/ (0 = off) [default: 30].",
+        ),
+        click.option(
+            "--workers",
+            type=int,
+            default=None,
+            help="Gateway worker processes (emulated Lambda concurrency) [default: 1].",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -150,18 +192,27 @@ def stack_settings(ctx: click.Context, **flags: Any) -> Settings:
     return settings
 
 
-def run_stack(settings: Settings, *, gateway: bool = True, access_log: bool = False, on_ready: Callable[[Settings], None] | None = None) -> None:
+def run_stack(
+    settings: Settings,
+    *,
+    gateway: bool = True,
+    access_log: bool = False,
+    on_ready: Callable[[Settings], None] | None = None,
+) -> None:
     """Storage (started here when local) + tables + gateway, in the foreground until a signal."""
     from liveinsight.aws import dynamodb_client
-    from liveinsight.gateway import serve
-    from liveinsight.runtime import storage_runtime
-
     from liveinsight.errors import ConfigError
-    from liveinsight.runtime import port_is_free
+    from liveinsight.gateway import serve
+    from liveinsight.runtime import port_is_free, storage_runtime
 
     if gateway and not port_is_free(settings.port, settings.host):
-        raise ConfigError(f"port {settings.port} is already in use on {settings.host}; choose another with --port")
-    signal.signal(signal.SIGTERM, _raise_interrupt)  # SIGTERM unwinds like Ctrl-C until uvicorn takes over
+        raise ConfigError(
+            f"port {settings.port} is already in use on {settings.host}; choose another with --port"
+        )
+    signal.signal(
+        signal.SIGTERM, _raise_interrupt
+    )  # SIGTERM unwinds like Ctrl-C until uvicorn takes over
+    runtime: Any
     if settings.backend in ("dynamodb-local", "moto") and not settings.endpoint_url:
         runtime = storage_runtime(settings.backend, port=settings.db_port, db_path=settings.db_path)
     else:
@@ -249,11 +300,17 @@ def tables_group() -> None:
 
 def table_options(fn: F) -> F:
     fn = click.option("--prefix", default=None, help="Table name prefix [default: none].")(fn)
-    fn = click.option("--endpoint", default=None, help="DynamoDB endpoint URL [default: http://127.0.0.1:$LIVEINSIGHT_DB_PORT or 8000].")(fn)
+    fn = click.option(
+        "--endpoint",
+        default=None,
+        help="DynamoDB endpoint URL [default: http://127.0.0.1:$LIVEINSIGHT_DB_PORT or 8000].",
+    )(fn)
     return fn
 
 
-def _table_client(ctx: click.Context, endpoint: str | None, prefix: str | None) -> tuple[Any, Settings]:
+def _table_client(
+    ctx: click.Context, endpoint: str | None, prefix: str | None
+) -> tuple[Any, Settings]:
     from liveinsight.aws import dynamodb_client
 
     settings = local_endpoint(base_settings(ctx), endpoint).with_overrides(table_prefix=prefix)
@@ -297,7 +354,9 @@ def tables_drop(ctx: click.Context, endpoint: str | None, prefix: str | None, ye
     """Delete the LiveInsight tables (all their data)."""
     client, settings = _table_client(ctx, endpoint, prefix)
     if not yes:
-        click.confirm(f"Drop the LiveInsight tables at {settings.endpoint_url or 'AWS'}?", abort=True)
+        click.confirm(
+            f"Drop the LiveInsight tables at {settings.endpoint_url or 'AWS'}?", abort=True
+        )
     dropped = tables.drop_tables(client, settings.table_prefix)
     click.echo(f"dropped {len(dropped)} table(s): {', '.join(dropped) or '-'}")
 
@@ -307,7 +366,9 @@ def tables_drop(ctx: click.Context, endpoint: str | None, prefix: str | None, ye
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 @_storage_errors
-def tables_describe(ctx: click.Context, endpoint: str | None, prefix: str | None, as_json: bool) -> None:
+def tables_describe(
+    ctx: click.Context, endpoint: str | None, prefix: str | None, as_json: bool
+) -> None:
     """Status, item count, keys, indexes and TTL of each table."""
     client, settings = _table_client(ctx, endpoint, prefix)
     rows = tables.describe_tables(client, settings.table_prefix)
@@ -322,8 +383,12 @@ def tables_describe(ctx: click.Context, endpoint: str | None, prefix: str | None
         table.add_column(column)
     for row in rows:
         table.add_row(
-            row["name"], str(row.get("status")), str(row.get("items", "")), row.get("key", ""),
-            ", ".join(row.get("indexes", [])), str(row.get("ttl") or ""),
+            row["name"],
+            str(row.get("status")),
+            str(row.get("items", "")),
+            row.get("key", ""),
+            ", ".join(row.get("indexes", [])),
+            str(row.get("ttl") or ""),
         )
     Console().print(table)
 

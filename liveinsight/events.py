@@ -36,8 +36,12 @@ MAX_DEPTH = 8
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 ACCEPTED_CONTENT_TYPES = ("application/json", "text/plain")
 
-IdString = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
-EventIdString = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+IdString = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")
+]
+EventIdString = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")
+]
 PropertyValue = str | bool | int | float
 _VISIT_SUFFIX = re.compile(r"\.\d+$")
 # Bidi overrides/isolates are how spoofed URLs are built; they have no business in analytics data.
@@ -74,7 +78,8 @@ class EventIn(BaseModel):
     def _not_a_visit_id(cls, value: str) -> str:
         if _VISIT_SUFFIX.search(value):
             raise PydanticCustomError(
-                "reserved_suffix", "must not end in '.<number>': that suffix names server visits (S1)"
+                "reserved_suffix",
+                "must not end in '.<number>': that suffix names server visits (S1)",
             )
         return value
 
@@ -86,7 +91,9 @@ class EventIn(BaseModel):
             return value
         parts = _split(value)
         if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-            raise PydanticCustomError("bad_url", "must be a path starting with '/' or an absolute http(s) URL")
+            raise PydanticCustomError(
+                "bad_url", "must be a path starting with '/' or an absolute http(s) URL"
+            )
         return value
 
     @field_validator("referrer")
@@ -97,7 +104,9 @@ class EventIn(BaseModel):
         _check_text(value)
         parts = _split(value)
         if parts is None or not parts.scheme or not parts.netloc:
-            raise PydanticCustomError("bad_url", "must be an absolute URL such as https://example.com/")
+            raise PydanticCustomError(
+                "bad_url", "must be an absolute URL such as https://example.com/"
+            )
         return value
 
     @field_validator("properties")
@@ -113,7 +122,8 @@ class EventIn(BaseModel):
             _check_text(key)
             if not isinstance(item, str | bool | int | float):
                 raise PydanticCustomError(
-                    "not_flat", f"value of {key!r} must be a string, number or boolean (flat object)"
+                    "not_flat",
+                    f"value of {key!r} must be a string, number or boolean (flat object)",
                 )
             if isinstance(item, str):
                 _check_text(item)
@@ -178,13 +188,15 @@ def parse_body(body: bytes) -> tuple[list[Any], bool]:
     if len(body) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}")
     if not body.strip():
-        raise _body_error("body is empty; send one event object or {\"events\": [...]}")
+        raise _body_error('body is empty; send one event object or {"events": [...]}')
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise _body_error("body is not valid UTF-8") from None
     try:
-        document = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
+        document = json.loads(
+            text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants
+        )
     except _DuplicateKey as exc:
         raise _body_error(f"duplicate key {exc.key!r} in a JSON object") from None
     except (ValueError, RecursionError) as exc:
@@ -194,7 +206,10 @@ def parse_body(body: bytes) -> tuple[list[Any], bool]:
     if isinstance(document, dict) and "events" in document:
         events = document["events"]
         if not isinstance(events, list):
-            raise ValidationFailed("events must be a list", [_detail(None, "events", "must be a list of event objects")])
+            raise ValidationFailed(
+                "events must be a list",
+                [_detail(None, "events", "must be a list of event objects")],
+            )
         if not 1 <= len(events) <= MAX_BATCH:
             raise ValidationFailed(
                 f"a batch holds 1..{MAX_BATCH} events, got {len(events)}",

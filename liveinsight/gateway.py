@@ -113,10 +113,17 @@ async def _read_capped(request: Request) -> bytes | None:
 def _to_response(result: dict[str, Any]) -> Response:
     body = result.get("body") or ""
     content = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode("utf-8")
-    return Response(content, status_code=int(result["statusCode"]), headers=result.get("headers") or {})
+    return Response(
+        content, status_code=int(result["statusCode"]), headers=result.get("headers") or {}
+    )
 
 
-def create_app(settings: Settings, *, ingest_handler: Handler | None = None, query_handler: Handler | None = None) -> Starlette:
+def create_app(
+    settings: Settings,
+    *,
+    ingest_handler: Handler | None = None,
+    query_handler: Handler | None = None,
+) -> Starlette:
     """The gateway for ``settings``; handlers may be injected (tests)."""
     ingest_fn = ingest_handler or ingest.build_handler(settings, emit_metrics=metrics_log.info)
     query_fn = query_handler or api.build_handler(settings)
@@ -148,7 +155,9 @@ def app_from_env() -> Starlette:
     return create_app(Settings.from_env())
 
 
-def serve(settings: Settings, *, access_log: bool = False, on_started: Callable[[], None] | None = None) -> None:
+def serve(
+    settings: Settings, *, access_log: bool = False, on_started: Callable[[], None] | None = None
+) -> None:
     """Run the gateway in the foreground until SIGINT/SIGTERM (graceful: in-flight requests finish)."""
     import uvicorn
 
@@ -163,12 +172,16 @@ def serve(settings: Settings, *, access_log: bool = False, on_started: Callable[
         _notify_when_listening(settings.host, settings.port, on_started)
     if settings.workers > 1:
         os.environ.update(settings_environ(settings))
-        uvicorn.run("liveinsight.gateway:app_from_env", factory=True, workers=settings.workers, **common)
+        uvicorn.run(
+            "liveinsight.gateway:app_from_env", factory=True, workers=settings.workers, **common
+        )
         return
     uvicorn.Server(uvicorn.Config(create_app(settings), **common)).run()
 
 
-def _notify_when_listening(host: str, port: int, callback: Callable[[], None], timeout_s: float = 60) -> None:
+def _notify_when_listening(
+    host: str, port: int, callback: Callable[[], None], timeout_s: float = 60
+) -> None:
     """Call ``callback`` once the gateway accepts connections (single or multi-worker)."""
     import socket
     import threading

@@ -18,7 +18,14 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from liveinsight import bots, events
 from liveinsight.aws import dynamodb_client
 from liveinsight.errors import LiveInsightError, MethodNotAllowed, NotFound
-from liveinsight.proxy import ProxyRequest, ProxyResponse, cors_headers, error_response, parse_event, preflight
+from liveinsight.proxy import (
+    ProxyRequest,
+    ProxyResponse,
+    cors_headers,
+    error_response,
+    parse_event,
+    preflight,
+)
 from liveinsight.settings import Settings
 from liveinsight.store import FILTERED, IngestStore, Outcome
 
@@ -70,7 +77,11 @@ class IngestHandler:
         except Exception:  # a bug must still not be a 500 with a traceback to the client
             log.exception("ingest failed")
             metrics.add_metric(name="RequestsFailed", unit=MetricUnit.Count, value=1)
-            response = ProxyResponse(503, {"error": "backend_unavailable", "message": "internal error"}, {"Retry-After": "2"})
+            response = ProxyResponse(
+                503,
+                {"error": "backend_unavailable", "message": "internal error"},
+                {"Retry-After": "2"},
+            )
         self._flush(metrics)
         response.headers.update(cors)
         return response
@@ -88,7 +99,10 @@ class IngestHandler:
             outcomes = [Outcome(e.event_id, e.session_id, FILTERED) for e in valid]
         else:
             outcomes = self.store.ingest(valid, meta.received_ms)
-        counts = {status: sum(1 for o in outcomes if o.status == status) for status in ("accepted", "duplicate", "filtered")}
+        counts = {
+            status: sum(1 for o in outcomes if o.status == status)
+            for status in ("accepted", "duplicate", "filtered")
+        }
         metrics.add_metric(name="EventsProcessed", unit=MetricUnit.Count, value=counts["accepted"])
         metrics.add_metric(name="EventsDuplicate", unit=MetricUnit.Count, value=counts["duplicate"])
         metrics.add_metric(name="EventsFiltered", unit=MetricUnit.Count, value=counts["filtered"])
@@ -97,7 +111,8 @@ class IngestHandler:
             "duplicates": counts["duplicate"],
             "filtered": counts["filtered"],
             "results": [
-                {"event_id": o.event_id, "session_id": o.session_id, "status": o.status} for o in outcomes
+                {"event_id": o.event_id, "session_id": o.session_id, "status": o.status}
+                for o in outcomes
             ],
         }
         return ProxyResponse(200, body, {"Cache-Control": "no-store"})

@@ -136,19 +136,37 @@ def _json(model: type[BaseModel]) -> dict[str, Any]:
 
 def _errors(*codes: int) -> dict[str, Any]:
     text = {400: "Bad parameter", 401: "Bearer token required", 503: "Storage unavailable"}
-    return {str(c): {"description": text.get(c, "Error"), "content": _json(ErrorResponse)} for c in codes}
+    return {
+        str(c): {"description": text.get(c, "Error"), "content": _json(ErrorResponse)}
+        for c in codes
+    }
 
 
 _WINDOW_PARAMS = [
-    {"name": "hours", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 72, "default": 24}},
-    {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}},
+    {
+        "name": "hours",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 1, "maximum": 72, "default": 24},
+    },
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+    },
 ]
 
 
-def _get(summary: str, model: type[BaseModel], params: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def _get(
+    summary: str, model: type[BaseModel], params: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "summary": summary,
-        "responses": {"200": {"description": "OK", "content": _json(model)}, **_errors(400, 401, 503)},
+        "responses": {
+            "200": {"description": "OK", "content": _json(model)},
+            **_errors(400, 401, 503),
+        },
     }
     if params:
         operation["parameters"] = params
@@ -163,39 +181,78 @@ def document() -> dict[str, Any]:
     body_schema = {"oneOf": [_ref(EventIn), _ref(EventBatch)]}
     return {
         "openapi": "3.1.0",
-        "info": {"title": "LiveInsight", "version": __version__, "description": "Real-time web analytics: ingest and dashboard reads."},
+        "info": {
+            "title": "LiveInsight",
+            "version": __version__,
+            "description": "Real-time web analytics: ingest and dashboard reads.",
+        },
         "paths": {
             "/collect": {
                 "post": {
                     "summary": "Ingest one event or a batch of 1..100 events",
                     "requestBody": {
                         "required": True,
-                        "content": {"application/json": {"schema": body_schema}, "text/plain": {"schema": body_schema}},
+                        "content": {
+                            "application/json": {"schema": body_schema},
+                            "text/plain": {"schema": body_schema},
+                        },
                     },
                     "responses": {
-                        "200": {"description": "Per-event results", "content": _json(CollectResponse)},
-                        "400": {"description": "Validation error; nothing stored", "content": _json(ErrorResponse)},
-                        "413": {"description": "Body over 256 KiB", "content": _json(ErrorResponse)},
-                        "415": {"description": "Unsupported Content-Type", "content": _json(ErrorResponse)},
-                        "503": {"description": "Storage unavailable; retry after Retry-After", "content": _json(ErrorResponse)},
+                        "200": {
+                            "description": "Per-event results",
+                            "content": _json(CollectResponse),
+                        },
+                        "400": {
+                            "description": "Validation error; nothing stored",
+                            "content": _json(ErrorResponse),
+                        },
+                        "413": {
+                            "description": "Body over 256 KiB",
+                            "content": _json(ErrorResponse),
+                        },
+                        "415": {
+                            "description": "Unsupported Content-Type",
+                            "content": _json(ErrorResponse),
+                        },
+                        "503": {
+                            "description": "Storage unavailable; retry after Retry-After",
+                            "content": _json(ErrorResponse),
+                        },
                     },
                 }
             },
             "/api/sessions/active/": _get(
                 "Active visits, newest first (cached)",
                 ActiveSessionsResponse,
-                [{"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}],
+                [
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "schema": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": 1000,
+                            "default": 100,
+                        },
+                    }
+                ],
             ),
             "/api/statistics/hourly/": _get("20 five-minute buckets, oldest first", HourlyResponse),
             "/api/statistics/pages/": _get("Most viewed pages", PagesResponse, _WINDOW_PARAMS),
-            "/api/statistics/referrers/": _get("Visits by referrer host", ReferrersResponse, _WINDOW_PARAMS),
+            "/api/statistics/referrers/": _get(
+                "Visits by referrer host", ReferrersResponse, _WINDOW_PARAMS
+            ),
             "/api/statistics/summary/": _get("Headline KPIs", SummaryResponse),
             "/health": {
                 "get": {
                     "summary": "Storage health",
                     "responses": {
                         "200": {"description": "Storage answers", "content": _json(HealthResponse)},
-                        "503": {"description": "Storage unreachable", "content": _json(HealthResponse)},
+                        "503": {
+                            "description": "Storage unreachable",
+                            "content": _json(HealthResponse),
+                        },
                     },
                 }
             },

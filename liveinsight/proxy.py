@@ -45,7 +45,12 @@ class ProxyResponse:
         else:
             headers.setdefault("Content-Type", "application/json")
             payload = json.dumps(self.body, separators=(",", ":"), ensure_ascii=False)
-        return {"statusCode": self.status, "headers": headers, "body": payload, "isBase64Encoded": False}
+        return {
+            "statusCode": self.status,
+            "headers": headers,
+            "body": payload,
+            "isBase64Encoded": False,
+        }
 
 
 def parse_event(event: Mapping[str, Any]) -> ProxyRequest:
@@ -66,7 +71,11 @@ def parse_event(event: Mapping[str, Any]) -> ProxyRequest:
     if event.get("isBase64Encoded"):
         body = base64.b64decode(raw_body)
     else:
-        body = raw_body.encode("utf-8", "surrogatepass") if isinstance(raw_body, str) else bytes(raw_body)
+        body = (
+            raw_body.encode("utf-8", "surrogatepass")
+            if isinstance(raw_body, str)
+            else bytes(raw_body)
+        )
     return ProxyRequest(method.upper(), path, headers, query, body, source_ip)
 
 
@@ -79,7 +88,9 @@ def cors_headers(request: ProxyRequest, allowed_origins: tuple[str, ...]) -> dic
     return {}
 
 
-def preflight(request: ProxyRequest, allowed_origins: tuple[str, ...], methods: str) -> ProxyResponse:
+def preflight(
+    request: ProxyRequest, allowed_origins: tuple[str, ...], methods: str
+) -> ProxyResponse:
     headers = cors_headers(request, allowed_origins)
     if headers:
         headers.update(
@@ -109,5 +120,7 @@ def check_bearer(request: ProxyRequest, token: str | None) -> None:
         return
     supplied = request.header("authorization")
     scheme, _, value = supplied.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        value.strip().encode(), token.encode()
+    ):
         raise Unauthorized("a valid 'Authorization: Bearer <token>' header is required")

@@ -44,7 +44,11 @@ def is_active(last_activity_ms: int, now_ms: int, timeout_ms: int) -> bool:
 
 
 def iso(now_ms: int) -> str:
-    return datetime.fromtimestamp(now_ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return (
+        datetime.fromtimestamp(now_ms / 1000, tz=UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
 
 
 # ---- the definitions ------------------------------------------------------------------------
@@ -72,7 +76,9 @@ def active_view(
     }
 
 
-def hourly_view(counts_by_start: Mapping[int, Mapping[str, int]], now_ms: int, timezone: str = "UTC") -> dict[str, Any]:
+def hourly_view(
+    counts_by_start: Mapping[int, Mapping[str, int]], now_ms: int, timezone: str = "UTC"
+) -> dict[str, Any]:
     points = []
     for start in buckets.hourly_starts(now_ms):
         counts = counts_by_start.get(start, {})
@@ -92,7 +98,9 @@ def hourly_view(counts_by_start: Mapping[int, Mapping[str, int]], now_ms: int, t
 
 def top(counts: Mapping[str, int], limit: int) -> list[tuple[str, int]]:
     """Highest count first; ties by name, so the order is stable."""
-    ranked = sorted(((name, n) for name, n in counts.items() if n > 0), key=lambda item: (-item[1], item[0]))
+    ranked = sorted(
+        ((name, n) for name, n in counts.items() if n > 0), key=lambda item: (-item[1], item[0])
+    )
     return ranked[:limit]
 
 
@@ -101,10 +109,14 @@ def pages_view(page_views: Mapping[str, int], limit: int) -> dict[str, Any]:
 
 
 def referrers_view(visits_by_host: Mapping[str, int], limit: int) -> dict[str, Any]:
-    return {"referrers": [{"referrer": host, "sessions": n} for host, n in top(visits_by_host, limit)]}
+    return {
+        "referrers": [{"referrer": host, "sessions": n} for host, n in top(visits_by_host, limit)]
+    }
 
 
-def summary_view(active: dict[str, Any], totals_24h: Mapping[str, int], active_durations: list[int]) -> dict[str, Any]:
+def summary_view(
+    active: dict[str, Any], totals_24h: Mapping[str, int], active_durations: list[int]
+) -> dict[str, Any]:
     """``active`` is an ``active_view`` (all sessions); ``totals_24h`` sums the 24 h window."""
     events = totals_24h.get("events", 0)
     visits = totals_24h.get("visits", 0)
@@ -113,9 +125,13 @@ def summary_view(active: dict[str, Any], totals_24h: Mapping[str, int], active_d
         "active_sessions": active["count"],
         "events_24h": events,
         "page_views_24h": totals_24h.get("page_view", 0),
-        "avg_session_seconds": (sum(active_durations) / len(active_durations)) if active_durations else 0.0,
+        "avg_session_seconds": (sum(active_durations) / len(active_durations))
+        if active_durations
+        else 0.0,
         "conversion_rate": totals_24h.get("conversion", 0) / events if events else 0.0,
-        "session_conversion_rate": totals_24h.get("converted_visits", 0) / visits if visits else 0.0,
+        "session_conversion_rate": totals_24h.get("converted_visits", 0) / visits
+        if visits
+        else 0.0,
     }
 
 
@@ -133,7 +149,9 @@ class RollupSource(Protocol):
 class QueryService:
     """The five dashboard reads; cost depends on buckets and active visits, never on Events."""
 
-    def __init__(self, source: RollupSource, *, timeout_s: int = 1800, timezone: str = "UTC") -> None:
+    def __init__(
+        self, source: RollupSource, *, timeout_s: int = 1800, timezone: str = "UTC"
+    ) -> None:
         self.source = source
         self.timeout_ms = timeout_s * 1000
         self.timezone = timezone
@@ -146,10 +164,14 @@ class QueryService:
         counts = self.source.counters(wanted)
         return hourly_view({b.start: c for b, c in counts.items()}, now_ms, self.timezone)
 
-    def pages(self, now_ms: int, hours: int = DEFAULT_HOURS, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
+    def pages(
+        self, now_ms: int, hours: int = DEFAULT_HOURS, limit: int = DEFAULT_LIMIT
+    ) -> dict[str, Any]:
         return pages_view(self.source.names("p", buckets.window_cover(now_ms, hours)), limit)
 
-    def referrers(self, now_ms: int, hours: int = DEFAULT_HOURS, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
+    def referrers(
+        self, now_ms: int, hours: int = DEFAULT_HOURS, limit: int = DEFAULT_LIMIT
+    ) -> dict[str, Any]:
         return referrers_view(self.source.names("r", buckets.window_cover(now_ms, hours)), limit)
 
     def summary(self, now_ms: int) -> dict[str, Any]:

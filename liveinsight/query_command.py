@@ -27,7 +27,9 @@ def fetch_http(url: str, report: str, params: dict[str, Any], token: str | None)
 
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        response = httpx.get(url.rstrip("/") + PATHS[report], params=params, headers=headers, timeout=15)
+        response = httpx.get(
+            url.rstrip("/") + PATHS[report], params=params, headers=headers, timeout=15
+        )
     except httpx.HTTPError as exc:
         raise click.ClickException(f"cannot reach {url}: {exc}") from None
     if response.status_code != 200:
@@ -41,7 +43,9 @@ def fetch_direct(settings: Any, report: str, hours: int, limit: int) -> dict[str
     from liveinsight.query import QueryService
     from liveinsight.reads import DynamoRollupSource
 
-    source = DynamoRollupSource(dynamodb_client(settings), prefix=settings.table_prefix, shards=settings.rollup_shards)
+    source = DynamoRollupSource(
+        dynamodb_client(settings), prefix=settings.table_prefix, shards=settings.rollup_shards
+    )
     service = QueryService(source, timeout_s=settings.session_timeout_s, timezone=settings.timezone)
     now = int(time.time() * 1000)
     try:
@@ -55,7 +59,9 @@ def fetch_direct(settings: Any, report: str, hours: int, limit: int) -> dict[str
             return service.referrers(now, hours, limit)
         return service.active_sessions(now, limit)
     except LiveInsightError as error:
-        raise click.ClickException(f"{error.message} (is DynamoDB running at {settings.endpoint_url}?)") from None
+        raise click.ClickException(
+            f"{error.message} (is DynamoDB running at {settings.endpoint_url}?)"
+        ) from None
 
 
 def render(report: str, data: dict[str, Any], console: Console) -> None:
@@ -64,14 +70,25 @@ def render(report: str, data: dict[str, Any], console: Console) -> None:
         table.add_column("metric")
         table.add_column("value", justify="right")
         for key, value in data.items():
-            shown = f"{value:.2%}" if key.endswith("_rate") else f"{value:.1f}" if isinstance(value, float) else str(value)
+            shown = (
+                f"{value:.2%}"
+                if key.endswith("_rate")
+                else f"{value:.1f}"
+                if isinstance(value, float)
+                else str(value)
+            )
             table.add_row(key, shown)
     elif report == "hourly":
         table = Table(title=f"Traffic per {data['bucket_minutes']} minutes")
         for column in ("time", "events", "page_views", "clicks", "conversions", "heartbeats"):
             table.add_column(column, justify="right")
         for point in data["points"]:
-            table.add_row(*(str(point[c]) for c in ("time", "events", "page_views", "clicks", "conversions", "heartbeats")))
+            table.add_row(
+                *(
+                    str(point[c])
+                    for c in ("time", "events", "page_views", "clicks", "conversions", "heartbeats")
+                )
+            )
     elif report == "pages":
         table = Table(title="Top pages")
         table.add_column("page_url")
@@ -86,26 +103,64 @@ def render(report: str, data: dict[str, Any], console: Console) -> None:
             table.add_row(row["referrer"], str(row["sessions"]))
     else:
         table = Table(title=f"Active sessions: {data['count']} ({data['active_users']} users)")
-        for column in ("session_id", "user_id", "current_page", "last_activity", "duration_seconds"):
+        for column in (
+            "session_id",
+            "user_id",
+            "current_page",
+            "last_activity",
+            "duration_seconds",
+        ):
             table.add_column(column)
         for row in data["sessions"]:
-            table.add_row(*(str(row[c]) for c in ("session_id", "user_id", "current_page", "last_activity", "duration_seconds")))
+            table.add_row(
+                *(
+                    str(row[c])
+                    for c in (
+                        "session_id",
+                        "user_id",
+                        "current_page",
+                        "last_activity",
+                        "duration_seconds",
+                    )
+                )
+            )
     # Untrusted strings (pages, referrers) are printed literally: no Rich markup in cells.
-    for column in table.columns:
-        column.no_wrap = False
     console.print(table, markup=False)
 
 
 @click.command("query")
 @click.argument("report", type=click.Choice(REPORTS))
-@click.option("--url", default=None, help="Read through a running HTTP API, e.g. http://127.0.0.1:8080.")
+@click.option(
+    "--url", default=None, help="Read through a running HTTP API, e.g. http://127.0.0.1:8080."
+)
 @click.option("--endpoint", default=None, help="Read the rollups straight from DynamoDB at URL.")
 @click.option("--prefix", default=None, help="Table prefix (with --endpoint).")
-@click.option("--hours", type=click.IntRange(1, 72), default=24, show_default=True, help="Window for pages/referrers.")
-@click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True, help="Rows for pages/referrers/active.")
+@click.option(
+    "--hours",
+    type=click.IntRange(1, 72),
+    default=24,
+    show_default=True,
+    help="Window for pages/referrers.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 100),
+    default=10,
+    show_default=True,
+    help="Rows for pages/referrers/active.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON answer.")
 @click.pass_context
-def query_command(ctx: click.Context, report: str, url: str | None, endpoint: str | None, prefix: str | None, hours: int, limit: int, as_json: bool) -> None:
+def query_command(
+    ctx: click.Context,
+    report: str,
+    url: str | None,
+    endpoint: str | None,
+    prefix: str | None,
+    hours: int,
+    limit: int,
+    as_json: bool,
+) -> None:
     """Print one dashboard report: summary, hourly, pages, referrers or active.
 
     \b
@@ -120,14 +175,21 @@ def query_command(ctx: click.Context, report: str, url: str | None, endpoint: st
     if url and endpoint:
         raise click.UsageError("give either --url or --endpoint, not both")
     if endpoint:
-        data = fetch_direct(local_endpoint(settings, endpoint).with_overrides(table_prefix=prefix), report, hours, limit)
+        data = fetch_direct(
+            local_endpoint(settings, endpoint).with_overrides(table_prefix=prefix),
+            report,
+            hours,
+            limit,
+        )
     else:
         params: dict[str, Any] = {}
         if report in ("pages", "referrers"):
             params = {"hours": hours, "limit": limit}
         elif report == "active":
             params = {"limit": limit}
-        data = fetch_http(url or f"http://127.0.0.1:{settings.port}", report, params, settings.api_token)
+        data = fetch_http(
+            url or f"http://127.0.0.1:{settings.port}", report, params, settings.api_token
+        )
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
     else:

@@ -16,7 +16,9 @@ from liveinsight.query import ActiveVisit
 class DynamoRollupSource:
     """Reads for ``QueryService``. ``client`` is an injected boto3 DynamoDB client."""
 
-    def __init__(self, client: Any, *, prefix: str = "", shards: int = 4, parallelism: int = 8) -> None:
+    def __init__(
+        self, client: Any, *, prefix: str = "", shards: int = 4, parallelism: int = 8
+    ) -> None:
         self.client = client
         self.shards = shards
         self.rollups_table = tables.table_name(prefix, tables.ROLLUPS)
@@ -26,7 +28,9 @@ class DynamoRollupSource:
     def counters(self, wanted: list[Bucket]) -> dict[Bucket, dict[str, int]]:
         """Each bucket's counters, summed over the write shards."""
         by_pk = {
-            rollups.counter_key(b.granularity, b.start, shard)[0]: b for b in wanted for shard in range(self.shards)
+            rollups.counter_key(b.granularity, b.start, shard)[0]: b
+            for b in wanted
+            for shard in range(self.shards)
         }
         totals: dict[Bucket, dict[str, int]] = {b: {} for b in wanted}
         keys = list(by_pk)
@@ -40,11 +44,16 @@ class DynamoRollupSource:
         return totals
 
     def _get_counters(self, pks: list[str]) -> list[dict[str, Any]]:
-        request: dict[str, Any] = {self.rollups_table: {"Keys": [{"pk": {"S": pk}, "sk": {"S": "-"}} for pk in pks]}}
+        request: dict[str, Any] = {
+            self.rollups_table: {"Keys": [{"pk": {"S": pk}, "sk": {"S": "-"}} for pk in pks]}
+        }
         found: list[dict[str, Any]] = []
         for _ in range(20):
             response = _call(self.client.batch_get_item, RequestItems=request)
-            found.extend(items.from_item(raw) for raw in response.get("Responses", {}).get(self.rollups_table, []))
+            found.extend(
+                items.from_item(raw)
+                for raw in response.get("Responses", {}).get(self.rollups_table, [])
+            )
             request = response.get("UnprocessedKeys") or {}
             if not request:
                 return found
@@ -55,7 +64,9 @@ class DynamoRollupSource:
         make_pk = rollups.pages_pk if kind == "p" else rollups.referrers_pk
         field = "views" if kind == "p" else "sessions"
         totals: dict[str, int] = {}
-        for rows in self._pool.map(self._query_partition, [make_pk(b.granularity, b.start) for b in wanted]):
+        for rows in self._pool.map(
+            self._query_partition, [make_pk(b.granularity, b.start) for b in wanted]
+        ):
             for values in rows:
                 n = int(values.get(field, 0))
                 if n:

@@ -53,7 +53,7 @@ def dashboard(
     hits = _hits(events)
     seen: set[str] = set()
     distinct = []
-    for sid, hit in hits:
+    for _sid, hit in hits:
         if hit.event_id not in seen:
             seen.add(hit.event_id)
             distinct.append(hit)
@@ -75,9 +75,13 @@ def dashboard(
         counts[hit.event_type] += 1
 
     page_views = Counter(
-        h.page for h in distinct if h.event_type == "page_view" and buckets.in_window(h.timestamp, now_ms, hours)
+        h.page
+        for h in distinct
+        if h.event_type == "page_view" and buckets.in_window(h.timestamp, now_ms, hours)
     )
-    hosts = Counter(referrer_host(v.referrer) for v in visits if buckets.in_window(v.start_time, now_ms, hours))
+    hosts = Counter(
+        referrer_host(v.referrer) for v in visits if buckets.in_window(v.start_time, now_ms, hours)
+    )
 
     totals: Counter[str] = Counter()
     for hit in distinct:
@@ -94,5 +98,7 @@ def dashboard(
         "hourly": query.hourly_view(by_bucket, now_ms, timezone),
         "pages": query.pages_view(page_views, limit),
         "referrers": query.referrers_view(hosts, limit),
-        "summary": query.summary_view(everyone, totals, [s["duration_seconds"] for s in everyone["sessions"]]),
+        "summary": query.summary_view(
+            everyone, totals, [s["duration_seconds"] for s in everyone["sessions"]]
+        ),
     }

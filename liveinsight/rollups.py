@@ -29,7 +29,15 @@ from urllib.parse import urlsplit
 from liveinsight.buckets import GRANULARITY_MS, bucket_start
 from liveinsight.sessions import Hit, Visit
 
-COUNTER_FIELDS = ("events", "page_view", "click", "conversion", "heartbeat", "visits", "converted_visits")
+COUNTER_FIELDS = (
+    "events",
+    "page_view",
+    "click",
+    "conversion",
+    "heartbeat",
+    "visits",
+    "converted_visits",
+)
 DIRECT = "(direct)"
 
 RollupKey = tuple[str, str]  # (pk, sk)
@@ -128,4 +136,3 @@ def prune(deltas: Deltas) -> Deltas:
         if kept:
             out[key] = kept
     return out
-

@@ -144,7 +144,7 @@ class DynamoDBLocal:
             "-sharedDb",
             *storage,
         ]
-        self._log = tempfile.TemporaryFile()
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop(), outlives this call
         self.process = subprocess.Popen(
             command,
             cwd=str(jar_dir),

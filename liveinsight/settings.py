@@ -52,7 +52,9 @@ class Settings:
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
-            raise ConfigError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
+            raise ConfigError(
+                f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}"
+            )
         if self.session_timeout_s <= 0:
             raise ConfigError("session timeout must be a positive number of seconds")
         if self.active_cache_s < 0:
@@ -104,4 +106,6 @@ def _parse(name: str, type_name: str, raw: str) -> Any:
             return float(raw)
         return raw
     except ValueError:
-        raise ConfigError(f"LIVEINSIGHT_{name.upper()}={raw!r} is not a valid {type_name}") from None
+        raise ConfigError(
+            f"LIVEINSIGHT_{name.upper()}={raw!r} is not a valid {type_name}"
+        ) from None

@@ -29,7 +29,7 @@ from liveinsight.sessions import Hit, Placement, Visit, place, visit_id
 log = logging.getLogger(__name__)
 
 MAX_TRANSACTION_ACTIONS = 100
-DEFAULT_CHUNK = 40
+DEFAULT_CHUNK = 96  # events per transaction at most; fewer when their rollups need room
 ACCEPTED, DUPLICATE, FILTERED = "accepted", "duplicate", "filtered"
 
 
@@ -138,7 +138,9 @@ class IngestStore:
             if cancelled:
                 attempt += 1
                 if attempt >= self.max_attempts:
-                    raise BackendUnavailable(f"write conflicts did not settle after {attempt} attempts")
+                    raise BackendUnavailable(
+                        f"write conflicts did not settle after {attempt} attempts"
+                    )
                 self.sleep(self._random.uniform(0, min(0.2, 0.005 * 2**attempt)))
 
         results = []
@@ -183,12 +185,17 @@ class IngestStore:
                 states[sid].current = items.visit_from_values(currents[vid])
         return states
 
-    def _batch_get(self, table: str, key: str, ids: Iterable[str], projection: str | None = None) -> dict[str, dict[str, Any]]:
+    def _batch_get(
+        self, table: str, key: str, ids: Iterable[str], projection: str | None = None
+    ) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
         ids = list(dict.fromkeys(ids))
         for start in range(0, len(ids), 100):
             request: dict[str, Any] = {
-                table: {"Keys": [{key: {"S": i}} for i in ids[start : start + 100]], "ConsistentRead": True}
+                table: {
+                    "Keys": [{key: {"S": i}} for i in ids[start : start + 100]],
+                    "ConsistentRead": True,
+                }
             }
             if projection:
                 request[table]["ProjectionExpression"] = projection
@@ -210,7 +217,9 @@ class IngestStore:
     ) -> None:
         """After a cancelled transaction: events already stored are redeliveries (S7)."""
         ids = [e.event_id for sid in suspects for e in pending.get(sid, [])]
-        stored = self._batch_get(self.events_table, "event_id", ids, projection="event_id, session_id")
+        stored = self._batch_get(
+            self.events_table, "event_id", ids, projection="event_id, session_id"
+        )
         if not stored:
             return
         for sid in suspects:
@@ -229,17 +238,20 @@ class IngestStore:
     # ---- planning ------------------------------------------------------------------------
 
     def _plan(self, events: list[Event], state: SessionState, now_ms: int) -> Plan:
+        """The longest prefix of ``events`` whose writes fit in one transaction."""
         size = min(self.chunk, len(events))
         while True:
             plan = self._plan_chunk(events[:size], state, now_ms)
-            if len(plan.actions) + len(plan.deltas) <= MAX_TRANSACTION_ACTIONS or size == 1:
+            excess = len(plan.actions) + len(plan.deltas) - MAX_TRANSACTION_ACTIONS
+            if excess <= 0 or size == 1:
                 return plan
-            size = max(1, size // 2)
+            size = max(1, size - max(1, excess // 2))
 
     def _plan_chunk(self, events: list[Event], state: SessionState, now_ms: int) -> Plan:
         sid = state.client_session_id
         hits = [
-            Hit(e.event_id, e.timestamp, e.event_type, e.page_url, e.referrer, e.user_id) for e in events
+            Hit(e.event_id, e.timestamp, e.event_type, e.page_url, e.referrer, e.user_id)
+            for e in events
         ]
         current = state.current
         placement = place(sid, current, hits, self.timeout_ms)
@@ -273,12 +285,16 @@ class IngestStore:
             actions.append({"Put": put})
             active = items.active_values(visit, timeout_s=self.timeout_s)
             if active["expires_at"] * 1000 >= now_ms:
-                actions.append({"Put": {"TableName": self.active_table, "Item": items.to_item(active)}})
+                actions.append(
+                    {"Put": {"TableName": self.active_table, "Item": items.to_item(active)}}
+                )
         actions.extend(self._guards(state, placement, new_current))
         deltas = rollups.deltas_for(hits, changes, sid, self.shards)
         return Plan(sid, events, placement, actions, deltas)
 
-    def _guards(self, state: SessionState, placement: Placement, new_current: int) -> list[dict[str, Any]]:
+    def _guards(
+        self, state: SessionState, placement: Placement, new_current: int
+    ) -> list[dict[str, Any]]:
         """Conditions on items read but not rewritten, so a stale read cannot commit.
 
         The current visit must still have the version read; the base item must still name the
@@ -289,7 +305,11 @@ class IngestStore:
         if current is None or 0 in placement.visits:
             guards = []
             if current is not None and current.index not in placement.visits:
-                guards.append(self._check(current.session_id, "version = :v", {":v": {"N": str(current.version)}}))
+                guards.append(
+                    self._check(
+                        current.session_id, "version = :v", {":v": {"N": str(current.version)}}
+                    )
+                )
             return guards
         guards = []
         base_key = {"session_id": {"S": sid}}
@@ -299,7 +319,11 @@ class IngestStore:
         else:
             condition, values = "current_visit = :k", {":k": {"N": str(current.index)}}
             if current.index not in placement.visits:
-                guards.append(self._check(current.session_id, "version = :v", {":v": {"N": str(current.version)}}))
+                guards.append(
+                    self._check(
+                        current.session_id, "version = :v", {":v": {"N": str(current.version)}}
+                    )
+                )
         if new_current != current.index:
             values = {**values, ":n": {"N": str(new_current)}}
             guards.append(
@@ -340,7 +364,8 @@ class IngestStore:
                     "Update": {
                         "TableName": self.rollups_table,
                         "Key": {"pk": {"S": pk}, "sk": {"S": sk}},
-                        "UpdateExpression": "ADD " + ", ".join(f"#f{i} :d{i}" for i in range(len(counts))),
+                        "UpdateExpression": "ADD "
+                        + ", ".join(f"#f{i} :d{i}" for i in range(len(counts))),
                         "ExpressionAttributeNames": names,
                         "ExpressionAttributeValues": values,
                     }
@@ -379,7 +404,11 @@ def _pack(plans: list[Plan]) -> list[Transaction]:
     transactions: list[Transaction] = []
     current = Transaction()
     for plan in plans:
-        if current.plans and plan.size_with(current.deltas) + sum(len(p.actions) for p in current.plans) > MAX_TRANSACTION_ACTIONS:
+        if (
+            current.plans
+            and plan.size_with(current.deltas) + sum(len(p.actions) for p in current.plans)
+            > MAX_TRANSACTION_ACTIONS
+        ):
             transactions.append(current)
             current = Transaction()
         current.plans.append(plan)

@@ -127,7 +127,7 @@ def drop_tables(client: Any, prefix: str = "") -> list[str]:
 def describe_tables(client: Any, prefix: str = "") -> list[dict[str, Any]]:
     """One summary per LiveInsight table: status, item count, keys, indexes, TTL."""
     existing = set(list_table_names(client))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for spec in TABLE_SPECS:
         name = table_name(prefix, spec.name)
         if name not in existing:
@@ -142,7 +142,9 @@ def describe_tables(client: Any, prefix: str = "") -> list[dict[str, Any]]:
                 "items": table.get("ItemCount", 0),
                 "key": " + ".join(k["AttributeName"] for k in table["KeySchema"]),
                 "indexes": [i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])],
-                "ttl": ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") == "ENABLED" else None,
+                "ttl": ttl.get("AttributeName")
+                if ttl.get("TimeToLiveStatus") == "ENABLED"
+                else None,
             }
         )
     return rows

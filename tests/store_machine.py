@@ -61,8 +61,15 @@ class StoreMachine(RuleBasedStateMachine):
     def _event(self, sid: str, ts: int, kind: str, page: str, ref: str) -> Event:
         self.counter += 1
         return Event(
-            event_id=f"e{self.counter}", timestamp=ts, user_id=f"u-{sid}", session_id=sid,
-            event_type=kind, page_url=page, referrer=ref, user_agent="ua", ip_address="203.0.113.0",
+            event_id=f"e{self.counter}",
+            timestamp=ts,
+            user_id=f"u-{sid}",
+            session_id=sid,
+            event_type=kind,
+            page_url=page,
+            referrer=ref,
+            user_agent="ua",
+            ip_address="203.0.113.0",
         )
 
     def _ingest(self, batch: list[Event]) -> None:
@@ -73,7 +80,14 @@ class StoreMachine(RuleBasedStateMachine):
             want_status = "duplicate" if event.event_id in seen else "accepted"
             seen.add(event.event_id)
             self.arrivals[event.session_id].append(
-                Ev(event.event_id, event.timestamp, event.event_type, event.page_url, event.referrer, event.user_id)
+                Ev(
+                    event.event_id,
+                    event.timestamp,
+                    event.event_type,
+                    event.page_url,
+                    event.referrer,
+                    event.user_id,
+                )
             )
             self.events.setdefault(event.event_id, event)
             assert outcome.status == want_status, (event, outcome)
@@ -85,7 +99,14 @@ class StoreMachine(RuleBasedStateMachine):
                 return sid if index == 0 else f"{sid}.{index}"
         raise AssertionError(f"{event_id} not in any visit")
 
-    @rule(target=sent, sid=sessions, gap=st.sampled_from(GAPS), kind=st.sampled_from(["page_view", "click", "conversion", "heartbeat"]), page=st.sampled_from(PAGES), ref=st.sampled_from(REFS))
+    @rule(
+        target=sent,
+        sid=sessions,
+        gap=st.sampled_from(GAPS),
+        kind=st.sampled_from(["page_view", "click", "conversion", "heartbeat"]),
+        page=st.sampled_from(PAGES),
+        ref=st.sampled_from(REFS),
+    )
     def send(self, sid: str, gap: int, kind: str, page: str, ref: str) -> Event:
         self.clock[sid] += gap
         event = self._event(sid, self.clock[sid], kind, page, ref)
@@ -95,7 +116,9 @@ class StoreMachine(RuleBasedStateMachine):
     @rule(target=sent, sid=sessions, back=st.integers(1, 20 * 60), page=st.sampled_from(PAGES))
     def send_out_of_order(self, sid: str, back: int, page: str) -> Event:
         """An event older than the latest one (within the visit), arriving late."""
-        event = self._event(sid, self.clock[sid] - back * 1000, "page_view", page, "https://late.example/")
+        event = self._event(
+            sid, self.clock[sid] - back * 1000, "page_view", page, "https://late.example/"
+        )
         self._ingest([event])
         return event
 
@@ -103,12 +126,18 @@ class StoreMachine(RuleBasedStateMachine):
     def redeliver(self, event: Event) -> None:
         self._ingest([event])
 
-    @rule(sid=sessions, gaps=st.lists(st.sampled_from(GAPS), min_size=2, max_size=8), again=st.booleans())
+    @rule(
+        sid=sessions,
+        gaps=st.lists(st.sampled_from(GAPS), min_size=2, max_size=8),
+        again=st.booleans(),
+    )
     def send_batch(self, sid: str, gaps: list[int], again: bool) -> None:
         batch = []
         for gap in gaps:
             self.clock[sid] += gap
-            batch.append(self._event(sid, self.clock[sid], "page_view", PAGES[gap % len(PAGES)], ""))
+            batch.append(
+                self._event(sid, self.clock[sid], "page_view", PAGES[gap % len(PAGES)], "")
+            )
         if again:
             batch.append(batch[0])  # the same event twice in one request
         self._ingest(batch)
@@ -118,7 +147,8 @@ class StoreMachine(RuleBasedStateMachine):
     @invariant()
     def sessions_table_matches_the_reference(self) -> None:
         stored = {
-            v["session_id"]: v for v in _scan(self.client, tables.table_name(self.prefix, tables.SESSIONS))
+            v["session_id"]: v
+            for v in _scan(self.client, tables.table_name(self.prefix, tables.SESSIONS))
         }
         expected: dict[str, dict[str, Any]] = {}
         for sid, arrivals in self.arrivals.items():
@@ -127,14 +157,23 @@ class StoreMachine(RuleBasedStateMachine):
         assert set(stored) == set(expected)
         for vid, want in expected.items():
             got = stored[vid]
-            for field in ("start_time", "last_activity", "session_duration", "total_events", "entry_page", "exit_page", "referrer"):
+            for field in (
+                "start_time",
+                "last_activity",
+                "session_duration",
+                "total_events",
+                "entry_page",
+                "exit_page",
+                "referrer",
+            ):
                 assert got[field] == want[field], (vid, field, got[field], want[field])
             assert got["is_active"] == (NOW - want["last_activity"] <= T_MS)
 
     @invariant()
     def active_sessions_match_the_reference(self) -> None:
         stored = {
-            v["session_id"]: v for v in _scan(self.client, tables.table_name(self.prefix, tables.ACTIVE_SESSIONS))
+            v["session_id"]: v
+            for v in _scan(self.client, tables.table_name(self.prefix, tables.ACTIVE_SESSIONS))
         }
         expected = {}
         for sid, arrivals in self.arrivals.items():

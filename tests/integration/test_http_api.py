@@ -9,11 +9,22 @@ import httpx
 import pytest
 
 MIN = 60_000
-UA = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"}
+UA = {
+    "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
+}
 
 
-def ev(kind: str, sid: str, page: str, ts: int, eid: str, *, user: str = "u1", ref: str | None = None) -> dict:
-    event = {"event_type": kind, "user_id": user, "session_id": sid, "page_url": page, "timestamp": ts, "event_id": eid}
+def ev(
+    kind: str, sid: str, page: str, ts: int, eid: str, *, user: str = "u1", ref: str | None = None
+) -> dict:
+    event = {
+        "event_type": kind,
+        "user_id": user,
+        "session_id": sid,
+        "page_url": page,
+        "timestamp": ts,
+        "event_id": eid,
+    }
     if ref is not None:
         event["referrer"] = ref
     return event
@@ -29,7 +40,14 @@ def test_scenario_of_gaps_duplicates_out_of_order_and_bots_gives_exact_numbers(h
     now = int(time.time() * 1000)
     t0 = now - 60 * MIN
     batch = [
-        ev("page_view", "A", "https://shop.example/?utm_source=mail", t0, "a1", ref="https://www.Google.com/search"),
+        ev(
+            "page_view",
+            "A",
+            "https://shop.example/?utm_source=mail",
+            t0,
+            "a1",
+            ref="https://www.Google.com/search",
+        ),
         ev("click", "A", "/", t0 + 1 * MIN, "a2"),
         ev("page_view", "A", "/products", t0 + 2 * MIN, "a3"),
         # 58 minutes later: more than T after A's latest activity -> A.1
@@ -41,15 +59,29 @@ def test_scenario_of_gaps_duplicates_out_of_order_and_bots_gives_exact_numbers(h
     assert body["accepted"] == 5
 
     # out of order within visit B, then a redelivery of the whole batch
-    b_events = [ev("page_view", "B", "/products", now - 3 * MIN, "b2", user="u2"), ev("page_view", "B", "/", now - 5 * MIN, "b1", user="u2", ref="https://m.facebook.com/")]
+    b_events = [
+        ev("page_view", "B", "/products", now - 3 * MIN, "b2", user="u2"),
+        ev("page_view", "B", "/", now - 5 * MIN, "b1", user="u2", ref="https://m.facebook.com/"),
+    ]
     assert http.post("/collect", json={"events": b_events}).json()["accepted"] == 2
     again = http.post("/collect", json={"events": b_events}).json()
     assert (again["accepted"], again["duplicates"]) == (0, 2)
     assert [r["session_id"] for r in again["results"]] == ["B", "B"]
 
     # a heartbeat extends B only; a crawler is filtered
-    assert http.post("/collect", json=ev("heartbeat", "B", "/products", now - 10_000, "b3", user="u2")).json()["accepted"] == 1
-    bot = http.post("/collect", json=ev("page_view", "C", "/", now, "c1"), headers={"User-Agent": "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)"}).json()
+    assert (
+        http.post(
+            "/collect", json=ev("heartbeat", "B", "/products", now - 10_000, "b3", user="u2")
+        ).json()["accepted"]
+        == 1
+    )
+    bot = http.post(
+        "/collect",
+        json=ev("page_view", "C", "/", now, "c1"),
+        headers={
+            "User-Agent": "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)"
+        },
+    ).json()
     assert bot["filtered"] == 1 and bot["results"][0]["status"] == "filtered"
 
     summary = http.get("/api/statistics/summary/").json()
@@ -95,24 +127,54 @@ def test_visit_items_match_the_session_rules(http, gateway) -> None:
     from liveinsight.items import from_item
 
     now = int(time.time() * 1000)
-    http.post("/collect", json={"events": [
-        ev("page_view", "S", "/b", now - 2 * MIN, "s2"),
-        ev("page_view", "S", "/a", now - 4 * MIN, "s1", ref="https://first.example/"),
-        ev("heartbeat", "S", "/zzz", now - 1 * MIN, "s3"),
-    ]})
+    http.post(
+        "/collect",
+        json={
+            "events": [
+                ev("page_view", "S", "/b", now - 2 * MIN, "s2"),
+                ev("page_view", "S", "/a", now - 4 * MIN, "s1", ref="https://first.example/"),
+                ev("heartbeat", "S", "/zzz", now - 1 * MIN, "s3"),
+            ]
+        },
+    )
     client = dynamodb_client(gateway.settings)
-    item = from_item(client.get_item(TableName=f"{gateway.settings.table_prefix}Sessions", Key={"session_id": {"S": "S"}})["Item"])
-    assert (item["entry_page"], item["exit_page"], item["referrer"]) == ("/a", "/b", "https://first.example/")
-    assert (item["start_time"], item["last_activity"], item["total_events"], item["session_duration"]) == (now - 4 * MIN, now - 1 * MIN, 3, 180)
+    item = from_item(
+        client.get_item(
+            TableName=f"{gateway.settings.table_prefix}Sessions", Key={"session_id": {"S": "S"}}
+        )["Item"]
+    )
+    assert (item["entry_page"], item["exit_page"], item["referrer"]) == (
+        "/a",
+        "/b",
+        "https://first.example/",
+    )
+    assert (
+        item["start_time"],
+        item["last_activity"],
+        item["total_events"],
+        item["session_duration"],
+    ) == (now - 4 * MIN, now - 1 * MIN, 3, 180)
     assert item["is_active"] is True
-    active = from_item(client.get_item(TableName=f"{gateway.settings.table_prefix}ActiveSessions", Key={"session_id": {"S": "S"}})["Item"])
+    active = from_item(
+        client.get_item(
+            TableName=f"{gateway.settings.table_prefix}ActiveSessions",
+            Key={"session_id": {"S": "S"}},
+        )["Item"]
+    )
     assert active["current_page"] == "/b"
     assert active["expires_at"] == (now - 1 * MIN) // 1000 + 1800
 
 
 @pytest.mark.parametrize(
     ("params", "problem"),
-    [({"hours": "0"}, "hours"), ({"hours": "73"}, "hours"), ({"hours": "abc"}, "hours"), ({"limit": "0"}, "limit"), ({"limit": "101"}, "limit"), ({"limit": "1.5"}, "limit")],
+    [
+        ({"hours": "0"}, "hours"),
+        ({"hours": "73"}, "hours"),
+        ({"hours": "abc"}, "hours"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "101"}, "limit"),
+        ({"limit": "1.5"}, "limit"),
+    ],
 )
 def test_bad_query_parameters_are_400(http, params, problem) -> None:
     for path in ("/api/statistics/pages/", "/api/statistics/referrers/"):
@@ -122,7 +184,9 @@ def test_bad_query_parameters_are_400(http, params, problem) -> None:
 
 
 def test_body_over_the_limit_is_refused_before_parsing(http) -> None:
-    response = http.post("/collect", content=b"{" + b" " * (300 * 1024), headers={"Content-Type": "application/json"})
+    response = http.post(
+        "/collect", content=b"{" + b" " * (300 * 1024), headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 413
 
 
@@ -137,10 +201,26 @@ def test_health_openapi_and_unknown_routes(http) -> None:
 
 def test_hostile_inputs_never_get_a_5xx(http) -> None:
     hostile = [
-        b"\x00\x01\x02", b"\xff\xfe", b"null", b"{}", b'{"events": null}', b"[" * 100000,
-        json.dumps({"event_type": "page_view", "user_id": "u", "session_id": "s", "page_url": "/" + "\u202e" * 10}).encode(),
+        b"\x00\x01\x02",
+        b"\xff\xfe",
+        b"null",
+        b"{}",
+        b'{"events": null}',
+        b"[" * 100000,
+        json.dumps(
+            {
+                "event_type": "page_view",
+                "user_id": "u",
+                "session_id": "s",
+                "page_url": "/" + "\u202e" * 10,
+            }
+        ).encode(),
         json.dumps({"events": [{"event_type": "page_view"}] * 100}).encode(),
     ]
     for body in hostile:
         response = http.post("/collect", content=body, headers={"Content-Type": "application/json"})
-        assert 400 <= response.status_code < 500, (body[:40], response.status_code, response.text[:200])
+        assert 400 <= response.status_code < 500, (
+            body[:40],
+            response.status_code,
+            response.text[:200],
+        )

@@ -46,8 +46,11 @@ def wait_gone(pid: int, timeout_s: float = 20) -> bool:
 
 def client_for(port: int):
     return boto3.client(
-        "dynamodb", endpoint_url=f"http://127.0.0.1:{port}", region_name="eu-west-1",
-        aws_access_key_id="otherkey1", aws_secret_access_key="othersecret1",
+        "dynamodb",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="eu-west-1",
+        aws_access_key_id="otherkey1",
+        aws_secret_access_key="othersecret1",
     )
 
 
@@ -62,7 +65,12 @@ def test_start_answers_and_stop_leaves_no_process() -> None:
     try:
         create_tables(client_for(runtime.port), "rt_")
         rows = describe_tables(client_for(runtime.port), "rt_")
-        assert {r["name"] for r in rows} == {"rt_Events", "rt_Sessions", "rt_ActiveSessions", "rt_Rollups"}
+        assert {r["name"] for r in rows} == {
+            "rt_Events",
+            "rt_Sessions",
+            "rt_ActiveSessions",
+            "rt_Rollups",
+        }
         assert next(r for r in rows if r["name"] == "rt_ActiveSessions")["ttl"] == "expires_at"
     finally:
         runtime.stop()
@@ -124,7 +132,10 @@ def test_up_serves_tables_and_stops_java_on_signal(sig: signal.Signals) -> None:
     db_port, http_port = free_port(), free_port()
     process = subprocess.Popen(
         [LIVEINSIGHT, "up", "--db-port", str(db_port), "--port", str(http_port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
     )
     output = []
     try:
@@ -134,12 +145,16 @@ def test_up_serves_tables_and_stops_java_on_signal(sig: signal.Signals) -> None:
             if line.startswith("ready"):
                 break
         assert any(line.startswith("ready") for line in output), "".join(output)
-        java_pid = int(next(line for line in output if "java pid" in line).split("java pid ")[1].split(")")[0])
+        java_pid = int(
+            next(line for line in output if "java pid" in line).split("java pid ")[1].split(")")[0]
+        )
         names = client_for(db_port).list_tables()["TableNames"]
         assert {"Events", "Sessions", "ActiveSessions", "Rollups"} <= set(names)
         import httpx
 
-        assert httpx.get(f"http://127.0.0.1:{http_port}/health", timeout=10).json()["status"] == "ok"
+        assert (
+            httpx.get(f"http://127.0.0.1:{http_port}/health", timeout=10).json()["status"] == "ok"
+        )
         process.send_signal(sig)
         process.wait(timeout=30)
         assert wait_gone(java_pid), "java left behind"
@@ -153,8 +168,12 @@ def test_ttl_really_expires_items(dynamodb_local, local_tables) -> None:
     client = client_for(dynamodb_local.port)
     table = f"{local_tables.table_prefix}ActiveSessions"
     past = int(time.time()) - 60
-    client.put_item(TableName=table, Item={"session_id": {"S": "gone"}, "expires_at": {"N": str(past)}})
-    client.put_item(TableName=table, Item={"session_id": {"S": "kept"}, "expires_at": {"N": str(past + 7200)}})
+    client.put_item(
+        TableName=table, Item={"session_id": {"S": "gone"}, "expires_at": {"N": str(past)}}
+    )
+    client.put_item(
+        TableName=table, Item={"session_id": {"S": "kept"}, "expires_at": {"N": str(past + 7200)}}
+    )
     deadline = time.monotonic() + 90
     while "Item" in client.get_item(TableName=table, Key={"session_id": {"S": "gone"}}):
         assert time.monotonic() < deadline, "TTL did not delete the expired item within 90 s"

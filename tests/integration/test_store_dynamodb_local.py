@@ -22,8 +22,15 @@ NOW = 1_800_000_000_000
 
 def _event(i: int, sid: str = "S", ts: int = NOW, kind: str = "page_view") -> Event:
     return Event(
-        event_id=f"evt-{sid}-{i}", timestamp=ts, user_id="u1", session_id=sid, event_type=kind,
-        page_url=f"/p{i % 5}", referrer="", user_agent="ua", ip_address="203.0.113.0",
+        event_id=f"evt-{sid}-{i}",
+        timestamp=ts,
+        user_id="u1",
+        session_id=sid,
+        event_type=kind,
+        page_url=f"/p{i % 5}",
+        referrer="",
+        user_agent="ua",
+        ip_address="203.0.113.0",
     )
 
 
@@ -33,11 +40,15 @@ def store(local_tables: Settings, local_client) -> IngestStore:
 
 
 def _session(client, prefix: str, session_id: str) -> dict:
-    item = client.get_item(TableName=f"{prefix}Sessions", Key={"session_id": {"S": session_id}}, ConsistentRead=True)
+    item = client.get_item(
+        TableName=f"{prefix}Sessions", Key={"session_id": {"S": session_id}}, ConsistentRead=True
+    )
     return from_item(item["Item"])
 
 
-def test_forty_events_of_one_session_from_eight_threads_lose_no_update(store, local_tables, local_client) -> None:
+def test_forty_events_of_one_session_from_eight_threads_lose_no_update(
+    store, local_tables, local_client
+) -> None:
     """S8: concurrent ingestion of one session's events (40 events, 8 threads)."""
     events = [_event(i, ts=NOW + i * 1000) for i in range(40)]
     barrier = threading.Barrier(8)
@@ -47,7 +58,9 @@ def test_forty_events_of_one_session_from_eight_threads_lose_no_update(store, lo
         return [o for e in part for o in store.ingest([e], NOW + 60_000)]
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        outcomes = [o for chunk in pool.map(worker, [events[i::8] for i in range(8)]) for o in chunk]
+        outcomes = [
+            o for chunk in pool.map(worker, [events[i::8] for i in range(8)]) for o in chunk
+        ]
     assert sorted(o.status for o in outcomes) == ["accepted"] * 40
     visit = _session(local_client, local_tables.table_prefix, "S")
     assert visit["total_events"] == 40
@@ -66,7 +79,9 @@ def test_concurrent_redeliveries_are_counted_once(store, local_tables, local_cli
     assert _session(local_client, local_tables.table_prefix, "R")["total_events"] == 10
 
 
-def test_a_hundred_events_of_one_session_in_one_request_span_several_transactions(store, local_tables, local_client) -> None:
+def test_a_hundred_events_of_one_session_in_one_request_span_several_transactions(
+    store, local_tables, local_client
+) -> None:
     events = [_event(i, sid="B", ts=NOW + i * 1000) for i in range(100)]
     outcomes = store.ingest(events, NOW + 200_000)
     assert all(o.status == "accepted" for o in outcomes)

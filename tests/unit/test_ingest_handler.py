@@ -45,7 +45,10 @@ def test_v1_event_is_stored_enriched_with_path_utm_and_anonymised_ip(handler, cl
     assert stored["user_agent"].startswith("Mozilla/5.0 (Windows NT 10.0")
     assert stored["referrer"] == "https://www.google.com/search?q=shoes"
     assert stored["session_id"] == "sess_1700000000000_abc123xy"
-    assert stored["event_id"].startswith("evt_") and body["results"][0]["event_id"] == stored["event_id"]
+    assert (
+        stored["event_id"].startswith("evt_")
+        and body["results"][0]["event_id"] == stored["event_id"]
+    )
     assert abs(stored["timestamp"] - int(__import__("time").time() * 1000)) < 60_000
 
 
@@ -68,7 +71,9 @@ def test_redelivered_event_id_is_reported_duplicate_with_its_visit(handler, clie
     first = json.loads(handler(event, None)["body"])
     again = json.loads(handler(event, None)["body"])
     assert again["accepted"] == 0 and again["duplicates"] == 2
-    assert [r["session_id"] for r in again["results"]] == [r["session_id"] for r in first["results"]]
+    assert [r["session_id"] for r in again["results"]] == [
+        r["session_id"] for r in first["results"]
+    ]
     assert len(events_in(client)) == 2
 
 
@@ -89,7 +94,10 @@ def test_user_agent_is_truncated_to_512_characters(handler, client) -> None:
 
 
 def test_cors_preflight_is_answered_for_allowed_origins(moto_settings) -> None:
-    handler = build_handler(moto_settings.with_overrides(cors_origins=("https://shop.example.com",)), emit_metrics=lambda _: None)
+    handler = build_handler(
+        moto_settings.with_overrides(cors_origins=("https://shop.example.com",)),
+        emit_metrics=lambda _: None,
+    )
     result = handler(load_event("preflight_v1"), None)
     assert result["statusCode"] == 204
     assert result["headers"]["Access-Control-Allow-Origin"] == "https://shop.example.com"
@@ -105,7 +113,11 @@ def test_metrics_are_one_emf_line_per_request(handler, lines) -> None:
     emf = json.loads(lines[0])
     directive = emf["_aws"]["CloudWatchMetrics"][0]
     assert directive["Namespace"] == "LiveInsight"
-    assert {m["Name"] for m in directive["Metrics"]} >= {"EventsProcessed", "EventsDuplicate", "EventsFiltered"}
+    assert {m["Name"] for m in directive["Metrics"]} >= {
+        "EventsProcessed",
+        "EventsDuplicate",
+        "EventsFiltered",
+    }
     assert emf["EventsProcessed"] == [2.0]
 
 

@@ -66,7 +66,14 @@ BAD_EVENTS = [
 ]
 
 
-def post(handler, body: Any, *, raw: str | None = None, content_type: str = "application/json", ua: str = "Mozilla/5.0") -> tuple[int, Any, dict]:
+def post(
+    handler,
+    body: Any,
+    *,
+    raw: str | None = None,
+    content_type: str = "application/json",
+    ua: str = "Mozilla/5.0",
+) -> tuple[int, Any, dict]:
     event = load_event("collect_v1")
     event["headers"] = {"Content-Type": content_type, "User-Agent": ua}
     event["body"] = raw if raw is not None else json.dumps(body)
@@ -85,13 +92,20 @@ def stored(moto_settings):
     client = dynamodb_client(moto_settings)
 
     def count() -> int:
-        return sum(client.scan(TableName=t, Select="COUNT")["Count"] for t in ("Events", "Sessions", "ActiveSessions", "Rollups"))
+        return sum(
+            client.scan(TableName=t, Select="COUNT")["Count"]
+            for t in ("Events", "Sessions", "ActiveSessions", "Rollups")
+        )
 
     return count
 
 
-@pytest.mark.parametrize(("field", "event"), BAD_EVENTS, ids=[f"{f}-{i}" for i, (f, _) in enumerate(BAD_EVENTS)])
-def test_bad_field_is_a_400_naming_the_field_and_nothing_is_stored(handler, stored, field, event) -> None:
+@pytest.mark.parametrize(
+    ("field", "event"), BAD_EVENTS, ids=[f"{f}-{i}" for i, (f, _) in enumerate(BAD_EVENTS)]
+)
+def test_bad_field_is_a_400_naming_the_field_and_nothing_is_stored(
+    handler, stored, field, event
+) -> None:
     status, body, _ = post(handler, event)
     assert status == 400
     assert body["error"] == "validation_error"
@@ -116,15 +130,39 @@ def test_one_bad_event_in_a_batch_rejects_the_whole_batch(handler, stored) -> No
         ('{"events": []}', "events"),
         ('{"events": {}}', "events"),
         (json.dumps({"events": [GOOD] * 101}), "events"),
-        ('{"event_type": "page_view", "event_type": "click", "user_id": "u", "session_id": "s", "page_url": "/"}', "body"),
-        ('{"event_type": "page_view", "user_id": "u", "session_id": "s", "page_url": "/", "timestamp": NaN}', "body"),
+        (
+            '{"event_type": "page_view", "event_type": "click", "user_id": "u", "session_id": "s", "page_url": "/"}',
+            "body",
+        ),
+        (
+            '{"event_type": "page_view", "user_id": "u", "session_id": "s", "page_url": "/", "timestamp": NaN}',
+            "body",
+        ),
         ("[" * 5000 + "]" * 5000, "body"),
         (json.dumps({"events": [1, 2]}), "event"),
-        ('{"event_type": "page_view", "user_id": "u", "session_id": "s", "page_url": "/\\ud800"}', "page_url"),
+        (
+            '{"event_type": "page_view", "user_id": "u", "session_id": "s", "page_url": "/\\ud800"}',
+            "page_url",
+        ),
     ],
-    ids=["malformed", "empty", "array", "string", "empty-batch", "batch-not-list", "101-events", "duplicate-keys", "nan", "deep-nesting", "non-objects", "lone-surrogate"],
+    ids=[
+        "malformed",
+        "empty",
+        "array",
+        "string",
+        "empty-batch",
+        "batch-not-list",
+        "101-events",
+        "duplicate-keys",
+        "nan",
+        "deep-nesting",
+        "non-objects",
+        "lone-surrogate",
+    ],
 )
-def test_malformed_bodies_are_a_400_and_nothing_is_stored(handler, stored, raw, problem_field) -> None:
+def test_malformed_bodies_are_a_400_and_nothing_is_stored(
+    handler, stored, raw, problem_field
+) -> None:
     status, body, _ = post(handler, None, raw=raw)
     assert status == 400
     assert body["error"] == "validation_error"
@@ -139,14 +177,20 @@ def test_body_over_256_kib_is_413(handler, stored) -> None:
     assert stored() == 0
 
 
-@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "text/html"])
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "text/html"],
+)
 def test_other_content_types_are_415(handler, stored, content_type) -> None:
-    status, body, _ = post(handler, GOOD, content_type=content_type)
+    status, _, _ = post(handler, GOOD, content_type=content_type)
     assert status == 415
     assert stored() == 0
 
 
-@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8", "text/plain;charset=UTF-8"])
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json", "application/json; charset=utf-8", "text/plain;charset=UTF-8"],
+)
 def test_json_and_beacon_content_types_are_accepted(handler, content_type) -> None:
     status, body, _ = post(handler, GOOD, content_type=content_type)
     assert status == 200

@@ -7,7 +7,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from liveinsight import buckets
-from liveinsight.query import ActiveVisit, active_view, hourly_view, pages_view, referrers_view, summary_view
+from liveinsight.query import (
+    ActiveVisit,
+    active_view,
+    hourly_view,
+    pages_view,
+    referrers_view,
+    summary_view,
+)
 from liveinsight.recompute import dashboard
 from liveinsight.rollups import referrer_host
 
@@ -21,7 +28,9 @@ NOW = 1_795_860_450_000
 def test_bucket_start_cuts_at_five_minutes() -> None:
     assert buckets.bucket_start(NOW) == NOW - 2 * MIN - 30_000
     assert buckets.bucket_start(buckets.bucket_start(NOW)) == buckets.bucket_start(NOW)
-    assert buckets.bucket_start(buckets.bucket_start(NOW) - 1) == buckets.bucket_start(NOW) - 5 * MIN
+    assert (
+        buckets.bucket_start(buckets.bucket_start(NOW) - 1) == buckets.bucket_start(NOW) - 5 * MIN
+    )
 
 
 def test_hourly_has_twenty_points_oldest_first_and_the_last_holds_now() -> None:
@@ -78,7 +87,11 @@ def test_active_users_counts_distinct_users() -> None:
 
 def test_pages_are_page_view_counts_most_viewed_first_ties_by_name() -> None:
     assert pages_view({"/b": 2, "/a": 2, "/c": 5, "/zero": 0}, 10) == {
-        "pages": [{"page_url": "/c", "views": 5}, {"page_url": "/a", "views": 2}, {"page_url": "/b", "views": 2}]
+        "pages": [
+            {"page_url": "/c", "views": 5},
+            {"page_url": "/a", "views": 2},
+            {"page_url": "/b", "views": 2},
+        ]
     }
     assert len(pages_view({f"/{i}": i + 1 for i in range(30)}, 10)["pages"]) == 10
 
@@ -104,12 +117,19 @@ def test_referrers_count_visits_started_in_the_window() -> None:
         _ev("a", NOW - HOUR, "page_view", sid="v1", ref="https://www.google.com/"),
         _ev("b", NOW - HOUR + 1000, "page_view", sid="v1", ref="https://bing.com/"),  # same visit
         _ev("c", NOW - 2 * HOUR, "page_view", sid="v2", ref=""),
-        _ev("d", NOW - 25 * HOUR, "page_view", sid="v3", ref="https://old.example/"),  # outside 24 h
+        _ev(
+            "d", NOW - 25 * HOUR, "page_view", sid="v3", ref="https://old.example/"
+        ),  # outside 24 h
     ]
     assert dashboard(events, NOW)["referrers"] == {
-        "referrers": [{"referrer": "(direct)", "sessions": 1}, {"referrer": "google.com", "sessions": 1}]
+        "referrers": [
+            {"referrer": "(direct)", "sessions": 1},
+            {"referrer": "google.com", "sessions": 1},
+        ]
     }
-    assert {"referrer": "old.example", "sessions": 1} in dashboard(events, NOW, hours=26)["referrers"]["referrers"]
+    assert {"referrer": "old.example", "sessions": 1} in dashboard(events, NOW, hours=26)[
+        "referrers"
+    ]["referrers"]
 
 
 def test_window_of_h_hours_starts_at_the_five_minute_bucket_of_now_minus_h() -> None:
@@ -168,4 +188,12 @@ def test_referrers_view_limit() -> None:
 
 
 def _ev(eid: str, ts: int, kind: str, *, sid: str = "s", ref: str = "", page: str = "/") -> dict:
-    return {"event_id": eid, "timestamp": ts, "event_type": kind, "session_id": sid, "user_id": "u", "page_url": page, "referrer": ref}
+    return {
+        "event_id": eid,
+        "timestamp": ts,
+        "event_type": kind,
+        "session_id": sid,
+        "user_id": "u",
+        "page_url": page,
+        "referrer": ref,
+    }

@@ -21,7 +21,22 @@ from liveinsight.tables import create_tables
 
 MIN = 60_000
 NOW = 1_795_860_450_000
-OFFSETS = st.sampled_from([0, 1, 30_000, 4 * MIN, 29 * MIN, 30 * MIN, 31 * MIN, 95 * MIN, 100 * MIN, 23 * 60 * MIN, 24 * 60 * MIN + 2 * MIN, 30 * 60 * MIN])
+OFFSETS = st.sampled_from(
+    [
+        0,
+        1,
+        30_000,
+        4 * MIN,
+        29 * MIN,
+        30 * MIN,
+        31 * MIN,
+        95 * MIN,
+        100 * MIN,
+        23 * 60 * MIN,
+        24 * 60 * MIN + 2 * MIN,
+        30 * 60 * MIN,
+    ]
+)
 
 
 @st.composite
@@ -40,7 +55,9 @@ def streams(draw: st.DrawFn) -> list[list[Event]]:
             timestamp=NOW - draw(OFFSETS),
             user_id=draw(st.sampled_from(["u1", "u2", "u3"])),
             session_id=sid,
-            event_type=draw(st.sampled_from(["page_view", "page_view", "click", "conversion", "heartbeat"])),
+            event_type=draw(
+                st.sampled_from(["page_view", "page_view", "click", "conversion", "heartbeat"])
+            ),
             page_url=draw(st.sampled_from(["/", "/a", "/b"])),
             referrer=draw(st.sampled_from(["", "https://www.google.com/", "https://naver.com/x"])),
             user_agent="ua",
@@ -60,7 +77,11 @@ def client():
         yield dynamodb_client(Settings(backend="moto"))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(requests=streams(), shards=st.sampled_from([1, 3]), hours=st.sampled_from([1, 2, 24, 72]))
 def test_every_query_equals_the_naive_recomputation(client, requests, shards, hours) -> None:
     prefix = f"q{uuid.uuid4().hex[:8]}_"
@@ -72,9 +93,15 @@ def test_every_query_equals_the_naive_recomputation(client, requests, shards, ho
         for event, outcome in zip(request, store.ingest(request, ingest_time), strict=True):
             if outcome.status == "accepted":
                 accepted.append(
-                    {"event_id": event.event_id, "timestamp": event.timestamp, "user_id": event.user_id,
-                     "session_id": event.session_id, "event_type": event.event_type, "page_url": event.page_url,
-                     "referrer": event.referrer}
+                    {
+                        "event_id": event.event_id,
+                        "timestamp": event.timestamp,
+                        "user_id": event.user_id,
+                        "session_id": event.session_id,
+                        "event_type": event.event_type,
+                        "page_url": event.page_url,
+                        "referrer": event.referrer,
+                    }
                 )
     service = QueryService(DynamoRollupSource(client, prefix=prefix, shards=shards))
     expected = dashboard(accepted, NOW, hours=hours)

@@ -55,7 +55,12 @@ def test_totals_start_last_and_duration_in_seconds() -> None:
 
 def test_entry_and_exit_are_earliest_and_latest_page_views() -> None:
     (v,) = visits_of(
-        [hit("a", 1, page="/second"), hit("b", 0, "click", "/clicked"), hit("c", 0.5, page="/first"), hit("d", 3, "click", "/x")]
+        [
+            hit("a", 1, page="/second"),
+            hit("b", 0, "click", "/clicked"),
+            hit("c", 0.5, page="/first"),
+            hit("d", 3, "click", "/x"),
+        ]
     )
     assert v.entry_page == "/first"
     assert v.exit_page == "/second"
@@ -67,7 +72,9 @@ def test_without_page_views_entry_and_exit_come_from_earliest_and_latest_events(
 
 
 def test_referrer_is_the_earliest_events() -> None:
-    (v,) = visits_of([hit("a", 1, ref="https://late.example/"), hit("b", 0, ref="https://early.example/")])
+    (v,) = visits_of(
+        [hit("a", 1, ref="https://late.example/"), hit("b", 0, ref="https://early.example/")]
+    )
     assert v.referrer == "https://early.example/"
 
 
@@ -119,7 +126,10 @@ def arrivals(draw: st.DrawFn) -> list[Ev]:
 
 
 def _as_hits(events: list[Ev]) -> list[tuple[str, Hit]]:
-    return [("S", Hit(e.event_id, e.timestamp, e.event_type, e.page, e.referrer, e.user_id)) for e in events]
+    return [
+        ("S", Hit(e.event_id, e.timestamp, e.event_type, e.page, e.referrer, e.user_id))
+        for e in events
+    ]
 
 
 def _observable(v) -> dict:
