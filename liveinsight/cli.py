@@ -379,7 +379,8 @@ def tables_describe(
     from rich.table import Table
 
     table = Table(title=f"LiveInsight tables at {settings.endpoint_url or 'AWS'}")
-    for column in ("name", "status", "items", "key", "indexes", "ttl"):
+    table.add_column("name", no_wrap=True)
+    for column in ("status", "items", "key", "indexes", "ttl"):
         table.add_column(column)
     for row in rows:
         table.add_row(
