@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from liveinsight import items, rollups, tables
-from liveinsight.buckets import Bucket
+from liveinsight.buckets import HOUR_MS, M5, Bucket, bucket_start
 from liveinsight.errors import BackendUnavailable
 from liveinsight.query import ActiveVisit
 
@@ -60,25 +60,32 @@ class DynamoRollupSource:
         raise BackendUnavailable("storage kept rollup keys unprocessed")
 
     def names(self, kind: str, wanted: list[Bucket]) -> dict[str, int]:
-        """Page views per page (``kind="p"``) or visits per referrer host (``"r"``), summed."""
-        make_pk = rollups.pages_pk if kind == "p" else rollups.referrers_pk
+        """Page views per page (``kind="p"``) or visits per referrer host (``"r"``), summed.
+
+        One Query per hour partition; 5-minute buckets of a partial hour become a key range.
+        """
         field = "views" if kind == "p" else "sessions"
+        first_m5: dict[int, int] = {}
+        for bucket in wanted:
+            hour = bucket_start(bucket.start, HOUR_MS)
+            since = bucket.start if bucket.granularity == M5 else hour
+            first_m5[hour] = min(first_m5.get(hour, since), since)
+        queries = [(rollups.named_pk(kind, hour), since) for hour, since in first_m5.items()]
         totals: dict[str, int] = {}
-        for rows in self._pool.map(
-            self._query_partition, [make_pk(b.granularity, b.start) for b in wanted]
-        ):
+        for rows in self._pool.map(lambda query: self._query_partition(*query), queries):
             for values in rows:
                 n = int(values.get(field, 0))
                 if n:
-                    totals[values["sk"]] = totals.get(values["sk"], 0) + n
+                    name = rollups.name_of(values["sk"])
+                    totals[name] = totals.get(name, 0) + n
         return totals
 
-    def _query_partition(self, pk: str) -> list[dict[str, Any]]:
+    def _query_partition(self, pk: str, since: int) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
             "TableName": self.rollups_table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": pk}},
+            "KeyConditionExpression": "pk = :pk AND sk >= :since",
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":since": {"S": f"{since:013d}#"}},
         }
         while True:
             page = _call(self.client.query, **kwargs)

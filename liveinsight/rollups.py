@@ -9,10 +9,11 @@ Item layout in the ``Rollups`` table (``pk``, ``sk``):
   these, so they are write-sharded: the shard is a stable hash of the client session id, and a
   read sums all shards. On real DynamoDB that spreads one hot bucket over ``shards`` partition
   keys instead of one.
-- ``p#<gran>#<bucket_start>`` / ``<page path>``: ``views`` (page_view count per page).
-- ``r#<gran>#<bucket_start>`` / ``<referrer host>``: ``sessions`` (visits started, by host).
-  Page and referrer items are separate items per page/host under one partition key, which
-  DynamoDB's split-for-heat spreads by sort key.
+- ``p#<hour_start>`` / ``<m5_start>#<page path>``: ``views`` (page_views per page and 5 minutes).
+- ``r#<hour_start>`` / ``<m5_start>#<referrer host>``: ``sessions`` (visits started, by host).
+  One partition per hour holds its twelve 5-minute buckets, so a page_view writes one item and a
+  window reads one Query per hour (a key range for the partial first hour). Items are separate
+  per page/host, which DynamoDB's split-for-heat spreads by sort key.
 
 Visit-level counters (visits, converted_visits, referrer hosts) belong to the bucket of the
 visit's *start*; when an out-of-order event moves the start or the referrer, the delta between
@@ -26,7 +27,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from liveinsight.buckets import GRANULARITY_MS, bucket_start
+from liveinsight.buckets import GRANULARITY_MS, HOUR_MS, bucket_start
 from liveinsight.sessions import Hit, Visit
 
 COUNTER_FIELDS = (
@@ -52,12 +53,17 @@ def counter_key(granularity: str, start: int, shard: int) -> RollupKey:
     return (f"c#{granularity}#{start}#{shard}", "-")
 
 
-def pages_pk(granularity: str, start: int) -> str:
-    return f"p#{granularity}#{start}"
+def named_key(kind: str, ts_ms: int, name: str) -> RollupKey:
+    """The item of a page (``kind="p"``) or referrer host (``"r"``) in the 5 minutes of ``ts_ms``."""
+    return (f"{kind}#{bucket_start(ts_ms, HOUR_MS)}", f"{bucket_start(ts_ms):013d}#{name}")
 
 
-def referrers_pk(granularity: str, start: int) -> str:
-    return f"r#{granularity}#{start}"
+def named_pk(kind: str, hour_start: int) -> str:
+    return f"{kind}#{hour_start}"
+
+
+def name_of(sort_key: str) -> str:
+    return sort_key.split("#", 1)[1]
 
 
 def referrer_host(referrer: str | None) -> str:
@@ -85,8 +91,8 @@ def event_deltas(hit: Hit, shard: int, deltas: Deltas) -> None:
         key = counter_key(granularity, start, shard)
         _add(deltas, key, "events", 1)
         _add(deltas, key, hit.event_type, 1)
-        if hit.event_type == "page_view":
-            _add(deltas, (pages_pk(granularity, start), hit.page), "views", 1)
+    if hit.event_type == "page_view":
+        _add(deltas, named_key("p", hit.timestamp, hit.page), "views", 1)
 
 
 def visit_deltas(visit: Visit | None, shard: int, sign: int, deltas: Deltas) -> None:
@@ -98,8 +104,7 @@ def visit_deltas(visit: Visit | None, shard: int, sign: int, deltas: Deltas) -> 
         key = counter_key(granularity, start, shard)
         _add(deltas, key, "visits", sign)
         _add(deltas, key, "converted_visits", sign if visit.converted else 0)
-        host_key = (referrers_pk(granularity, start), referrer_host(visit.referrer))
-        _add(deltas, host_key, "sessions", sign)
+    _add(deltas, named_key("r", visit.start_time, referrer_host(visit.referrer)), "sessions", sign)
 
 
 def new_deltas() -> Deltas:

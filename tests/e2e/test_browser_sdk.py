@@ -17,12 +17,18 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # HeadlessChrome is a crawler by user agent (and is filtered), so the test browses as a person.
 DESKTOP_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian chromium is not installed (apt-get install chromium); .ci/run installs it"
+    CHROMIUM is None,
+    reason="Debian chromium is not installed (apt-get install chromium); .ci/run installs it",
 )
 
 
@@ -31,7 +37,9 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
         try:
             yield chromium
         finally:
@@ -79,10 +87,15 @@ def test_demo_site_visit_is_stored_exactly_as_the_session_rules_say(gateway, bro
     assert {e["user_id"] for e in events} == {user_id}
     conversion = next(e for e in events if e["event_type"] == "conversion")
     assert conversion["properties"] == {"name": "purchase", "value": 49}
-    assert {e["properties"]["target"] for e in events if e["event_type"] == "click"} == {"#to-products", "#buy"}
+    assert {e["properties"]["target"] for e in events if e["event_type"] == "click"} == {
+        "#to-products",
+        "#buy",
+    }
 
     (visit,) = scan(client, f"{prefix}Sessions")
-    views = sorted((e for e in events if e["event_type"] == "page_view"), key=lambda e: e["timestamp"])
+    views = sorted(
+        (e for e in events if e["event_type"] == "page_view"), key=lambda e: e["timestamp"]
+    )
     assert visit["session_id"] == session_id
     assert visit["total_events"] == 5
     assert visit["entry_page"] == "/demo/" and visit["exit_page"] == "/demo/products.html"
@@ -101,7 +114,9 @@ def test_failed_posts_are_retried_with_the_same_event_ids(gateway, browser) -> N
     def flaky(route: Any) -> None:
         attempts.append(route.request.post_data or "")
         if len(attempts) == 1:
-            route.fulfill(status=503, headers={"Retry-After": "1"}, body='{"error": "backend_unavailable"}')
+            route.fulfill(
+                status=503, headers={"Retry-After": "1"}, body='{"error": "backend_unavailable"}'
+            )
         else:
             route.continue_()
 

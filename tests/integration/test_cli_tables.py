@@ -23,7 +23,18 @@ def test_tables_create_is_idempotent_describe_and_drop(dynamodb_local) -> None:
     assert all(row["status"] == "ACTIVE" for row in described)
     table_view = runner.invoke(cli, ["tables", "describe", *args])
     assert f"{prefix}Events" in table_view.output
-    summary = runner.invoke(cli, ["query", "summary", "--json", "--endpoint", dynamodb_local.endpoint_url, "--prefix", prefix])
+    summary = runner.invoke(
+        cli,
+        [
+            "query",
+            "summary",
+            "--json",
+            "--endpoint",
+            dynamodb_local.endpoint_url,
+            "--prefix",
+            prefix,
+        ],
+    )
     assert summary.exit_code == 0, summary.output
     assert json.loads(summary.output)["events_24h"] == 0
     dropped = runner.invoke(cli, ["tables", "drop", "--yes", *args])

@@ -15,10 +15,17 @@ from schemathesis.checks import (
 from liveinsight.openapi import document
 
 schema = schemathesis.openapi.from_dict(document())
-BROWSER_UA = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"}
+BROWSER_UA = {
+    "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
+}
 # positive_data_acceptance is left out on purpose: a schema cannot say "timestamp within 72 h of
 # now", so schema-valid data may be refused with a documented 400.
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 
 
 @schema.parametrize()

@@ -11,7 +11,9 @@ import pytest
 
 from liveinsight.aws import dynamodb_client
 
-UA = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"}
+UA = {
+    "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
+}
 GOOD = {"event_type": "page_view", "user_id": "u1", "session_id": "s1", "page_url": "/"}
 NOW = int(time.time() * 1000)
 
@@ -25,21 +27,46 @@ CATALOGUE = [
     ("wrong-types", body(user_id=["u"], timestamp={"ms": 1}), "application/json", 400),
     ("missing-fields", b"{}", "application/json", 400),
     ("ten-megabytes", b'{"pad": "' + b"x" * (10 * 1024 * 1024) + b'"}', "application/json", 413),
-    ("deep-nesting", b'{"properties": ' + b'{"a": ' * 200 + b"1" + b"}" * 200 + b"}", "application/json", 400),
+    (
+        "deep-nesting",
+        b'{"properties": ' + b'{"a": ' * 200 + b"1" + b"}" * 200 + b"}",
+        "application/json",
+        400,
+    ),
     ("nul-character", body(page_url="/a\u0000b"), "application/json", 400),
-    ("lone-surrogate", b'{"event_type": "page_view", "user_id": "u", "session_id": "s", "page_url": "/\\udc80"}', "application/json", 400),
+    (
+        "lone-surrogate",
+        b'{"event_type": "page_view", "user_id": "u", "session_id": "s", "page_url": "/\\udc80"}',
+        "application/json",
+        400,
+    ),
     ("rtl-override", body(page_url="/\u202eexe.txt"), "application/json", 400),
     ("rtl-in-user-id", body(user_id="u\u202e1"), "application/json", 400),
-    ("very-long-strings", body(referrer="https://x.example/" + "a" * 100_000), "application/json", 400),
+    (
+        "very-long-strings",
+        body(referrer="https://x.example/" + "a" * 100_000),
+        "application/json",
+        400,
+    ),
     ("far-past", body(timestamp=NOW - 400 * 24 * 3_600_000), "application/json", 400),
     ("far-future", body(timestamp=NOW + 365 * 24 * 3_600_000), "application/json", 400),
     ("number-as-string", body(timestamp=str(NOW)), "application/json", 400),
-    ("duplicate-keys", b'{"event_type": "page_view", "user_id": "a", "user_id": "b", "session_id": "s", "page_url": "/"}', "application/json", 400),
+    (
+        "duplicate-keys",
+        b'{"event_type": "page_view", "user_id": "a", "user_id": "b", "session_id": "s", "page_url": "/"}',
+        "application/json",
+        400,
+    ),
     ("wrong-content-type", body(), "application/x-www-form-urlencoded", 415),
     ("xml", b"<event/>", "application/xml", 415),
     ("101-events", json.dumps({"events": [GOOD] * 101}).encode(), "application/json", 400),
     ("invalid-utf8", b'{"event_type": "\xff\xfe"}', "application/json", 400),
-    ("nan", b'{"event_type": "page_view", "user_id": "u", "session_id": "s", "page_url": "/", "timestamp": NaN}', "application/json", 400),
+    (
+        "nan",
+        b'{"event_type": "page_view", "user_id": "u", "session_id": "s", "page_url": "/", "timestamp": NaN}',
+        "application/json",
+        400,
+    ),
     ("huge-number", body(timestamp=10**400), "application/json", 400),
 ]
 
@@ -50,14 +77,26 @@ def stored(gateway):
     prefix = gateway.settings.table_prefix
 
     def count() -> int:
-        return sum(client.scan(TableName=f"{prefix}{t}", Select="COUNT")["Count"] for t in ("Events", "Sessions", "ActiveSessions", "Rollups"))
+        return sum(
+            client.scan(TableName=f"{prefix}{t}", Select="COUNT")["Count"]
+            for t in ("Events", "Sessions", "ActiveSessions", "Rollups")
+        )
 
     return count
 
 
-@pytest.mark.parametrize(("name", "payload", "content_type", "status"), CATALOGUE, ids=[c[0] for c in CATALOGUE])
-def test_hostile_request_gets_a_clear_4xx_and_nothing_is_stored(gateway, stored, name, payload, content_type, status) -> None:
-    response = httpx.post(f"{gateway.url}/collect", content=payload, headers={**UA, "Content-Type": content_type}, timeout=30)
+@pytest.mark.parametrize(
+    ("name", "payload", "content_type", "status"), CATALOGUE, ids=[c[0] for c in CATALOGUE]
+)
+def test_hostile_request_gets_a_clear_4xx_and_nothing_is_stored(
+    gateway, stored, name, payload, content_type, status
+) -> None:
+    response = httpx.post(
+        f"{gateway.url}/collect",
+        content=payload,
+        headers={**UA, "Content-Type": content_type},
+        timeout=30,
+    )
     assert response.status_code == status, response.text[:300]
     answer = response.json()
     assert answer["error"] and answer.get("message")

@@ -23,7 +23,9 @@ from liveinsight.runtime import free_port
 from liveinsight.tables import create_tables
 
 LIVEINSIGHT = str(Path(sys.executable).parent / "liveinsight")
-UA = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"}
+UA = {
+    "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
+}
 
 
 class UpProcess:
@@ -33,8 +35,23 @@ class UpProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [LIVEINSIGHT, "up", "--endpoint", endpoint, "--prefix", prefix, "--port", str(self.port), "--workers", str(workers), "--active-cache", "0"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                LIVEINSIGHT,
+                "up",
+                "--endpoint",
+                endpoint,
+                "--prefix",
+                prefix,
+                "--port",
+                str(self.port),
+                "--workers",
+                str(workers),
+                "--active-cache",
+                "0",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         assert self.process.stdout is not None
         for line in self.process.stdout:
@@ -42,7 +59,9 @@ class UpProcess:
                 break
         else:
             raise AssertionError(f"liveinsight up exited with {self.process.wait()}")
-        threading.Thread(target=self.process.stdout.read, daemon=True).start()  # keep the pipe drained
+        threading.Thread(
+            target=self.process.stdout.read, daemon=True
+        ).start()  # keep the pipe drained
 
     def stop(self, sig: int = signal.SIGINT) -> int:
         if self.process.poll() is None:
@@ -75,22 +94,35 @@ def scan(client, table: str) -> list[dict]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def test_three_workers_many_sessions_and_overlapping_redeliveries_count_exactly(stack, local_settings) -> None:
+def test_three_workers_many_sessions_and_overlapping_redeliveries_count_exactly(
+    stack, local_settings
+) -> None:
     up, prefix = stack
     now = int(time.time() * 1000)
     rng = random.Random(5)
     sessions = [f"conc{i}" for i in range(12)]
     events = [
-        {"event_type": rng.choice(["page_view", "click", "heartbeat"]), "user_id": f"u-{sid}", "session_id": sid,
-         "page_url": f"/p{j % 3}", "timestamp": now - 60_000 + j * 1000, "event_id": f"{sid}-{j}"}
-        for sid in sessions for j in range(15)
+        {
+            "event_type": rng.choice(["page_view", "click", "heartbeat"]),
+            "user_id": f"u-{sid}",
+            "session_id": sid,
+            "page_url": f"/p{j % 3}",
+            "timestamp": now - 60_000 + j * 1000,
+            "event_id": f"{sid}-{j}",
+        }
+        for sid in sessions
+        for j in range(15)
     ]
-    requests = [[e] for e in events] + [rng.sample(events, 5) for _ in range(60)]  # redeliveries overlap
+    requests = [[e] for e in events] + [
+        rng.sample(events, 5) for _ in range(60)
+    ]  # redeliveries overlap
     rng.shuffle(requests)
 
     def send(batch: list[dict]) -> list[dict]:
         for _ in range(20):
-            response = httpx.post(f"{up.url}/collect", json={"events": batch}, headers=UA, timeout=30)
+            response = httpx.post(
+                f"{up.url}/collect", json={"events": batch}, headers=UA, timeout=30
+            )
             if response.status_code == 200:
                 return response.json()["results"]
             assert response.status_code == 503, response.text
@@ -122,12 +154,21 @@ def test_sigterm_during_load_drains_and_loses_no_acknowledged_event(stack, local
         with httpx.Client(headers=UA, timeout=30) as http:
             while not stop.is_set():
                 event_id = f"drain-{worker}-{i}"
-                event = {"event_type": "page_view", "user_id": f"u{worker}", "session_id": f"drain{worker}", "page_url": "/", "event_id": event_id}
+                event = {
+                    "event_type": "page_view",
+                    "user_id": f"u{worker}",
+                    "session_id": f"drain{worker}",
+                    "page_url": "/",
+                    "event_id": event_id,
+                }
                 try:
                     response = http.post(f"{up.url}/collect", json=event)
                 except httpx.HTTPError:
                     return  # the server is gone: nothing acknowledged for this one
-                if response.status_code == 200 and response.json()["results"][0]["status"] == "accepted":
+                if (
+                    response.status_code == 200
+                    and response.json()["results"][0]["status"] == "accepted"
+                ):
                     with lock:
                         acknowledged.append(event_id)
                 i += 1

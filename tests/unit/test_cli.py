@@ -19,7 +19,9 @@ def run():
     return invoke
 
 
-@pytest.mark.parametrize("command", [[], ["up"], ["demo"], ["tables"], ["tables", "create"], ["query"]])
+@pytest.mark.parametrize(
+    "command", [[], ["up"], ["demo"], ["tables"], ["tables", "create"], ["query"]]
+)
 def test_every_command_has_help_with_text(run, command) -> None:
     result = run(*command, "--help")
     assert result.exit_code == 0

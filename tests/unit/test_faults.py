@@ -16,7 +16,13 @@ from liveinsight.recompute import dashboard
 from liveinsight.store import IngestStore
 
 NOW_EVENTS = [
-    {"event_type": "page_view", "user_id": f"u{i % 3}", "session_id": f"s{i % 3}", "page_url": f"/p{i % 4}", "event_id": f"e{i}"}
+    {
+        "event_type": "page_view",
+        "user_id": f"u{i % 3}",
+        "session_id": f"s{i % 3}",
+        "page_url": f"/p{i % 4}",
+        "event_id": f"e{i}",
+    }
     for i in range(12)
 ]
 
@@ -24,12 +30,22 @@ NOW_EVENTS = [
 class FlakyClient:
     """A boto3 client whose chosen operation fails on the given call numbers (1-based)."""
 
-    def __init__(self, client: Any, operation: str, error: Exception, fail_on: set[int] | range, *, after_success: bool = False) -> None:
+    def __init__(
+        self,
+        client: Any,
+        operation: str,
+        error: Exception,
+        fail_on: set[int] | range,
+        *,
+        after_success: bool = False,
+    ) -> None:
         self._client = client
         self._operation = operation
         self._error = error
         self._fail_on = fail_on
-        self._after_success = after_success  # fail *after* the real call went through (ambiguous write)
+        self._after_success = (
+            after_success  # fail *after* the real call went through (ambiguous write)
+        )
         self.calls = 0
 
     def __getattr__(self, name: str) -> Any:
@@ -49,12 +65,21 @@ class FlakyClient:
 
 
 def throttled() -> ClientError:
-    return ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "TransactWriteItems")
+    return ClientError(
+        {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}},
+        "TransactWriteItems",
+    )
 
 
 def post(handler: Any, events: list[dict]) -> tuple[int, dict, dict]:
     result = handler(
-        {"httpMethod": "POST", "path": "/collect", "headers": {"Content-Type": "application/json"}, "body": json.dumps({"events": events}), "requestContext": {}},
+        {
+            "httpMethod": "POST",
+            "path": "/collect",
+            "headers": {"Content-Type": "application/json"},
+            "body": json.dumps({"events": events}),
+            "requestContext": {},
+        },
         None,
     )
     return result["statusCode"], json.loads(result["body"]), result["headers"]
@@ -66,7 +91,10 @@ def handler_with(settings: Any, client: Any) -> ingest.IngestHandler:
 
 
 def stored_counts(client: Any) -> dict[str, int]:
-    return {t: client.scan(TableName=t, Select="COUNT")["Count"] for t in ("Events", "Sessions", "ActiveSessions")}
+    return {
+        t: client.scan(TableName=t, Select="COUNT")["Count"]
+        for t in ("Events", "Sessions", "ActiveSessions")
+    }
 
 
 def assert_rollups_exact(settings: Any, client: Any, now_ms: int) -> None:
@@ -89,10 +117,16 @@ def _stored_events(client: Any) -> list[dict]:
 
 @pytest.mark.parametrize(
     "error",
-    [throttled(), ReadTimeoutError(endpoint_url="http://127.0.0.1:1"), EndpointConnectionError(endpoint_url="http://127.0.0.1:1")],
+    [
+        throttled(),
+        ReadTimeoutError(endpoint_url="http://127.0.0.1:1"),
+        EndpointConnectionError(endpoint_url="http://127.0.0.1:1"),
+    ],
     ids=["throttled", "read-timeout", "connection-refused"],
 )
-def test_storage_failure_is_503_with_retry_after_and_nothing_half_written(moto_settings, error) -> None:
+def test_storage_failure_is_503_with_retry_after_and_nothing_half_written(
+    moto_settings, error
+) -> None:
     client = dynamodb_client(moto_settings)
     flaky = FlakyClient(client, "transact_write_items", error, range(1, 1000))
     status, body, headers = post(handler_with(moto_settings, flaky), NOW_EVENTS[:3])
@@ -102,12 +136,18 @@ def test_storage_failure_is_503_with_retry_after_and_nothing_half_written(moto_s
     assert stored_counts(client) == {"Events": 0, "Sessions": 0, "ActiveSessions": 0}
 
 
-def test_crash_between_transactions_then_retry_counts_every_event_once(moto_settings, monkeypatch) -> None:
+def test_crash_between_transactions_then_retry_counts_every_event_once(
+    moto_settings, monkeypatch
+) -> None:
     """Three sessions, forced into separate transactions; the second one fails. The client
     retries the whole request with the same event_ids: nothing is lost or counted twice."""
-    monkeypatch.setattr("liveinsight.store.MAX_TRANSACTION_ACTIONS", 20)  # one session per transaction
+    monkeypatch.setattr(
+        "liveinsight.store.MAX_TRANSACTION_ACTIONS", 20
+    )  # one session per transaction
     client = dynamodb_client(moto_settings)
-    flaky = FlakyClient(client, "transact_write_items", RuntimeError("lambda crashed between writes"), {2})
+    flaky = FlakyClient(
+        client, "transact_write_items", RuntimeError("lambda crashed between writes"), {2}
+    )
     handler = handler_with(moto_settings, flaky)
 
     status, _, _ = post(handler, NOW_EVENTS)
@@ -120,14 +160,19 @@ def test_crash_between_transactions_then_retry_counts_every_event_once(moto_sett
     assert body["accepted"] + body["duplicates"] == len(NOW_EVENTS)
     assert body["duplicates"] == partial
     assert stored_counts(client)["Events"] == len(NOW_EVENTS)
-    sessions = {item["session_id"]["S"]: int(item["total_events"]["N"]) for item in client.scan(TableName="Sessions")["Items"]}
+    sessions = {
+        item["session_id"]["S"]: int(item["total_events"]["N"])
+        for item in client.scan(TableName="Sessions")["Items"]
+    }
     assert sessions == {"s0": 4, "s1": 4, "s2": 4}
     assert_rollups_exact(moto_settings, client, max(e["timestamp"] for e in _stored_events(client)))
 
 
 def test_write_that_succeeded_but_timed_out_is_a_duplicate_on_retry(moto_settings) -> None:
     client = dynamodb_client(moto_settings)
-    flaky = FlakyClient(client, "transact_write_items", ReadTimeoutError(endpoint_url="x"), {1}, after_success=True)
+    flaky = FlakyClient(
+        client, "transact_write_items", ReadTimeoutError(endpoint_url="x"), {1}, after_success=True
+    )
     handler = handler_with(moto_settings, flaky)
     assert post(handler, NOW_EVENTS[:2])[0] == 503  # written, but the answer was lost
     status, body, _ = post(handler, NOW_EVENTS[:2])
@@ -137,7 +182,13 @@ def test_write_that_succeeded_but_timed_out_is_a_duplicate_on_retry(moto_setting
 
 def test_transaction_conflicts_are_retried_transparently(moto_settings) -> None:
     client = dynamodb_client(moto_settings)
-    conflict = ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "conflict"}, "CancellationReasons": [{"Code": "TransactionConflict"}]}, "TransactWriteItems")
+    conflict = ClientError(
+        {
+            "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+            "CancellationReasons": [{"Code": "TransactionConflict"}],
+        },
+        "TransactWriteItems",
+    )
     flaky = FlakyClient(client, "transact_write_items", conflict, {1, 2, 3})
     status, body, _ = post(handler_with(moto_settings, flaky), NOW_EVENTS[:3])
     assert status == 200 and body["accepted"] == 3
@@ -148,7 +199,9 @@ def test_query_api_requires_the_bearer_token_when_configured(moto_settings) -> N
 
     def get(path: str, auth: str | None = None) -> int:
         headers = {"Authorization": auth} if auth else {}
-        return handler({"httpMethod": "GET", "path": path, "headers": headers, "requestContext": {}}, None)["statusCode"]
+        return handler(
+            {"httpMethod": "GET", "path": path, "headers": headers, "requestContext": {}}, None
+        )["statusCode"]
 
     assert get("/api/statistics/summary/") == 401
     assert get("/api/statistics/summary/", "Bearer wrong") == 401

@@ -49,7 +49,15 @@ def test_real_query_responses_match_their_schema(moto_settings, path, model) -> 
             "httpMethod": "POST",
             "path": "/collect",
             "headers": {"Content-Type": "application/json"},
-            "body": json.dumps({"event_type": "page_view", "user_id": "u", "session_id": "s", "page_url": "/x", "referrer": "https://a.example/"}),
+            "body": json.dumps(
+                {
+                    "event_type": "page_view",
+                    "user_id": "u",
+                    "session_id": "s",
+                    "page_url": "/x",
+                    "referrer": "https://a.example/",
+                }
+            ),
             "requestContext": {},
         },
         None,
@@ -62,9 +70,33 @@ def test_real_query_responses_match_their_schema(moto_settings, path, model) -> 
 
 def test_collect_and_error_responses_match_their_schema(moto_settings) -> None:
     collect = ingest.build_handler(moto_settings, emit_metrics=lambda _: None)
-    good = collect({"httpMethod": "POST", "path": "/collect", "headers": {}, "body": json.dumps({"events": [{"event_type": "click", "user_id": "u", "session_id": "s", "page_url": "/"}]}), "requestContext": {}}, None)
+    good = collect(
+        {
+            "httpMethod": "POST",
+            "path": "/collect",
+            "headers": {},
+            "body": json.dumps(
+                {
+                    "events": [
+                        {"event_type": "click", "user_id": "u", "session_id": "s", "page_url": "/"}
+                    ]
+                }
+            ),
+            "requestContext": {},
+        },
+        None,
+    )
     check(json.loads(good["body"]), "CollectResponse")
-    bad = collect({"httpMethod": "POST", "path": "/collect", "headers": {}, "body": "{}", "requestContext": {}}, None)
+    bad = collect(
+        {
+            "httpMethod": "POST",
+            "path": "/collect",
+            "headers": {},
+            "body": "{}",
+            "requestContext": {},
+        },
+        None,
+    )
     assert bad["statusCode"] == 400
     check(json.loads(bad["body"]), "ErrorResponse")
     with pytest.raises(jsonschema.ValidationError):

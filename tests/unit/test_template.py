@@ -39,7 +39,9 @@ def template() -> dict[str, Any]:
 
 def _table_resource(template: dict[str, Any], name: str) -> dict[str, Any]:
     for resource in template["Resources"].values():
-        if resource["Type"] == "AWS::DynamoDB::Table" and resource["Properties"]["TableName"] == {"Sub": f"${{AWS::StackName}}-{name}"}:
+        if resource["Type"] == "AWS::DynamoDB::Table" and resource["Properties"]["TableName"] == {
+            "Sub": f"${{AWS::StackName}}-{name}"
+        }:
             return resource["Properties"]
     raise AssertionError(f"no table {name} in template.yaml")
 
@@ -49,7 +51,9 @@ def test_template_tables_equal_the_code_tables(template, spec) -> None:
     props = _table_resource(template, spec.name)
     request = spec.create_request(spec.name)
     assert props["KeySchema"] == request["KeySchema"]
-    assert sorted(props["AttributeDefinitions"], key=str) == sorted(request["AttributeDefinitions"], key=str)
+    assert sorted(props["AttributeDefinitions"], key=str) == sorted(
+        request["AttributeDefinitions"], key=str
+    )
     assert props.get("GlobalSecondaryIndexes", []) == request.get("GlobalSecondaryIndexes", [])
     assert props["BillingMode"] == request["BillingMode"]
     ttl = props.get("TimeToLiveSpecification")
@@ -64,7 +68,11 @@ def test_template_has_no_table_the_code_does_not_know(template) -> None:
 def test_functions_point_at_the_real_handlers(template) -> None:
     import importlib
 
-    handlers = {r["Properties"]["Handler"] for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function"}
+    handlers = {
+        r["Properties"]["Handler"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Serverless::Function"
+    }
     assert handlers == {"liveinsight.ingest.lambda_handler", "liveinsight.api.lambda_handler"}
     for handler in handlers:
         module, name = handler.rsplit(".", 1)
@@ -77,10 +85,17 @@ def test_http_api_routes_match_the_gateway(template) -> None:
         for event in resource.get("Properties", {}).get("Events", {}).values():
             if event["Type"] == "HttpApi":
                 routes.add((event["Properties"]["Method"], event["Properties"]["Path"]))
-    assert routes == {("POST", "/collect"), ("GET", "/api/{proxy+}"), ("GET", "/health"), ("GET", "/openapi.json")}
+    assert routes == {
+        ("POST", "/collect"),
+        ("GET", "/api/{proxy+}"),
+        ("GET", "/health"),
+        ("GET", "/openapi.json"),
+    }
 
 
 def test_cfn_lint_passes() -> None:
     cfn_lint = Path(sys.executable).parent / "cfn-lint"
-    result = subprocess.run([str(cfn_lint), str(ROOT / "template.yaml")], capture_output=True, text=True)
+    result = subprocess.run(
+        [str(cfn_lint), str(ROOT / "template.yaml")], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
