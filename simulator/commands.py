@@ -1,0 +1,416 @@
+"""``liveinsight simulate | replay | verify``: parse options, wire the parts, print the results.
+
+The core CLI finds these commands through the ``liveinsight.commands`` entry points. Every
+error a user can cause is one ``Error:`` line and a non-zero exit (see ``simulator.options``).
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import signal
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from liveinsight.settings import Settings
+from simulator.errors import BadArgument
+from simulator.kpis import KpiCollector
+from simulator.ledger import read_jsonl, read_ledger, stored_events
+from simulator.options import (
+    OneLineCommand,
+    one_line_errors,
+    settings_of,
+    target_choice,
+    target_options,
+)
+from simulator.presets import DEFAULT_PRESET, PRESETS, get_preset
+from simulator.recording import RecordWriter, read_recording
+from simulator.report import RunProgress, run_summary, verify_table
+from simulator.runs import TargetChoice, deliver, iso, measured, open_target
+from simulator.sending import RunStats
+from simulator.stream import DEFAULT_FLUSH_MS, Batch, Simulation, batches, events
+from simulator.targets import check_api
+from simulator.traffic import Spike, Window, parse_duration, parse_start, plan_window
+from simulator.verify import http_fetcher
+from simulator.verify import verify as verify_api
+from simulator.visitors import SimEvent
+
+DEFAULT_LEDGER = "liveinsight-ledger.jsonl"
+DEFAULT_REPLAY_LEDGER = "liveinsight-replay-ledger.jsonl"
+
+
+def _run(
+    requests: Iterable[Batch],
+    window: Window,
+    choice: TargetChoice,
+    *,
+    ledger: Path,
+    seed: int | str,
+    label: str,
+    progress: bool,
+    settings: Settings,
+) -> tuple[RunStats, str, bool]:
+    """Open the target (if any), send with a progress bar; stats, target description, interrupted."""
+    transport, target = (
+        open_target(settings, choice) if choice.chosen else (None, "none (generated only)")
+    )
+    stats = RunStats()
+    display = RunProgress(
+        Console(stderr=True),
+        stats,
+        start_ms=window.start_ms,
+        span_ms=window.span_ms,
+        label=label,
+        enabled=progress,
+    )
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` ends a run like Ctrl-C does
+    try:
+        interrupted = deliver(
+            requests,
+            window,
+            stats,
+            display,
+            transport=transport,
+            choice=choice,
+            ledger=ledger,
+            seed=seed,
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return stats, target, interrupted
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _exit(stats: RunStats, interrupted: bool) -> None:
+    if interrupted:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    if stats.failed:
+        sys.exit(1)
+
+
+@click.command(cls=OneLineCommand)
+@click.option(
+    "--preset", default=DEFAULT_PRESET, show_default=True, help=f"Site: {', '.join(PRESETS)}."
+)
+@click.option(
+    "--seed",
+    type=int,
+    help="Random seed: same seed + options + --start = same events [default: random, printed].",
+)
+@click.option(
+    "--visitors",
+    type=click.IntRange(min=0),
+    help="Exactly this many arrivals (visitors and crawlers).",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0),
+    help="Arrivals per minute (Poisson) [default: 10, or --visitors over the window].",
+)
+@click.option(
+    "--duration", help="Length of the run in simulated time, e.g. 10m, 2h [default: until Ctrl-C]."
+)
+@click.option(
+    "--backfill", help="Generate the past DURATION (e.g. 2h; at most ~72h) at full speed."
+)
+@click.option(
+    "--speed",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Simulated seconds per wall second (60 = one hour per minute).",
+)
+@click.option(
+    "--start",
+    help="Simulated clock start: ISO 8601 or epoch ms [default: now, or now - span when faster].",
+)
+@click.option(
+    "--crawler-share",
+    type=float,
+    default=0.08,
+    show_default=True,
+    help="Share of arrivals that are crawlers (answered 'filtered').",
+)
+@click.option(
+    "--returning-share",
+    type=float,
+    default=0.25,
+    show_default=True,
+    help="Share of visitors who come back (same user_id, new tab).",
+)
+@click.option(
+    "--idle-return-share",
+    type=float,
+    default=0.05,
+    show_default=True,
+    help="Share of tabs left idle > 30 min, then resumed (the server splits the visit).",
+)
+@click.option(
+    "--daily-curve",
+    "curve_tz",
+    metavar="TZ",
+    help="Follow a daily traffic curve in this time zone, e.g. Asia/Seoul.",
+)
+@click.option(
+    "--spike",
+    "spikes",
+    multiple=True,
+    metavar="OFFSET:LENGTH:FACTOR",
+    help="More arrivals for a while, e.g. 30m:10m:4 (repeatable).",
+)
+@click.option(
+    "--record",
+    "record_path",
+    type=click.Path(dir_okay=False),
+    help="Write every generated event to this JSONL file.",
+)
+@click.option(
+    "--ledger",
+    "ledger_path",
+    default=DEFAULT_LEDGER,
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Where the acknowledgements go.",
+)
+@click.option(
+    "--flush",
+    type=click.FloatRange(min=0.1),
+    default=DEFAULT_FLUSH_MS / 1000,
+    show_default=True,
+    help="With --batch: send a tab's queue after this many simulated seconds.",
+)
+@click.option("--dry-run", is_flag=True, help="Send nothing: generate and print the summary.")
+@target_options
+@click.pass_context
+@one_line_errors
+def simulate(ctx: click.Context, **opts: Any) -> None:
+    """Generate realistic visitors (Faker-driven) and send their events.
+
+    \b
+    Examples:
+      liveinsight simulate --url http://127.0.0.1:8080 --seed 7 --visitors 200 --backfill 2h
+      liveinsight simulate --url http://127.0.0.1:8080 --rate 30 --duration 10m --speed 60
+      liveinsight simulate --in-process --endpoint http://127.0.0.1:8000 --backfill 1h --batch 20
+      liveinsight simulate --record run.jsonl --seed 1 --visitors 50 --backfill 1h --start 2026-01-16T09:00:00Z
+      liveinsight simulate --preset media --url http://127.0.0.1:8080 --daily-curve Asia/Seoul --spike 20m:5m:4
+    """
+    settings = settings_of(ctx)
+    choice = target_choice(opts)
+    seed = opts["seed"] if opts["seed"] is not None else secrets.randbelow(2**31)
+    preset = get_preset(opts["preset"])
+    now_ms = int(time.time() * 1000)
+    window, visitors, rate = plan_window(
+        now_ms,
+        backfill_ms=parse_duration(opts["backfill"]) if opts["backfill"] else None,
+        duration_ms=parse_duration(opts["duration"]) if opts["duration"] else None,
+        visitors=opts["visitors"],
+        rate_per_min=opts["rate"],
+        speed=opts["speed"],
+        start_ms=parse_start(opts["start"]) if opts["start"] else None,
+    )
+    simulation = Simulation(
+        seed=seed,
+        window=window,
+        preset=preset.name,
+        visitors=visitors,
+        rate_per_min=rate,
+        crawler_share=opts["crawler_share"],
+        returning_share=opts["returning_share"],
+        idle_return_share=opts["idle_return_share"],
+        curve_tz=opts["curve_tz"],
+        spikes=tuple(Spike.parse(s) for s in opts["spikes"]),
+    )
+    if not choice.chosen and not opts["record_path"] and not opts["dry_run"]:
+        raise BadArgument(
+            "nothing to do: give --url URL, --in-process or --record FILE (or --dry-run)"
+        )
+    if not choice.chosen and window.span_ms is None:
+        raise BadArgument(
+            "without a target the run needs an end: give --visitors, --duration or --backfill"
+        )
+    if choice.chosen:
+        window.check_server_limits(now_ms)
+
+    kpis = KpiCollector(settings.session_timeout_s)
+    stream: Iterator[SimEvent] = events(simulation)
+    recorder = RecordWriter(opts["record_path"]) if opts["record_path"] else None
+    if recorder is not None:
+        stream = recorder.tap(stream)
+    if not choice.chosen:
+        stream = measured(stream, kpis)
+    mode = (
+        "backfill"
+        if not window.paced
+        else ("real time" if window.speed == 1 else f"x{window.speed:g}")
+    )
+    try:
+        stats, target, interrupted = _run(
+            batches(stream, opts["batch"], int(opts["flush"] * 1000)),
+            window,
+            choice,
+            ledger=Path(opts["ledger_path"]),
+            seed=seed,
+            label=f"{preset.name} {mode}",
+            progress=not opts["no_progress"],
+            settings=settings,
+        )
+    finally:
+        if recorder is not None:
+            recorder.close()
+    if choice.chosen:
+        kpis.add_all(read_jsonl(opts["ledger_path"]))
+    end = window.end_ms
+    facts = {
+        "preset": preset.name,
+        "seed": seed,
+        "mode": mode,
+        "window (UTC)": f"{iso(window.start_ms)} -> {iso(end) if end else 'open'}",
+        "target": target,
+    }
+    if recorder is not None:
+        facts["recording"] = f"{recorder.path} ({recorder.count:,} events)"
+    if choice.chosen:
+        facts["ledger"] = opts["ledger_path"]
+    run_summary(Console(), stats, kpis.result(), preset.ranges, facts)
+    _exit(stats, interrupted)
+
+
+@click.command(cls=OneLineCommand)
+@click.argument("recording", type=click.Path(dir_okay=False))
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Pace at N x the recorded time (0 = as fast as possible).",
+)
+@click.option(
+    "--ledger",
+    "ledger_path",
+    default=DEFAULT_REPLAY_LEDGER,
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Where the acknowledgements go.",
+)
+@click.option(
+    "--flush",
+    type=click.FloatRange(min=0.1),
+    default=DEFAULT_FLUSH_MS / 1000,
+    show_default=True,
+    help="With --batch: send a tab's queue after this many recorded seconds.",
+)
+@target_options
+@click.pass_context
+@one_line_errors
+def replay(
+    ctx: click.Context, recording: str, speed: float, ledger_path: str, flush: float, **opts: Any
+) -> None:
+    """Re-send a recorded stream with the same event_ids (into the same stack: all duplicates).
+
+    \b
+    Examples:
+      liveinsight replay run.jsonl --url http://127.0.0.1:8080
+      liveinsight replay run.jsonl --url http://127.0.0.1:8080 --speed 10 --batch 20
+      liveinsight replay run.jsonl --in-process --endpoint http://127.0.0.1:8000
+    """
+    settings = settings_of(ctx)
+    choice = target_choice(opts)
+    if not choice.chosen:
+        raise BadArgument("replay needs a target: --url URL or --in-process")
+    stream = read_recording(recording)
+    first = next(stream, None)
+    if first is None:
+        raise BadArgument(f"recording {recording} holds no events")
+
+    def everything() -> Iterator[SimEvent]:
+        yield first
+        yield from stream
+
+    window = Window(first.timestamp, None, speed if speed > 0 else math.inf)
+    stats, target, interrupted = _run(
+        batches(everything(), opts["batch"], int(flush * 1000)),
+        window,
+        choice,
+        ledger=Path(ledger_path),
+        seed=recording,
+        label=f"replay {Path(recording).name}",
+        progress=not opts["no_progress"],
+        settings=settings,
+    )
+    kpis = KpiCollector(settings.session_timeout_s).add_all(read_jsonl(ledger_path))
+    run_summary(
+        Console(),
+        stats,
+        kpis.result(),
+        {},
+        {"recording": recording, "target": target, "ledger": ledger_path},
+    )
+    _exit(stats, interrupted)
+
+
+@click.command(cls=OneLineCommand)
+@click.option(
+    "--ledger",
+    "ledgers",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help=f"Ledger file(s), in the order they were written [default: {DEFAULT_LEDGER}].",
+)
+@click.option("--url", help="The LiveInsight API [default: http://127.0.0.1:$LIVEINSIGHT_PORT].")
+@click.option("--token", help="Bearer token for the API [default: $LIVEINSIGHT_API_TOKEN].")
+@click.option(
+    "--all",
+    "show_all",
+    is_flag=True,
+    help="Show every page, referrer and bucket, not only drifting ones.",
+)
+@click.pass_context
+@one_line_errors
+def verify(
+    ctx: click.Context, ledgers: tuple[str, ...], url: str | None, token: str | None, show_all: bool
+) -> None:
+    """Recompute every dashboard number from the ledger and compare it with the API.
+
+    Exits 1 on any drift. Expected values come from liveinsight.recompute over the events the
+    ledger says the server holds. Verify a stack started with --active-cache 0; otherwise the
+    active sessions it reports may be up to 30 s old.
+
+    \b
+    Examples:
+      liveinsight verify --url http://127.0.0.1:8080
+      liveinsight verify --ledger run1.jsonl --ledger run2.jsonl --url http://127.0.0.1:8080 --all
+    """
+    settings = settings_of(ctx)
+    url = url or f"http://127.0.0.1:{settings.port}"
+    rows = read_ledger(ledgers or (DEFAULT_LEDGER,))
+    held = stored_events(rows)
+    check_api(url)
+    fetch = http_fetcher(url, token=token or settings.api_token)
+    report = verify_api(
+        held, fetch, timeout_s=settings.session_timeout_s, timezone=settings.timezone
+    )
+    failed = sum(1 for r in rows if r["status"] == "failed")
+    if failed:
+        report.notes.append(
+            f"{failed} ledger events failed: the server may still hold some of them"
+        )
+    facts = {
+        "rows": len(rows),
+        "held by the server": len(held),
+        "filtered": sum(1 for r in rows if r["status"] == "filtered"),
+        "failed": failed,
+        "now": iso(report.now_ms),
+    }
+    verify_table(Console(), report, facts, show_all=show_all)
+    if report.drift:
+        sys.exit(1)

@@ -1,0 +1,27 @@
+"""Errors the simulator raises on purpose; the commands turn each into one line and exit 1.
+
+SimulatorError
+├── BadArgument          an option value or combination that cannot work
+├── TargetUnreachable    the API (or DynamoDB endpoint) did not answer usefully
+└── LedgerError          a ledger or recording file is missing or unreadable
+"""
+
+from __future__ import annotations
+
+
+class SimulatorError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadArgument(SimulatorError):
+    pass
+
+
+class TargetUnreachable(SimulatorError):
+    pass
+
+
+class LedgerError(SimulatorError):
+    pass

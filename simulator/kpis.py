@@ -1,0 +1,138 @@
+"""Realism KPIs (SPEC section 11) measured from what was stored, beside the published ranges.
+
+Visits are rebuilt with the core's own session rules (``liveinsight.sessions.place``, S1-S5)
+from the stored events in acknowledgement order, so a visit here is exactly a server visit;
+mobile share comes from ua-parser (``agents.device_class``), crawlers from the server's own
+detector (``liveinsight.bots``). Streaming: one current visit per tab in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from liveinsight import bots
+from liveinsight.events import page_path
+from liveinsight.sessions import Hit, Visit, place
+from simulator.agents import MOBILE, device_class
+
+STORED = ("accepted", "duplicate", "recorded")  # "recorded": record-only runs, nothing was sent
+KPI_LABELS = {
+    "conversion_rate": ("visit conversion rate", "%"),
+    "bounce_rate": ("bounce rate", "%"),
+    "avg_duration_min": ("avg visit duration", "min"),
+    "pages_per_visit": ("page views per visit", ""),
+    "mobile_share": ("mobile share of visits", "%"),
+    "crawler_share": ("crawler share of requests", "%"),
+}
+
+
+@dataclass(frozen=True)
+class Kpis:
+    visits: int
+    events: int
+    conversion_rate: float
+    bounce_rate: float
+    avg_duration_min: float
+    pages_per_visit: float
+    mobile_share: float
+    crawler_share: float
+    crawler_events: int
+    crawler_not_filtered: int
+
+    def checks(
+        self, ranges: Mapping[str, tuple[float, float]]
+    ) -> list[tuple[str, float, float, float, bool]]:
+        """(kpi, value, low, high, inside) for each KPI that has a published range."""
+        out = []
+        for name, (low, high) in ranges.items():
+            value = getattr(self, name)
+            out.append((name, value, low, high, self.visits > 0 and low <= value <= high))
+        return out
+
+
+class KpiCollector:
+    """Feed ledger rows (or recorded events with status ``recorded``) in acknowledgement order."""
+
+    def __init__(self, timeout_s: int = 1800) -> None:
+        self.timeout_ms = timeout_s * 1000
+        self.events = 0
+        self.crawler_events = 0
+        self.crawler_not_filtered = 0
+        self._seen: set[str] = set()
+        self._current: dict[str, tuple[Visit, str]] = {}
+        self._visits = self._converted = self._bounced = self._mobile = 0
+        self._page_views = 0
+        self._duration_s = 0
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        self.events += 1
+        user_agent = str(row.get("user_agent") or "")
+        status = row.get("status", "recorded")
+        if bots.is_crawler(user_agent):
+            self.crawler_events += 1
+            if status not in ("filtered", "recorded"):
+                self.crawler_not_filtered += 1
+            return
+        event_id = str(row["event_id"])
+        if status not in STORED or event_id in self._seen:
+            return
+        self._seen.add(event_id)
+        page = str(row["page_url"])
+        hit = Hit(
+            event_id,
+            int(row["timestamp"]),
+            str(row["event_type"]),
+            page if page.startswith("/") else page_path(page)[0],
+            str(row.get("referrer") or ""),
+            str(row["user_id"]),
+        )
+        sid = str(row["session_id"])
+        current = self._current.get(sid)
+        placement = place(sid, current[0] if current else None, [hit], self.timeout_ms)
+        visit = placement.visits[placement.current_index]
+        if current is not None and current[0].index != visit.index:
+            self._finish(*current)
+            current = None
+        self._current[sid] = (visit, current[1] if current else user_agent)
+
+    def add_all(self, rows: Iterable[Mapping[str, Any]]) -> KpiCollector:
+        for row in rows:
+            self.add(row)
+        return self
+
+    def _finish(self, visit: Visit, user_agent: str) -> None:
+        self._visits += 1
+        self._converted += visit.converted
+        self._bounced += visit.page_views == 1
+        self._page_views += visit.page_views
+        self._duration_s += visit.session_duration
+        self._mobile += device_class(user_agent) == MOBILE
+
+    def result(self) -> Kpis:
+        for visit, user_agent in self._current.values():
+            self._finish(visit, user_agent)
+        self._current.clear()
+        n = self._visits or 1
+        return Kpis(
+            visits=self._visits,
+            events=self.events,
+            conversion_rate=self._converted / n,
+            bounce_rate=self._bounced / n,
+            avg_duration_min=self._duration_s / n / 60,
+            pages_per_visit=self._page_views / n,
+            mobile_share=self._mobile / n,
+            crawler_share=self.crawler_events / self.events if self.events else 0.0,
+            crawler_events=self.crawler_events,
+            crawler_not_filtered=self.crawler_not_filtered,
+        )
+
+
+def format_kpi(name: str, value: float) -> str:
+    unit = KPI_LABELS[name][1]
+    if unit == "%":
+        return f"{value * 100:.1f} %"
+    if unit == "min":
+        return f"{value:.2f} min"
+    return f"{value:.2f}"

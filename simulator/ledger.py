@@ -1,0 +1,120 @@
+"""The ledger: one JSONL row per event sent, in the order the acknowledgements came back.
+
+A row holds exactly what the server stores for the event (``event_id``, ``timestamp``,
+``user_id``, ``session_id`` (the client's), ``event_type``, ``page_url`` as the stored path,
+``referrer``) plus the request facts (``user_agent``, ``ip_address`` as sent), the answer
+(``status``: accepted / duplicate / filtered / failed, and ``visit``: the server session the
+event landed in), the number of ``attempts`` and, for failures, the ``error``.
+
+``stored_events`` is what ``verify`` feeds to ``liveinsight.recompute.dashboard``: each event
+once, at its first acknowledgement that says the server holds it. A ``duplicate`` counts too:
+it means the event is stored (a retry whose first attempt landed, or a replay).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from liveinsight.events import page_path
+from simulator.errors import LedgerError
+from simulator.stream import Batch
+from simulator.targets import Delivery
+
+HELD = ("accepted", "duplicate")
+STATUSES = ("accepted", "duplicate", "filtered", "failed")
+
+
+def ledger_rows(batch: Batch, delivery: Delivery) -> list[dict[str, Any]]:
+    rows = []
+    for event, ack in zip(batch.events, delivery.acks, strict=True):
+        row: dict[str, Any] = {
+            "event_id": event.event_id,
+            "timestamp": event.timestamp,
+            "user_id": event.user_id,
+            "session_id": event.session_id,
+            "event_type": event.event_type,
+            "page_url": page_path(event.page_url)[0],
+            "referrer": event.referrer,
+            "user_agent": event.user_agent,
+            "ip_address": event.ip_address,
+            "status": ack.status,
+            "visit": ack.visit,
+            "attempts": delivery.attempts,
+        }
+        if ack.status == "failed" and delivery.error:
+            row["error"] = delivery.error
+        rows.append(row)
+    return rows
+
+
+class LedgerWriter:
+    """Appends rows from several sender threads; each row is one line, flushed per delivery."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self._file: IO[str] = self.path.open("w", encoding="utf-8")
+        except OSError as exc:
+            raise LedgerError(f"cannot write the ledger {self.path}: {exc.strerror}") from None
+        self._lock = threading.Lock()
+
+    def write(self, rows: Iterable[dict[str, Any]]) -> None:
+        text = "".join(
+            json.dumps(row, separators=(",", ":"), ensure_ascii=False) + "\n" for row in rows
+        )
+        with self._lock:
+            self._file.write(text)
+            self._file.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+    def __enter__(self) -> LedgerWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_jsonl(path: str | Path, what: str = "ledger") -> Iterator[dict[str, Any]]:
+    """Rows of a JSONL file; ``LedgerError`` (one clear line) when missing or malformed."""
+    file = Path(path)
+    if not file.is_file():
+        raise LedgerError(f"{what} file {file} not found")
+    with file.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError:
+                raise LedgerError(f"{file}:{number}: not a JSON line") from None
+            if not isinstance(row, dict) or "event_id" not in row:
+                raise LedgerError(f"{file}:{number}: not a {what} row (no event_id)")
+            yield row
+
+
+def read_ledger(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for path in paths:
+        for row in read_jsonl(path):
+            if row.get("status") not in STATUSES:
+                raise LedgerError(f"{path}: row {row['event_id']} has no valid status")
+            rows.append(row)
+    return rows
+
+
+def stored_events(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each event the server holds, once, in the order it was first acknowledged as held."""
+    seen: set[str] = set()
+    out = []
+    for row in rows:
+        if row["status"] in HELD and row["event_id"] not in seen:
+            seen.add(row["event_id"])
+            out.append(row)
+    return out

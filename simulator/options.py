@@ -1,0 +1,122 @@
+"""What the simulator commands share: one-line errors, Settings lookup, the target options."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from liveinsight.errors import LiveInsightError
+from liveinsight.settings import Settings
+from simulator.errors import SimulatorError
+from simulator.runs import TargetChoice
+from simulator.targets import DEFAULT_ATTEMPTS
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _UsageLine(click.ClickException):
+    exit_code = 2  # what click uses for usage errors
+
+
+class OneLineCommand(click.Command):
+    """Usage errors (bad types, unknown options) as one ``Error:`` line, not the usage banner."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            raise _UsageLine(f"{exc.format_message()} (see --help)") from None
+
+
+def one_line_errors(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (SimulatorError, LiveInsightError) as exc:
+            raise click.ClickException(exc.message) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def settings_of(ctx: click.Context) -> Settings:
+    settings = ctx.find_object(Settings)
+    if settings is None:
+        try:
+            settings = Settings.from_env()
+        except LiveInsightError as exc:
+            raise click.ClickException(exc.message) from None
+    return settings
+
+
+def target_options(fn: F) -> F:
+    options = [
+        click.option("--url", help="Send to this LiveInsight API (POST <url>/collect)."),
+        click.option(
+            "--in-process",
+            is_flag=True,
+            help="Call the real ingest handler in this process (no HTTP).",
+        ),
+        click.option(
+            "--endpoint",
+            help="DynamoDB endpoint for --in-process [default: http://127.0.0.1:$LIVEINSIGHT_DB_PORT].",
+        ),
+        click.option(
+            "--prefix",
+            help="Table name prefix for --in-process [default: $LIVEINSIGHT_TABLE_PREFIX].",
+        ),
+        click.option(
+            "--batch",
+            type=click.IntRange(1, 100),
+            default=1,
+            show_default=True,
+            help="Events per request (a tab's queue, like sendBeacon).",
+        ),
+        click.option(
+            "--concurrency",
+            type=click.IntRange(1, 64),
+            default=4,
+            show_default=True,
+            help="Requests in flight (each tab stays in order).",
+        ),
+        click.option(
+            "--retries",
+            type=click.IntRange(1, 20),
+            default=DEFAULT_ATTEMPTS,
+            show_default=True,
+            help="Attempts per request on 5xx/429/connection errors.",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(0.1, 300),
+            default=10.0,
+            show_default=True,
+            help="Seconds per HTTP request.",
+        ),
+        click.option("--no-progress", is_flag=True, help="No progress bar."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def target_choice(opts: dict[str, Any]) -> TargetChoice:
+    """The ``target_options`` values as one object."""
+    return TargetChoice(
+        url=opts["url"],
+        in_process=opts["in_process"],
+        endpoint=opts["endpoint"],
+        prefix=opts["prefix"],
+        concurrency=opts["concurrency"],
+        timeout_s=opts["timeout"],
+        retries=opts["retries"],
+    )

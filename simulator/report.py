@@ -1,0 +1,171 @@
+"""What the commands show: the live progress bar and the end-of-run and verify tables (Rich).
+
+Strings that come from the data (pages, referrers, error messages) are printed literally:
+Rich markup in them must not style or break the output.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from simulator.kpis import KPI_LABELS, Kpis, format_kpi
+from simulator.sending import RunStats
+from simulator.verify import Report
+
+OK, DRIFT = "[green]ok[/]", "[bold red]DRIFT[/]"
+
+
+class RunProgress:
+    """A progress bar over simulated time: events/s, acknowledged, errors."""
+
+    def __init__(
+        self,
+        console: Console,
+        stats: RunStats,
+        *,
+        start_ms: int,
+        span_ms: int | None,
+        label: str,
+        enabled: bool = True,
+    ) -> None:
+        self.stats = stats
+        self.start_ms = start_ms
+        self.enabled = enabled
+        self._last = 0.0
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[clock]}"),
+            TextColumn(
+                "{task.fields[rate]:>8} ev/s  acked {task.fields[acked]}  errors {task.fields[errors]}"
+            ),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+            disable=not enabled,
+        )
+        self.task: TaskID = self.progress.add_task(
+            escape(label), total=span_ms, clock="", rate="0", acked=0, errors=0
+        )
+
+    def __enter__(self) -> RunProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.tick(force=True)
+        self.progress.stop()
+
+    def tick(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self.enabled or (not force and now - self._last < 0.1):
+            return
+        self._last = now
+        s = self.stats
+        sim_ms = max(0, s.sim_ms - self.start_ms) if s.sim_ms else 0
+        self.progress.update(
+            self.task,
+            completed=sim_ms,
+            clock=f"sim +{sim_ms / 60000:.1f} min",
+            rate=f"{s.rate():,.0f}",
+            acked=f"{s.acked:,}" if s.requests else f"{s.generated:,} gen",
+            errors=f"{s.failed:,}",
+        )
+
+
+def run_summary(
+    console: Console,
+    stats: RunStats,
+    kpis: Kpis,
+    ranges: Mapping[str, tuple[float, float]],
+    facts: Mapping[str, Any],
+) -> None:
+    table = Table(title="simulation", show_header=False, title_justify="left")
+    table.add_column("what")
+    table.add_column("value")
+    for name, value in facts.items():
+        table.add_row(escape(name), escape(str(value)))
+    table.add_row("events generated", f"{stats.generated:,}")
+    if stats.requests:
+        table.add_row("requests (retries)", f"{stats.requests:,} ({stats.retries:,})")
+        for status in ("accepted", "duplicate", "filtered", "failed"):
+            table.add_row(status, f"{stats.statuses[status]:,}")
+    table.add_row("wall time", f"{stats.elapsed_s:.1f} s  ({stats.rate():,.0f} events/s)")
+    console.print(table)
+    for error, count in stats.errors.most_common(3):
+        console.print(f"[red]failed x{count}:[/] {escape(error)}")
+
+    if not ranges:
+        return
+    kpi_table = Table(
+        title=f"realism ({kpis.visits:,} visits, measured from the events stored)",
+        title_justify="left",
+    )
+    for column in ("KPI", "measured", "published range", ""):
+        kpi_table.add_column(column, justify="left" if column == "KPI" else "right")
+    for name, value, low, high, inside in kpis.checks(ranges):
+        kpi_table.add_row(
+            KPI_LABELS[name][0],
+            format_kpi(name, value),
+            f"{format_kpi(name, low)} - {format_kpi(name, high)}",
+            "[green]inside[/]" if inside else "[yellow]outside[/]",
+        )
+    console.print(kpi_table)
+    if kpis.crawler_events:
+        if not stats.requests:
+            verdict = "not sent; the server answers them 'filtered'"
+        elif kpis.crawler_not_filtered == 0:
+            verdict = "all filtered"
+        else:
+            verdict = f"[red]{kpis.crawler_not_filtered} NOT filtered[/]"
+        console.print(f"crawler events: {kpis.crawler_events:,} ({verdict})")
+
+
+def verify_table(
+    console: Console, report: Report, ledger: Mapping[str, Any], *, show_all: bool = False
+) -> None:
+    facts = ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in ledger.items())
+    console.print(escape(f"ledger: {facts}"))
+    table = Table(title="expected (ledger) vs reported (API)", title_justify="left")
+    for column, justify in (
+        ("area", "left"),
+        ("metric", "left"),
+        ("expected", "right"),
+        ("reported", "right"),
+        ("", "left"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for check in report.checks:
+        if check.detail and check.ok and not show_all:
+            continue
+        table.add_row(
+            check.area,
+            escape(check.metric),
+            escape(_show(check.expected)),
+            escape(_show(check.reported)),
+            OK if check.ok else DRIFT,
+        )
+    console.print(table)
+    for note in report.notes:
+        console.print(f"[yellow]note:[/] {escape(note)}")
+    drift = len(report.drift)
+    if drift:
+        console.print(f"[bold red]{drift} drift(s)[/] between the ledger and the API")
+    else:
+        console.print(f"[bold green]zero drift[/]: {len(report.checks)} checks agree")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return "-" if value is None else str(value)
