@@ -10,6 +10,7 @@ from typing import Any
 
 from liveinsight import openapi
 from liveinsight.aws import dynamodb_client
+from liveinsight.engagement import CONVERSION_STEP, parse_steps
 from liveinsight.errors import (
     BackendUnavailable,
     BadQueryParameter,
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 HOURS_RANGE = (1, 72)
 LIMIT_RANGE = (1, 100)
 ACTIVE_LIMIT_RANGE = (1, 1000)
+MAX_FUNNEL_STEPS = 10
 
 
 def now_ms() -> int:
@@ -79,6 +81,9 @@ class QueryHandler:
             "/api/statistics/pages": self._pages,
             "/api/statistics/referrers": self._referrers,
             "/api/statistics/summary": self._summary,
+            "/api/statistics/engagement": self._engagement,
+            "/api/statistics/clicks": self._clicks,
+            "/api/statistics/funnel": self._funnel,
             "/health": self._health,
             "/openapi.json": self._openapi,
         }
@@ -144,6 +149,29 @@ class QueryHandler:
 
     def _summary(self, request: ProxyRequest) -> ProxyResponse:
         return _fresh(self.service.summary(self.clock()))
+
+    def _engagement(self, request: ProxyRequest) -> ProxyResponse:
+        hours = int_param(request.query, "hours", DEFAULT_HOURS, HOURS_RANGE)
+        limit = int_param(request.query, "limit", DEFAULT_LIMIT, LIMIT_RANGE)
+        return _fresh(self.service.engagement(self.clock(), hours, limit))
+
+    def _clicks(self, request: ProxyRequest) -> ProxyResponse:
+        hours = int_param(request.query, "hours", DEFAULT_HOURS, HOURS_RANGE)
+        limit = int_param(request.query, "limit", DEFAULT_LIMIT, LIMIT_RANGE)
+        return _fresh(self.service.clicks(self.clock(), hours, limit))
+
+    def _funnel(self, request: ProxyRequest) -> ProxyResponse:
+        hours = int_param(request.query, "hours", DEFAULT_HOURS, HOURS_RANGE)
+        steps = parse_steps(request.query.get("steps", ""))
+        if not 1 <= len(steps) <= MAX_FUNNEL_STEPS:
+            raise BadQueryParameter(
+                f"steps must list 1..{MAX_FUNNEL_STEPS} comma-separated pages or 'conversion', "
+                "e.g. steps=/,/products,/cart,conversion"
+            )
+        for step in steps:
+            if step != CONVERSION_STEP and (not step.startswith("/") or len(step) > 2048):
+                raise BadQueryParameter(f"step {step[:80]!r} must be a page path starting with '/' or 'conversion'")
+        return _fresh(self.service.funnel(self.clock(), steps, hours))
 
     def _health(self, request: ProxyRequest) -> ProxyResponse:
         if self.healthy():

@@ -330,6 +330,12 @@ def page_path(page_url: str) -> tuple[str, dict[str, str]]:
     return parts.path or "/", utm
 
 
+def click_target(properties: dict[str, Any] | None) -> str:
+    """What a click hit: ``properties.target`` as text ('' when absent)."""
+    value = (properties or {}).get("target")
+    return "" if value is None else str(value)
+
+
 def new_event_id(now_ms: int) -> str:
     """``evt_YYYYMMDD_HHMMSS_<random>`` (seed format)."""
     stamp = datetime.fromtimestamp(now_ms / 1000, tz=UTC).strftime("%Y%m%d_%H%M%S")

@@ -8,6 +8,8 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+from liveinsight.buckets import HOUR_MS, bucket_start
+from liveinsight.engagement import Step
 from liveinsight.events import Event
 from liveinsight.sessions import Mark, Visit
 
@@ -61,7 +63,12 @@ def event_item(event: Event, visit_session_id: str) -> dict[str, Any]:
     return to_item(values)
 
 
-def visit_values(visit: Visit, *, now_ms: int, timeout_ms: int) -> dict[str, Any]:
+def start_hour(start_time: int, shard: int) -> str:
+    """The funnel index's partition key of a visit: its start hour and write shard."""
+    return f"{bucket_start(start_time, HOUR_MS)}#{shard}"
+
+
+def visit_values(visit: Visit, *, now_ms: int, timeout_ms: int, shard: int = 0) -> dict[str, Any]:
     """The Sessions item of a visit: seed fields first, then what the rules need to go on."""
     values: dict[str, Any] = {
         "session_id": visit.session_id,
@@ -85,8 +92,19 @@ def visit_values(visit: Visit, *, now_ms: int, timeout_ms: int) -> dict[str, Any
             for name in MARK_NAMES
             if getattr(visit, name) is not None
         },
+        "start_hour": start_hour(visit.start_time, shard),
+        "stamps": list(visit.stamps),
+        "steps": steps_values(visit.steps),
     }
     return values
+
+
+def steps_values(steps: tuple[Step, ...]) -> list[list[Any]]:
+    return [[s.timestamp, s.event_id, s.kind, s.page] for s in steps]
+
+
+def steps_from_values(raw: list[Any]) -> tuple[Step, ...]:
+    return tuple(Step(int(s[0]), str(s[1]), str(s[2]), str(s[3])) for s in raw)
 
 
 def _mark_values(mark: Mark) -> dict[str, Any]:
@@ -112,6 +130,8 @@ def visit_from_values(values: dict[str, Any]) -> Visit:
         page_views=int(values.get("page_views", 0)),
         conversions=int(values.get("conversions", 0)),
         version=int(values.get("version", 0)),
+        stamps=tuple(int(t) for t in values.get("stamps", [])),
+        steps=steps_from_values(values.get("steps", [])),
     )
 
 

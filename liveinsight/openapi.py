@@ -108,6 +108,48 @@ class SummaryResponse(_Model):
     session_conversion_rate: float = Field(ge=0, le=1)
 
 
+class PageTime(_Model):
+    page_url: str
+    avg_time_on_page_seconds: float = Field(ge=0)
+    views_measured: int
+
+
+class EngagementResponse(_Model):
+    pages: list[PageTime]
+    visits: int
+    bounce_rate: float = Field(ge=0, le=1)
+    pages_per_visit: float = Field(ge=0)
+
+
+class PageClicks(_Model):
+    page_url: str
+    clicks: int
+
+
+class TargetClicks(_Model):
+    page_url: str
+    target: str
+    clicks: int
+
+
+class ClicksResponse(_Model):
+    pages: list[PageClicks]
+    targets: list[TargetClicks]
+
+
+class FunnelStep(_Model):
+    step: str
+    visits: int
+    drop_off: int
+    rate_from_first: float = Field(ge=0, le=1)
+
+
+class FunnelResponse(_Model):
+    visits: int
+    steps: list[FunnelStep]
+    truncated: bool
+
+
 class HealthResponse(BaseModel):
     status: Literal["ok", "unavailable"]
 
@@ -122,6 +164,9 @@ MODELS: tuple[type[BaseModel], ...] = (
     PagesResponse,
     ReferrersResponse,
     SummaryResponse,
+    EngagementResponse,
+    ClicksResponse,
+    FunnelResponse,
     HealthResponse,
 )
 
@@ -244,6 +289,25 @@ def document() -> dict[str, Any]:
                 "Visits by referrer host", ReferrersResponse, _WINDOW_PARAMS
             ),
             "/api/statistics/summary/": _get("Headline KPIs", SummaryResponse),
+            "/api/statistics/engagement/": _get(
+                "Time on page per page, bounce rate, pages per visit", EngagementResponse, _WINDOW_PARAMS
+            ),
+            "/api/statistics/clicks/": _get("Clicks per page and per target", ClicksResponse, _WINDOW_PARAMS),
+            "/api/statistics/funnel/": _get(
+                "Visits reaching each step in order",
+                FunnelResponse,
+                [
+                    {
+                        "name": "steps",
+                        "in": "query",
+                        "required": True,
+                        "description": "Comma-separated page paths or 'conversion', e.g. /,/products,/cart,conversion",
+                        "schema": {"type": "string", "minLength": 1},
+                        "example": "/,/products,/cart,conversion",
+                    },
+                    _WINDOW_PARAMS[0],
+                ],
+            ),
             "/health": {
                 "get": {
                     "summary": "Storage health",

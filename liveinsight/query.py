@@ -15,6 +15,8 @@ from typing import Any, Protocol
 
 from liveinsight import buckets
 from liveinsight.buckets import Bucket
+from liveinsight.engagement import Step, funnel_depth
+from liveinsight.rollups import CLICKS, PAGES, REFERRERS, TIME_ON_PAGE, split_click_name
 
 EVENT_COUNTERS = ("events", "page_view", "click", "conversion", "heartbeat")
 DEFAULT_HOURS = 24
@@ -114,6 +116,63 @@ def referrers_view(visits_by_host: Mapping[str, int], limit: int) -> dict[str, A
     }
 
 
+def engagement_view(time_on_page: Mapping[str, Mapping[str, int]], totals: Mapping[str, int], limit: int) -> dict[str, Any]:
+    """Time on page per page (most measured first), bounce rate and pages per visit.
+
+    ``time_on_page`` maps page -> {"dwell_ms": sum, "dwell_n": measured page_views};
+    ``totals`` holds the window's ``visits``, ``bounced_visits`` and ``visit_page_views``.
+    """
+    measured = {page: c.get("dwell_n", 0) for page, c in time_on_page.items()}
+    visits = totals.get("visits", 0)
+    return {
+        "pages": [
+            {
+                "page_url": page,
+                "avg_time_on_page_seconds": time_on_page[page].get("dwell_ms", 0) / n / 1000,
+                "views_measured": n,
+            }
+            for page, n in top(measured, limit)
+        ],
+        "visits": visits,
+        "bounce_rate": totals.get("bounced_visits", 0) / visits if visits else 0.0,
+        "pages_per_visit": totals.get("visit_page_views", 0) / visits if visits else 0.0,
+    }
+
+
+def clicks_view(clicks_by_name: Mapping[str, int], limit: int) -> dict[str, Any]:
+    """Clicks per page and per (page, target), most clicked first."""
+    per_page: dict[str, int] = {}
+    per_target: dict[str, int] = {}
+    for name, n in clicks_by_name.items():
+        page, _ = split_click_name(name)
+        per_page[page] = per_page.get(page, 0) + n
+        per_target[name] = per_target.get(name, 0) + n
+    return {
+        "pages": [{"page_url": page, "clicks": n} for page, n in top(per_page, limit)],
+        "targets": [
+            {"page_url": split_click_name(name)[0], "target": split_click_name(name)[1], "clicks": n}
+            for name, n in top(per_target, limit)
+        ],
+    }
+
+
+def funnel_view(funnel: list[str], depths: Iterable[int], *, truncated: bool = False) -> dict[str, Any]:
+    """Visits that reached each step in order. A step's ``drop_off`` counts the visits that
+    reached the step before but not this one (before the first step: all visits of the window);
+    ``rate_from_first`` is its visits over the first step's."""
+    depths = list(depths)
+    reached = [sum(1 for d in depths if d > index) for index in range(len(funnel))]
+    steps: list[dict[str, Any]] = []
+    before = len(depths)
+    for name, count in zip(funnel, reached, strict=True):
+        first = reached[0]
+        steps.append(
+            {"step": name, "visits": count, "drop_off": before - count, "rate_from_first": count / first if first else 0.0}
+        )
+        before = count
+    return {"visits": len(depths), "steps": steps, "truncated": truncated}
+
+
 def summary_view(
     active: dict[str, Any], totals_24h: Mapping[str, int], active_durations: list[int]
 ) -> dict[str, Any]:
@@ -141,9 +200,18 @@ def summary_view(
 class RollupSource(Protocol):
     def counters(self, wanted: list[Bucket]) -> dict[Bucket, dict[str, int]]: ...
 
-    def names(self, kind: str, wanted: list[Bucket]) -> dict[str, int]: ...
+    def named(self, kind: str, wanted: list[Bucket]) -> dict[str, dict[str, int]]: ...
 
     def active_visits(self, now_ms: int) -> list[ActiveVisit]: ...
+
+    def visit_steps(self, since_ms: int, until_ms: int, cap: int) -> tuple[list[tuple[Step, ...]], bool]: ...
+
+
+MAX_FUNNEL_VISITS = 50_000
+
+
+def field_of(named: Mapping[str, Mapping[str, int]], field: str) -> dict[str, int]:
+    return {name: counts.get(field, 0) for name, counts in named.items()}
 
 
 class QueryService:
@@ -164,22 +232,38 @@ class QueryService:
         counts = self.source.counters(wanted)
         return hourly_view({b.start: c for b, c in counts.items()}, now_ms, self.timezone)
 
-    def pages(
-        self, now_ms: int, hours: int = DEFAULT_HOURS, limit: int = DEFAULT_LIMIT
-    ) -> dict[str, Any]:
-        return pages_view(self.source.names("p", buckets.window_cover(now_ms, hours)), limit)
+    def pages(self, now_ms: int, hours: int = DEFAULT_HOURS, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
+        named = self.source.named(PAGES, buckets.window_cover(now_ms, hours))
+        return pages_view(field_of(named, "views"), limit)
 
-    def referrers(
-        self, now_ms: int, hours: int = DEFAULT_HOURS, limit: int = DEFAULT_LIMIT
-    ) -> dict[str, Any]:
-        return referrers_view(self.source.names("r", buckets.window_cover(now_ms, hours)), limit)
+    def referrers(self, now_ms: int, hours: int = DEFAULT_HOURS, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
+        named = self.source.named(REFERRERS, buckets.window_cover(now_ms, hours))
+        return referrers_view(field_of(named, "sessions"), limit)
 
     def summary(self, now_ms: int) -> dict[str, Any]:
         visits = self.source.active_visits(now_ms)
         active = active_view(visits, now_ms, self.timeout_ms, limit=len(visits))
         durations = [s["duration_seconds"] for s in active["sessions"]]
+        return summary_view(active, self._totals(now_ms, SUMMARY_HOURS), durations)
+
+    def engagement(self, now_ms: int, hours: int = DEFAULT_HOURS, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
+        named = self.source.named(TIME_ON_PAGE, buckets.window_cover(now_ms, hours))
+        return engagement_view(named, self._totals(now_ms, hours), limit)
+
+    def clicks(self, now_ms: int, hours: int = DEFAULT_HOURS, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
+        named = self.source.named(CLICKS, buckets.window_cover(now_ms, hours))
+        return clicks_view(field_of(named, "clicks"), limit)
+
+    def funnel(self, now_ms: int, funnel: list[str], hours: int = DEFAULT_HOURS) -> dict[str, Any]:
+        """Visits started in the window, read through the Sessions start-time index (cost grows
+        with visits in the window, capped at MAX_FUNNEL_VISITS; never with events)."""
+        since = buckets.window_start(now_ms, hours)
+        paths, truncated = self.source.visit_steps(since, now_ms + buckets.MAX_FUTURE_MS, MAX_FUNNEL_VISITS)
+        return funnel_view(funnel, (funnel_depth(p, funnel) for p in paths), truncated=truncated)
+
+    def _totals(self, now_ms: int, hours: int) -> dict[str, int]:
         totals: dict[str, int] = {}
-        for counts in self.source.counters(buckets.window_cover(now_ms, SUMMARY_HOURS)).values():
+        for counts in self.source.counters(buckets.window_cover(now_ms, hours)).values():
             for name, n in counts.items():
                 totals[name] = totals.get(name, 0) + n
-        return summary_view(active, totals, durations)
+        return totals

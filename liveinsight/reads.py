@@ -9,6 +9,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from liveinsight import items, rollups, tables
 from liveinsight.buckets import HOUR_MS, M5, Bucket, bucket_start
+from liveinsight.engagement import Step
 from liveinsight.errors import BackendUnavailable
 from liveinsight.query import ActiveVisit
 
@@ -23,6 +24,7 @@ class DynamoRollupSource:
         self.shards = shards
         self.rollups_table = tables.table_name(prefix, tables.ROLLUPS)
         self.active_table = tables.table_name(prefix, tables.ACTIVE_SESSIONS)
+        self.sessions_table = tables.table_name(prefix, tables.SESSIONS)
         self._pool = ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="rollup-read")
 
     def counters(self, wanted: list[Bucket]) -> dict[Bucket, dict[str, int]]:
@@ -59,26 +61,52 @@ class DynamoRollupSource:
                 return found
         raise BackendUnavailable("storage kept rollup keys unprocessed")
 
-    def names(self, kind: str, wanted: list[Bucket]) -> dict[str, int]:
-        """Page views per page (``kind="p"``) or visits per referrer host (``"r"``), summed.
+    def named(self, kind: str, wanted: list[Bucket]) -> dict[str, dict[str, int]]:
+        """Per page / host / target: every counter of its items in ``wanted``, summed.
 
         One Query per hour partition; 5-minute buckets of a partial hour become a key range.
         """
-        field = "views" if kind == "p" else "sessions"
         first_m5: dict[int, int] = {}
         for bucket in wanted:
             hour = bucket_start(bucket.start, HOUR_MS)
             since = bucket.start if bucket.granularity == M5 else hour
             first_m5[hour] = min(first_m5.get(hour, since), since)
         queries = [(rollups.named_pk(kind, hour), since) for hour, since in first_m5.items()]
-        totals: dict[str, int] = {}
+        totals: dict[str, dict[str, int]] = {}
         for rows in self._pool.map(lambda query: self._query_partition(*query), queries):
             for values in rows:
-                n = int(values.get(field, 0))
-                if n:
-                    name = rollups.name_of(values["sk"])
-                    totals[name] = totals.get(name, 0) + n
+                counts = totals.setdefault(rollups.name_of(values["sk"]), {})
+                for field, n in values.items():
+                    if field not in ("pk", "sk") and isinstance(n, int):
+                        counts[field] = counts.get(field, 0) + n
         return totals
+
+    def visit_steps(self, since_ms: int, until_ms: int, cap: int) -> tuple[list[tuple[Step, ...]], bool]:
+        """The steps of every visit that started in [since, until], through the start-time
+        index: one Query per hour and shard. True as second value when ``cap`` cut it short."""
+        hours = range(bucket_start(since_ms, HOUR_MS), bucket_start(until_ms, HOUR_MS) + 1, HOUR_MS)
+        partitions = [items.start_hour(hour, shard) for hour in hours for shard in range(self.shards)]
+        paths: list[tuple[Step, ...]] = []
+        for rows in self._pool.map(lambda pk: self._query_starts(pk, since_ms, cap), partitions):
+            paths.extend(rows)
+        return paths[:cap], len(paths) > cap
+
+    def _query_starts(self, start_hour: str, since_ms: int, cap: int) -> list[tuple[Step, ...]]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.sessions_table,
+            "IndexName": tables.SESSIONS_BY_START,
+            "KeyConditionExpression": "start_hour = :h AND start_time >= :since",
+            "ExpressionAttributeValues": {":h": {"S": start_hour}, ":since": {"N": str(since_ms)}},
+            "ProjectionExpression": "steps",
+        }
+        rows: list[tuple[Step, ...]] = []
+        while len(rows) <= cap:
+            page = _call(self.client.query, **kwargs)
+            rows.extend(items.steps_from_values(items.from_item(raw).get("steps", [])) for raw in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return rows
 
     def _query_partition(self, pk: str, since: int) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []

@@ -13,8 +13,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from liveinsight import buckets, query
-from liveinsight.events import page_path
-from liveinsight.rollups import referrer_host
+from liveinsight.events import click_target, page_path
+from liveinsight.engagement import funnel_depth, times_on_page
+from liveinsight.rollups import click_name, referrer_host, rollup_name
 from liveinsight.sessions import Hit, Visit, replay
 
 
@@ -29,6 +30,7 @@ def _hits(events: Iterable[Mapping[str, Any]]) -> list[tuple[str, Hit]]:
             page=path,
             referrer=str(e.get("referrer") or ""),
             user_id=str(e["user_id"]),
+            target=click_target(e.get("properties")),
         )
         out.append((str(e["session_id"]), hit))
     return out
@@ -48,8 +50,10 @@ def dashboard(
     hours: int = query.DEFAULT_HOURS,
     limit: int = query.DEFAULT_LIMIT,
     active_limit: int = query.DEFAULT_ACTIVE_LIMIT,
+    funnel: list[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """The five API answers (``active``, ``hourly``, ``pages``, ``referrers``, ``summary``)."""
+    """The API answers: ``active``, ``hourly``, ``pages``, ``referrers``, ``summary``,
+    ``engagement``, ``clicks`` and, when ``funnel`` steps are given, ``funnel``."""
     hits = _hits(events)
     seen: set[str] = set()
     distinct = []
@@ -74,14 +78,25 @@ def dashboard(
         counts["events"] += 1
         counts[hit.event_type] += 1
 
-    page_views = Counter(
-        h.page
-        for h in distinct
-        if h.event_type == "page_view" and buckets.in_window(h.timestamp, now_ms, hours)
-    )
-    hosts = Counter(
-        referrer_host(v.referrer) for v in visits if buckets.in_window(v.start_time, now_ms, hours)
-    )
+    def recent(ts: int) -> bool:
+        return buckets.in_window(ts, now_ms, hours)
+
+    page_views = Counter(rollup_name(h.page) for h in distinct if h.event_type == "page_view" and recent(h.timestamp))
+    clicks = Counter(click_name(h.page, h.target) for h in distinct if h.event_type == "click" and recent(h.timestamp))
+    started = [v for v in visits if recent(v.start_time)]
+    hosts = Counter(rollup_name(referrer_host(v.referrer)) for v in started)
+    time_on_page: dict[str, dict[str, int]] = {}
+    for v in visits:
+        for step, gap_ms in times_on_page(v.stamps, v.steps):
+            if recent(step.timestamp):
+                measured = time_on_page.setdefault(rollup_name(step.page), {"dwell_ms": 0, "dwell_n": 0})
+                measured["dwell_ms"] += gap_ms
+                measured["dwell_n"] += 1
+    visit_totals = {
+        "visits": len(started),
+        "bounced_visits": sum(1 for v in started if v.bounced),
+        "visit_page_views": sum(v.page_views for v in started),
+    }
 
     totals: Counter[str] = Counter()
     for hit in distinct:
@@ -93,12 +108,15 @@ def dashboard(
             totals["visits"] += 1
             totals["converted_visits"] += 1 if v.converted else 0
 
-    return {
+    answers = {
         "active": active,
         "hourly": query.hourly_view(by_bucket, now_ms, timezone),
         "pages": query.pages_view(page_views, limit),
         "referrers": query.referrers_view(hosts, limit),
-        "summary": query.summary_view(
-            everyone, totals, [s["duration_seconds"] for s in everyone["sessions"]]
-        ),
+        "summary": query.summary_view(everyone, totals, [s["duration_seconds"] for s in everyone["sessions"]]),
+        "engagement": query.engagement_view(time_on_page, visit_totals, limit),
+        "clicks": query.clicks_view(clicks, limit),
     }
+    if funnel is not None:
+        answers["funnel"] = query.funnel_view(funnel, (funnel_depth(v.steps, funnel) for v in started))
+    return answers

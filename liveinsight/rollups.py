@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from liveinsight.buckets import GRANULARITY_MS, HOUR_MS, bucket_start
+from liveinsight.engagement import times_on_page
 from liveinsight.sessions import Hit, Visit
 
 COUNTER_FIELDS = (
@@ -38,8 +39,13 @@ COUNTER_FIELDS = (
     "heartbeat",
     "visits",
     "converted_visits",
+    "bounced_visits",
+    "visit_page_views",
 )
+PAGES, REFERRERS, TIME_ON_PAGE, CLICKS = "p", "r", "t", "k"
+CLICK_SEPARATOR = "\t"  # between page and target in a click item; both refuse control characters
 DIRECT = "(direct)"
+NO_TARGET = "(none)"
 
 RollupKey = tuple[str, str]  # (pk, sk)
 Deltas = dict[RollupKey, dict[str, int]]
@@ -53,9 +59,30 @@ def counter_key(granularity: str, start: int, shard: int) -> RollupKey:
     return (f"c#{granularity}#{start}#{shard}", "-")
 
 
+MAX_NAME_BYTES = 900  # a DynamoDB sort key holds 1024 bytes; keep room for the bucket prefix
+
+
+def rollup_name(name: str) -> str:
+    """A page/host/target as it is counted: cut to what fits in a sort key (UTF-8 safe)."""
+    encoded = name.encode("utf-8")
+    if len(encoded) <= MAX_NAME_BYTES:
+        return name
+    return encoded[:MAX_NAME_BYTES].decode("utf-8", "ignore")
+
+
+def click_name(page: str, target: str) -> str:
+    return rollup_name(f"{page}{CLICK_SEPARATOR}{target or NO_TARGET}")
+
+
+def split_click_name(name: str) -> tuple[str, str]:
+    page, _, target = name.partition(CLICK_SEPARATOR)
+    return page, target
+
+
 def named_key(kind: str, ts_ms: int, name: str) -> RollupKey:
-    """The item of a page (``kind="p"``) or referrer host (``"r"``) in the 5 minutes of ``ts_ms``."""
-    return (f"{kind}#{bucket_start(ts_ms, HOUR_MS)}", f"{bucket_start(ts_ms):013d}#{name}")
+    """The item of a page, referrer host, click target or time-on-page page in the 5 minutes
+    of ``ts_ms`` (``kind`` is PAGES, REFERRERS, CLICKS or TIME_ON_PAGE)."""
+    return (f"{kind}#{bucket_start(ts_ms, HOUR_MS)}", f"{bucket_start(ts_ms):013d}#{rollup_name(name)}")
 
 
 def named_pk(kind: str, hour_start: int) -> str:
@@ -92,7 +119,9 @@ def event_deltas(hit: Hit, shard: int, deltas: Deltas) -> None:
         _add(deltas, key, "events", 1)
         _add(deltas, key, hit.event_type, 1)
     if hit.event_type == "page_view":
-        _add(deltas, named_key("p", hit.timestamp, hit.page), "views", 1)
+        _add(deltas, named_key(PAGES, hit.timestamp, hit.page), "views", 1)
+    elif hit.event_type == "click":
+        _add(deltas, named_key(CLICKS, hit.timestamp, click_name(hit.page, hit.target)), "clicks", 1)
 
 
 def visit_deltas(visit: Visit | None, shard: int, sign: int, deltas: Deltas) -> None:
@@ -104,7 +133,15 @@ def visit_deltas(visit: Visit | None, shard: int, sign: int, deltas: Deltas) -> 
         key = counter_key(granularity, start, shard)
         _add(deltas, key, "visits", sign)
         _add(deltas, key, "converted_visits", sign if visit.converted else 0)
-    _add(deltas, named_key("r", visit.start_time, referrer_host(visit.referrer)), "sessions", sign)
+        _add(deltas, key, "bounced_visits", sign if visit.bounced else 0)
+        _add(deltas, key, "visit_page_views", sign * visit.page_views)
+    _add(deltas, named_key(REFERRERS, visit.start_time, referrer_host(visit.referrer)), "sessions", sign)
+    # Time on page belongs to the page_view's 5 minutes; an out-of-order event that changes a
+    # page_view's next event moves its time through this old/new difference.
+    for step, gap_ms in times_on_page(visit.stamps, visit.steps):
+        key = named_key(TIME_ON_PAGE, step.timestamp, step.page)
+        _add(deltas, key, "dwell_ms", sign * gap_ms)
+        _add(deltas, key, "dwell_n", sign)
 
 
 def new_deltas() -> Deltas:

@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
+from liveinsight.engagement import Step, add_to_timeline
+
 HEARTBEAT = "heartbeat"
 PAGE_VIEW = "page_view"
 CLICK = "click"
@@ -32,6 +34,7 @@ class Hit:
     page: str
     referrer: str = ""
     user_id: str = ""
+    target: str = ""  # properties.target of a click (what was clicked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,8 @@ class Visit:
     page_views: int
     conversions: int
     version: int = 0
+    stamps: tuple[int, ...] = ()  # every event's timestamp, sorted (engagement.MAX_TIMELINE at most)
+    steps: tuple[Step, ...] = ()  # page_views and conversions, sorted
 
     @property
     def session_id(self) -> str:
@@ -138,6 +143,11 @@ class Visit:
     def converted(self) -> bool:
         return self.conversions > 0
 
+    @property
+    def bounced(self) -> bool:
+        """A bounce: exactly one page_view."""
+        return self.page_views == 1
+
     def is_active(self, now_ms: int, timeout_ms: int) -> bool:
         """S6: active iff now - last_activity <= T."""
         return now_ms - self.last_activity <= timeout_ms
@@ -147,6 +157,7 @@ def start_visit(client_session_id: str, index: int, hit: Hit) -> Visit:
     mark = Mark.of(hit)
     action = None if hit.event_type == HEARTBEAT else mark
     view = mark if hit.event_type == PAGE_VIEW else None
+    stamps, steps = add_to_timeline((), (), hit.timestamp, hit.event_id, hit.event_type, hit.page)
     return Visit(
         client_session_id=client_session_id,
         index=index,
@@ -160,6 +171,8 @@ def start_visit(client_session_id: str, index: int, hit: Hit) -> Visit:
         total_events=1,
         page_views=1 if view else 0,
         conversions=1 if hit.event_type == CONVERSION else 0,
+        stamps=stamps,
+        steps=steps,
     )
 
 
@@ -168,6 +181,7 @@ def absorb(visit: Visit, hit: Hit) -> Visit:
     mark = Mark.of(hit)
     action = None if hit.event_type == HEARTBEAT else mark
     view = mark if hit.event_type == PAGE_VIEW else None
+    stamps, steps = add_to_timeline(visit.stamps, visit.steps, hit.timestamp, hit.event_id, hit.event_type, hit.page)
     return replace(
         visit,
         first=_earlier(visit.first, mark) or mark,
@@ -179,6 +193,8 @@ def absorb(visit: Visit, hit: Hit) -> Visit:
         total_events=visit.total_events + 1,
         page_views=visit.page_views + (1 if view else 0),
         conversions=visit.conversions + (1 if hit.event_type == CONVERSION else 0),
+        stamps=stamps,
+        steps=steps,
     )
 
 

@@ -23,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from liveinsight import items, rollups, tables
 from liveinsight.errors import BackendUnavailable
-from liveinsight.events import Event
+from liveinsight.events import Event, click_target
 from liveinsight.sessions import Hit, Placement, Visit, place, visit_id
 
 log = logging.getLogger(__name__)
@@ -250,7 +250,7 @@ class IngestStore:
     def _plan_chunk(self, events: list[Event], state: SessionState, now_ms: int) -> Plan:
         sid = state.client_session_id
         hits = [
-            Hit(e.event_id, e.timestamp, e.event_type, e.page_url, e.referrer, e.user_id)
+            Hit(e.event_id, e.timestamp, e.event_type, e.page_url, e.referrer, e.user_id, click_target(e.properties))
             for e in events
         ]
         current = state.current
@@ -273,7 +273,9 @@ class IngestStore:
             old = current if existed else None
             stored = replace(visit, version=(old.version + 1) if old else 0)
             changes.append((old, visit))
-            values = items.visit_values(stored, now_ms=now_ms, timeout_ms=self.timeout_ms)
+            values = items.visit_values(
+                stored, now_ms=now_ms, timeout_ms=self.timeout_ms, shard=rollups.shard_of(sid, self.shards)
+            )
             if index == 0:
                 values["current_visit"] = new_current
             put: dict[str, Any] = {"TableName": self.sessions_table, "Item": items.to_item(values)}

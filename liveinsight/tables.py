@@ -25,6 +25,7 @@ ROLLUPS = "Rollups"
 EVENTS_BY_USER = "user_id-timestamp-index"
 EVENTS_BY_SESSION = "session_id-timestamp-index"
 SESSIONS_BY_USER = "user_id-start_time-index"
+SESSIONS_BY_START = "start_hour-start_time-index"
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,14 @@ class TableSpec:
     key: tuple[tuple[str, str, str], ...]  # (attribute, KeyType, AttributeType)
     indexes: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = ()
     ttl_attribute: str | None = None
+    # index name -> the non-key attributes it projects (indexes not named here project ALL)
+    index_includes: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def projection(self, index_name: str) -> dict[str, Any]:
+        include = dict(self.index_includes).get(index_name)
+        if include is None:
+            return {"ProjectionType": "ALL"}
+        return {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(include)}
 
     def attribute_definitions(self) -> list[dict[str, str]]:
         seen: dict[str, str] = {}
@@ -55,7 +64,7 @@ class TableSpec:
                 {
                     "IndexName": index_name,
                     "KeySchema": [{"AttributeName": a, "KeyType": k} for a, k, _ in index_key],
-                    "Projection": {"ProjectionType": "ALL"},
+                    "Projection": self.projection(index_name),
                 }
                 for index_name, index_key in self.indexes
             ]
@@ -74,7 +83,13 @@ TABLE_SPECS: tuple[TableSpec, ...] = (
     TableSpec(
         name=SESSIONS,
         key=(("session_id", "HASH", "S"),),
-        indexes=((SESSIONS_BY_USER, (("user_id", "HASH", "S"), ("start_time", "RANGE", "N"))),),
+        indexes=(
+            (SESSIONS_BY_USER, (("user_id", "HASH", "S"), ("start_time", "RANGE", "N"))),
+            # Funnels read the visits started in a window through this index; ``start_hour`` is
+            # "<hour start ms>#<shard>" so one busy hour is not one hot index partition.
+            (SESSIONS_BY_START, (("start_hour", "HASH", "S"), ("start_time", "RANGE", "N"))),
+        ),
+        index_includes=((SESSIONS_BY_START, ("steps",)),),
     ),
     TableSpec(
         name=ACTIVE_SESSIONS,
