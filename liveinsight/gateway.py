@@ -9,6 +9,7 @@ response becomes the HTTP response. Lambda concurrency is emulated by uvicorn wo
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import logging
 import os
@@ -63,6 +64,28 @@ class LambdaContext:
         return max(0, self.timeout_ms - int((time.monotonic() - self.started) * 1000))
 
 
+def client_address(request: Request) -> str:
+    """The TCP peer, as API Gateway reports it. A peer on loopback may name the client it
+    speaks for in ``X-Forwarded-For`` (the simulator and load tests play the Internet from
+    127.0.0.1); from anywhere else the header is client-controlled and ignored."""
+    peer = request.client.host if request.client else ""
+    forwarded = request.headers.get("x-forwarded-for", "")
+    if forwarded and _is_loopback(peer):
+        first = forwarded.split(",", 1)[0].strip()
+        try:
+            return str(ipaddress.ip_address(first))
+        except ValueError:
+            return peer
+    return peer
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
 async def proxy_event(request: Request, body: bytes) -> dict[str, Any]:
     """An API Gateway REST (v1) proxy event for this request."""
     headers = dict(request.headers)
@@ -72,7 +95,7 @@ async def proxy_event(request: Request, body: bytes) -> dict[str, Any]:
         text_body = body.decode("utf-8") if body else None
     except UnicodeDecodeError:
         text_body, is_base64 = base64.b64encode(body).decode(), True
-    source_ip = request.client.host if request.client else ""
+    source_ip = client_address(request)
     return {
         "resource": request.url.path,
         "path": request.url.path,

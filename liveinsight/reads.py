@@ -21,11 +21,23 @@ class DynamoRollupSource:
         self, client: Any, *, prefix: str = "", shards: int = 4, parallelism: int = 8
     ) -> None:
         self.client = client
-        self.shards = shards
+        self._prefix = prefix
+        self._configured_shards = shards
+        self._shards: int | None = None
         self.rollups_table = tables.table_name(prefix, tables.ROLLUPS)
         self.active_table = tables.table_name(prefix, tables.ACTIVE_SESSIONS)
         self.sessions_table = tables.table_name(prefix, tables.SESSIONS)
         self._pool = ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="rollup-read")
+
+    @property
+    def shards(self) -> int:
+        """Rollup write shards as recorded by the writers (see tables.settle_rollup_shards)."""
+        if self._shards is None:
+            try:
+                self._shards = tables.settle_rollup_shards(self.client, self._prefix, self._configured_shards)
+            except (ClientError, BotoCoreError) as exc:
+                raise BackendUnavailable("storage is unavailable") from exc
+        return self._shards
 
     def counters(self, wanted: list[Bucket]) -> dict[Bucket, dict[str, int]]:
         """Each bucket's counters, summed over the write shards."""

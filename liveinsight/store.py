@@ -91,7 +91,8 @@ class IngestStore:
         self.client = client
         self.timeout_s = timeout_s
         self.timeout_ms = timeout_s * 1000
-        self.shards = shards
+        self._configured_shards = shards
+        self._shards: int | None = None
         self.max_attempts = max_attempts
         self.chunk = chunk
         self.sleep = sleep
@@ -100,6 +101,20 @@ class IngestStore:
         self.active_table = tables.table_name(prefix, tables.ACTIVE_SESSIONS)
         self.rollups_table = tables.table_name(prefix, tables.ROLLUPS)
         self._random = random.Random()
+
+    @property
+    def shards(self) -> int:
+        """Rollup write shards, as recorded in the Rollups table (settled on first use)."""
+        if self._shards is None:
+            prefix = self.rollups_table[: -len(tables.ROLLUPS)]
+            self._shards = self._call_plain(tables.settle_rollup_shards, self.client, prefix, self._configured_shards)
+        return self._shards
+
+    def _call_plain(self, fn: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except (ClientError, BotoCoreError) as exc:
+            raise BackendUnavailable("storage is unavailable") from exc
 
     # ---- public --------------------------------------------------------------------------
 

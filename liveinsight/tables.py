@@ -195,3 +195,27 @@ def _enable_ttl(client: Any, name: str, attribute: str) -> None:
         TableName=name,
         TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute},
     )
+
+
+ROLLUP_SHARDS_KEY = {"pk": {"S": "meta"}, "sk": {"S": "rollup_shards"}}
+
+
+def settle_rollup_shards(client: Any, prefix: str, configured: int) -> int:
+    """The write-shard count of this Rollups table, the same for every writer and reader.
+
+    The first process to ask records its configured count; later ones adopt the recorded
+    count (a reader summing fewer shards than were written would silently drop counts).
+    """
+    name = table_name(prefix, ROLLUPS)
+    try:
+        client.put_item(
+            TableName=name,
+            Item={**ROLLUP_SHARDS_KEY, "shards": {"N": str(configured)}},
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+        return configured
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+    item = client.get_item(TableName=name, Key=ROLLUP_SHARDS_KEY, ConsistentRead=True)["Item"]
+    return int(item["shards"]["N"])

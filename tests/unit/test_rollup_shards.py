@@ -1,0 +1,40 @@
+"""Writers and readers agree on the rollup shard count, whatever each was configured with."""
+
+from __future__ import annotations
+
+from liveinsight.aws import dynamodb_client
+from liveinsight.events import Event
+from liveinsight.query import QueryService
+from liveinsight.reads import DynamoRollupSource
+from liveinsight.store import IngestStore
+from liveinsight.tables import settle_rollup_shards
+
+NOW = 1_795_860_450_000
+
+
+def test_first_writer_records_the_shard_count_and_everyone_adopts_it(moto_settings) -> None:
+    client = dynamodb_client(moto_settings)
+    store = IngestStore(client, shards=5)
+    events = [
+        Event(f"e{i}", NOW - i * 1000, "u", f"session-{i}", "page_view", "/", "", "ua", "") for i in range(20)
+    ]
+    store.ingest(events, NOW)
+    assert settle_rollup_shards(client, "", 1) == 5
+    reader = QueryService(DynamoRollupSource(client, shards=1))  # misconfigured reader
+    assert reader.summary(NOW)["events_24h"] == 20
+    assert IngestStore(client, shards=2).shards == 5
+
+
+def test_loopback_peer_may_forward_a_client_address() -> None:
+    from starlette.requests import Request
+
+    from liveinsight.gateway import client_address
+
+    def request(peer: str, forwarded: str | None) -> Request:
+        headers = [(b"x-forwarded-for", forwarded.encode())] if forwarded else []
+        return Request({"type": "http", "client": (peer, 1234), "headers": headers})
+
+    assert client_address(request("127.0.0.1", "198.51.100.7, 10.0.0.1")) == "198.51.100.7"
+    assert client_address(request("127.0.0.1", "not-an-ip")) == "127.0.0.1"
+    assert client_address(request("203.0.113.5", "198.51.100.7")) == "203.0.113.5"  # not trusted
+    assert client_address(request("::1", None)) == "::1"
