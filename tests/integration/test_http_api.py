@@ -224,3 +224,36 @@ def test_hostile_inputs_never_get_a_5xx(http) -> None:
             response.status_code,
             response.text[:200],
         )
+
+
+def test_engagement_clicks_and_funnel_over_http(http) -> None:
+    now = int(time.time() * 1000)
+    t0 = now - 10 * MIN
+    events = [
+        ev("page_view", "F", "/", t0, "f1"),
+        ev("click", "F", "/", t0 + 15_000, "f2"),
+        ev("page_view", "F", "/products", t0 + 20_000, "f3"),
+        ev("heartbeat", "F", "/products", t0 + 50_000, "f4"),
+        ev("page_view", "F", "/cart", t0 + 60_000, "f5"),
+        ev("conversion", "F", "/cart", t0 + 70_000, "f6"),
+        ev("page_view", "G", "/", t0, "g1", user="u2"),
+    ]
+    events[1]["properties"] = {"target": "#hero"}
+    assert http.post("/collect", json={"events": events}).json()["accepted"] == 7
+
+    engagement = http.get("/api/statistics/engagement/").json()
+    assert engagement["visits"] == 2
+    assert engagement["bounce_rate"] == 0.5
+    assert engagement["pages_per_visit"] == 2.0
+    assert {p["page_url"]: p["avg_time_on_page_seconds"] for p in engagement["pages"]} == {"/": 15.0, "/products": 30.0, "/cart": 10.0}
+
+    clicks = http.get("/api/statistics/clicks/", params={"limit": 5}).json()
+    assert clicks == {"pages": [{"page_url": "/", "clicks": 1}], "targets": [{"page_url": "/", "target": "#hero", "clicks": 1}]}
+
+    funnel = http.get("/api/statistics/funnel/", params={"steps": "/,/products,/cart,conversion"}).json()
+    assert [(s["step"], s["visits"], s["drop_off"]) for s in funnel["steps"]] == [
+        ("/", 2, 0), ("/products", 1, 1), ("/cart", 1, 0), ("conversion", 1, 0),
+    ]
+    for bad in ({}, {"steps": ""}, {"steps": "products"}, {"steps": ",".join(["/"] * 11)}, {"steps": "/", "hours": "0"}):
+        response = http.get("/api/statistics/funnel/", params=bad)
+        assert response.status_code == 400, bad

@@ -62,6 +62,7 @@ def streams(draw: st.DrawFn) -> list[list[Event]]:
             referrer=draw(st.sampled_from(["", "https://www.google.com/", "https://naver.com/x"])),
             user_agent="ua",
             ip_address="",
+            properties={"target": draw(st.sampled_from(["#buy", "a:Home", "#buy"]))} if draw(st.booleans()) else {},
         )
         made.append(event)
         if requests and draw(st.booleans()):
@@ -101,12 +102,17 @@ def test_every_query_equals_the_naive_recomputation(client, requests, shards, ho
                         "event_type": event.event_type,
                         "page_url": event.page_url,
                         "referrer": event.referrer,
+                        "properties": event.properties,
                     }
                 )
     service = QueryService(DynamoRollupSource(client, prefix=prefix, shards=shards))
-    expected = dashboard(accepted, NOW, hours=hours)
+    funnel = ["/", "/a", "conversion"]
+    expected = dashboard(accepted, NOW, hours=hours, funnel=funnel)
     assert service.hourly(NOW) == expected["hourly"]
     assert service.pages(NOW, hours, 10) == expected["pages"]
     assert service.referrers(NOW, hours, 10) == expected["referrers"]
     assert service.summary(NOW) == expected["summary"]
     assert service.active_sessions(NOW) == expected["active"]
+    assert service.engagement(NOW, hours, 10) == expected["engagement"]
+    assert service.clicks(NOW, hours, 10) == expected["clicks"]
+    assert service.funnel(NOW, funnel, hours) == expected["funnel"]
