@@ -170,7 +170,9 @@ class QueryHandler:
             )
         for step in steps:
             if step != CONVERSION_STEP and (not step.startswith("/") or len(step) > 2048):
-                raise BadQueryParameter(f"step {step[:80]!r} must be a page path starting with '/' or 'conversion'")
+                raise BadQueryParameter(
+                    f"step {step[:80]!r} must be a page path starting with '/' or 'conversion'"
+                )
         return _fresh(self.service.funnel(self.clock(), steps, hours))
 
     def _health(self, request: ProxyRequest) -> ProxyResponse:

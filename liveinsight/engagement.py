@@ -33,7 +33,12 @@ class Step:
 
 
 def add_to_timeline(
-    stamps: tuple[int, ...], steps: tuple[Step, ...], timestamp: int, event_id: str, kind: str, page: str
+    stamps: tuple[int, ...],
+    steps: tuple[Step, ...],
+    timestamp: int,
+    event_id: str,
+    kind: str,
+    page: str,
 ) -> tuple[tuple[int, ...], tuple[Step, ...]]:
     """The timeline after one more distinct event; unchanged once it holds MAX_TIMELINE."""
     if len(stamps) >= MAX_TIMELINE:
@@ -81,7 +86,11 @@ def funnel_depth(steps: Sequence[Step], funnel: Sequence[str]) -> int:
         if reached == len(funnel):
             break
         wanted = funnel[reached]
-        matches = step.kind == "conversion" if wanted == CONVERSION_STEP else (step.kind == "page_view" and step.page == wanted)
+        matches = (
+            step.kind == "conversion"
+            if wanted == CONVERSION_STEP
+            else (step.kind == "page_view" and step.page == wanted)
+        )
         if matches:
             reached += 1
     return reached

@@ -290,9 +290,13 @@ def document() -> dict[str, Any]:
             ),
             "/api/statistics/summary/": _get("Headline KPIs", SummaryResponse),
             "/api/statistics/engagement/": _get(
-                "Time on page per page, bounce rate, pages per visit", EngagementResponse, _WINDOW_PARAMS
+                "Time on page per page, bounce rate, pages per visit",
+                EngagementResponse,
+                _WINDOW_PARAMS,
             ),
-            "/api/statistics/clicks/": _get("Clicks per page and per target", ClicksResponse, _WINDOW_PARAMS),
+            "/api/statistics/clicks/": _get(
+                "Clicks per page and per target", ClicksResponse, _WINDOW_PARAMS
+            ),
             "/api/statistics/funnel/": _get(
                 "Visits reaching each step in order",
                 FunnelResponse,

@@ -116,7 +116,9 @@ def referrers_view(visits_by_host: Mapping[str, int], limit: int) -> dict[str, A
     }
 
 
-def engagement_view(time_on_page: Mapping[str, Mapping[str, int]], totals: Mapping[str, int], limit: int) -> dict[str, Any]:
+def engagement_view(
+    time_on_page: Mapping[str, Mapping[str, int]], totals: Mapping[str, int], limit: int
+) -> dict[str, Any]:
     """Time on page per page (most measured first), bounce rate and pages per visit.
 
     ``time_on_page`` maps page -> {"dwell_ms": sum, "dwell_n": measured page_views};
@@ -150,13 +152,19 @@ def clicks_view(clicks_by_name: Mapping[str, int], limit: int) -> dict[str, Any]
     return {
         "pages": [{"page_url": page, "clicks": n} for page, n in top(per_page, limit)],
         "targets": [
-            {"page_url": split_click_name(name)[0], "target": split_click_name(name)[1], "clicks": n}
+            {
+                "page_url": split_click_name(name)[0],
+                "target": split_click_name(name)[1],
+                "clicks": n,
+            }
             for name, n in top(per_target, limit)
         ],
     }
 
 
-def funnel_view(funnel: list[str], depths: Iterable[int], *, truncated: bool = False) -> dict[str, Any]:
+def funnel_view(
+    funnel: list[str], depths: Iterable[int], *, truncated: bool = False
+) -> dict[str, Any]:
     """Visits that reached each step in order. A step's ``drop_off`` counts the visits that
     reached the step before but not this one (before the first step: all visits of the window);
     ``rate_from_first`` is its visits over the first step's."""
@@ -167,7 +175,12 @@ def funnel_view(funnel: list[str], depths: Iterable[int], *, truncated: bool = F
     for name, count in zip(funnel, reached, strict=True):
         first = reached[0]
         steps.append(
-            {"step": name, "visits": count, "drop_off": before - count, "rate_from_first": count / first if first else 0.0}
+            {
+                "step": name,
+                "visits": count,
+                "drop_off": before - count,
+                "rate_from_first": count / first if first else 0.0,
+            }
         )
         before = count
     return {"visits": len(depths), "steps": steps, "truncated": truncated}
@@ -204,7 +217,9 @@ class RollupSource(Protocol):
 
     def active_visits(self, now_ms: int) -> list[ActiveVisit]: ...
 
-    def visit_steps(self, since_ms: int, until_ms: int, cap: int) -> tuple[list[tuple[Step, ...]], bool]: ...
+    def visit_steps(
+        self, since_ms: int, until_ms: int, cap: int
+    ) -> tuple[list[tuple[Step, ...]], bool]: ...
 
 
 MAX_FUNNEL_VISITS = 50_000
@@ -232,11 +247,15 @@ class QueryService:
         counts = self.source.counters(wanted)
         return hourly_view({b.start: c for b, c in counts.items()}, now_ms, self.timezone)
 
-    def pages(self, now_ms: int, hours: int = DEFAULT_HOURS, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
+    def pages(
+        self, now_ms: int, hours: int = DEFAULT_HOURS, limit: int = DEFAULT_LIMIT
+    ) -> dict[str, Any]:
         named = self.source.named(PAGES, buckets.window_cover(now_ms, hours))
         return pages_view(field_of(named, "views"), limit)
 
-    def referrers(self, now_ms: int, hours: int = DEFAULT_HOURS, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
+    def referrers(
+        self, now_ms: int, hours: int = DEFAULT_HOURS, limit: int = DEFAULT_LIMIT
+    ) -> dict[str, Any]:
         named = self.source.named(REFERRERS, buckets.window_cover(now_ms, hours))
         return referrers_view(field_of(named, "sessions"), limit)
 
@@ -246,11 +265,15 @@ class QueryService:
         durations = [s["duration_seconds"] for s in active["sessions"]]
         return summary_view(active, self._totals(now_ms, SUMMARY_HOURS), durations)
 
-    def engagement(self, now_ms: int, hours: int = DEFAULT_HOURS, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
+    def engagement(
+        self, now_ms: int, hours: int = DEFAULT_HOURS, limit: int = DEFAULT_LIMIT
+    ) -> dict[str, Any]:
         named = self.source.named(TIME_ON_PAGE, buckets.window_cover(now_ms, hours))
         return engagement_view(named, self._totals(now_ms, hours), limit)
 
-    def clicks(self, now_ms: int, hours: int = DEFAULT_HOURS, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
+    def clicks(
+        self, now_ms: int, hours: int = DEFAULT_HOURS, limit: int = DEFAULT_LIMIT
+    ) -> dict[str, Any]:
         named = self.source.named(CLICKS, buckets.window_cover(now_ms, hours))
         return clicks_view(field_of(named, "clicks"), limit)
 
@@ -258,7 +281,9 @@ class QueryService:
         """Visits started in the window, read through the Sessions start-time index (cost grows
         with visits in the window, capped at MAX_FUNNEL_VISITS; never with events)."""
         since = buckets.window_start(now_ms, hours)
-        paths, truncated = self.source.visit_steps(since, now_ms + buckets.MAX_FUTURE_MS, MAX_FUNNEL_VISITS)
+        paths, truncated = self.source.visit_steps(
+            since, now_ms + buckets.MAX_FUTURE_MS, MAX_FUNNEL_VISITS
+        )
         return funnel_view(funnel, (funnel_depth(p, funnel) for p in paths), truncated=truncated)
 
     def _totals(self, now_ms: int, hours: int) -> dict[str, int]:

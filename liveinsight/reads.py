@@ -34,7 +34,9 @@ class DynamoRollupSource:
         """Rollup write shards as recorded by the writers (see tables.settle_rollup_shards)."""
         if self._shards is None:
             try:
-                self._shards = tables.settle_rollup_shards(self.client, self._prefix, self._configured_shards)
+                self._shards = tables.settle_rollup_shards(
+                    self.client, self._prefix, self._configured_shards
+                )
             except (ClientError, BotoCoreError) as exc:
                 raise BackendUnavailable("storage is unavailable") from exc
         return self._shards
@@ -93,11 +95,15 @@ class DynamoRollupSource:
                         counts[field] = counts.get(field, 0) + n
         return totals
 
-    def visit_steps(self, since_ms: int, until_ms: int, cap: int) -> tuple[list[tuple[Step, ...]], bool]:
+    def visit_steps(
+        self, since_ms: int, until_ms: int, cap: int
+    ) -> tuple[list[tuple[Step, ...]], bool]:
         """The steps of every visit that started in [since, until], through the start-time
         index: one Query per hour and shard. True as second value when ``cap`` cut it short."""
         hours = range(bucket_start(since_ms, HOUR_MS), bucket_start(until_ms, HOUR_MS) + 1, HOUR_MS)
-        partitions = [items.start_hour(hour, shard) for hour in hours for shard in range(self.shards)]
+        partitions = [
+            items.start_hour(hour, shard) for hour in hours for shard in range(self.shards)
+        ]
         paths: list[tuple[Step, ...]] = []
         for rows in self._pool.map(lambda pk: self._query_starts(pk, since_ms, cap), partitions):
             paths.extend(rows)
@@ -114,7 +120,10 @@ class DynamoRollupSource:
         rows: list[tuple[Step, ...]] = []
         while len(rows) <= cap:
             page = _call(self.client.query, **kwargs)
-            rows.extend(items.steps_from_values(items.from_item(raw).get("steps", [])) for raw in page.get("Items", []))
+            rows.extend(
+                items.steps_from_values(items.from_item(raw).get("steps", []))
+                for raw in page.get("Items", [])
+            )
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

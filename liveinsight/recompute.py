@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from liveinsight import buckets, query
-from liveinsight.events import click_target, page_path
 from liveinsight.engagement import funnel_depth, times_on_page
+from liveinsight.events import click_target, page_path
 from liveinsight.rollups import click_name, referrer_host, rollup_name
 from liveinsight.sessions import Hit, Visit, replay
 
@@ -81,15 +81,23 @@ def dashboard(
     def recent(ts: int) -> bool:
         return buckets.in_window(ts, now_ms, hours)
 
-    page_views = Counter(rollup_name(h.page) for h in distinct if h.event_type == "page_view" and recent(h.timestamp))
-    clicks = Counter(click_name(h.page, h.target) for h in distinct if h.event_type == "click" and recent(h.timestamp))
+    page_views = Counter(
+        rollup_name(h.page) for h in distinct if h.event_type == "page_view" and recent(h.timestamp)
+    )
+    clicks = Counter(
+        click_name(h.page, h.target)
+        for h in distinct
+        if h.event_type == "click" and recent(h.timestamp)
+    )
     started = [v for v in visits if recent(v.start_time)]
     hosts = Counter(rollup_name(referrer_host(v.referrer)) for v in started)
     time_on_page: dict[str, dict[str, int]] = {}
     for v in visits:
         for step, gap_ms in times_on_page(v.stamps, v.steps):
             if recent(step.timestamp):
-                measured = time_on_page.setdefault(rollup_name(step.page), {"dwell_ms": 0, "dwell_n": 0})
+                measured = time_on_page.setdefault(
+                    rollup_name(step.page), {"dwell_ms": 0, "dwell_n": 0}
+                )
                 measured["dwell_ms"] += gap_ms
                 measured["dwell_n"] += 1
     visit_totals = {
@@ -113,10 +121,14 @@ def dashboard(
         "hourly": query.hourly_view(by_bucket, now_ms, timezone),
         "pages": query.pages_view(page_views, limit),
         "referrers": query.referrers_view(hosts, limit),
-        "summary": query.summary_view(everyone, totals, [s["duration_seconds"] for s in everyone["sessions"]]),
+        "summary": query.summary_view(
+            everyone, totals, [s["duration_seconds"] for s in everyone["sessions"]]
+        ),
         "engagement": query.engagement_view(time_on_page, visit_totals, limit),
         "clicks": query.clicks_view(clicks, limit),
     }
     if funnel is not None:
-        answers["funnel"] = query.funnel_view(funnel, (funnel_depth(v.steps, funnel) for v in started))
+        answers["funnel"] = query.funnel_view(
+            funnel, (funnel_depth(v.steps, funnel) for v in started)
+        )
     return answers

@@ -82,7 +82,10 @@ def split_click_name(name: str) -> tuple[str, str]:
 def named_key(kind: str, ts_ms: int, name: str) -> RollupKey:
     """The item of a page, referrer host, click target or time-on-page page in the 5 minutes
     of ``ts_ms`` (``kind`` is PAGES, REFERRERS, CLICKS or TIME_ON_PAGE)."""
-    return (f"{kind}#{bucket_start(ts_ms, HOUR_MS)}", f"{bucket_start(ts_ms):013d}#{rollup_name(name)}")
+    return (
+        f"{kind}#{bucket_start(ts_ms, HOUR_MS)}",
+        f"{bucket_start(ts_ms):013d}#{rollup_name(name)}",
+    )
 
 
 def named_pk(kind: str, hour_start: int) -> str:
@@ -121,7 +124,9 @@ def event_deltas(hit: Hit, shard: int, deltas: Deltas) -> None:
     if hit.event_type == "page_view":
         _add(deltas, named_key(PAGES, hit.timestamp, hit.page), "views", 1)
     elif hit.event_type == "click":
-        _add(deltas, named_key(CLICKS, hit.timestamp, click_name(hit.page, hit.target)), "clicks", 1)
+        _add(
+            deltas, named_key(CLICKS, hit.timestamp, click_name(hit.page, hit.target)), "clicks", 1
+        )
 
 
 def visit_deltas(visit: Visit | None, shard: int, sign: int, deltas: Deltas) -> None:
@@ -135,7 +140,12 @@ def visit_deltas(visit: Visit | None, shard: int, sign: int, deltas: Deltas) -> 
         _add(deltas, key, "converted_visits", sign if visit.converted else 0)
         _add(deltas, key, "bounced_visits", sign if visit.bounced else 0)
         _add(deltas, key, "visit_page_views", sign * visit.page_views)
-    _add(deltas, named_key(REFERRERS, visit.start_time, referrer_host(visit.referrer)), "sessions", sign)
+    _add(
+        deltas,
+        named_key(REFERRERS, visit.start_time, referrer_host(visit.referrer)),
+        "sessions",
+        sign,
+    )
     # Time on page belongs to the page_view's 5 minutes; an out-of-order event that changes a
     # page_view's next event moves its time through this old/new difference.
     for step, gap_ms in times_on_page(visit.stamps, visit.steps):

@@ -97,7 +97,9 @@ class Visit:
     page_views: int
     conversions: int
     version: int = 0
-    stamps: tuple[int, ...] = ()  # every event's timestamp, sorted (engagement.MAX_TIMELINE at most)
+    stamps: tuple[
+        int, ...
+    ] = ()  # every event's timestamp, sorted (engagement.MAX_TIMELINE at most)
     steps: tuple[Step, ...] = ()  # page_views and conversions, sorted
 
     @property
@@ -181,7 +183,9 @@ def absorb(visit: Visit, hit: Hit) -> Visit:
     mark = Mark.of(hit)
     action = None if hit.event_type == HEARTBEAT else mark
     view = mark if hit.event_type == PAGE_VIEW else None
-    stamps, steps = add_to_timeline(visit.stamps, visit.steps, hit.timestamp, hit.event_id, hit.event_type, hit.page)
+    stamps, steps = add_to_timeline(
+        visit.stamps, visit.steps, hit.timestamp, hit.event_id, hit.event_type, hit.page
+    )
     return replace(
         visit,
         first=_earlier(visit.first, mark) or mark,

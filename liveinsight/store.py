@@ -107,7 +107,9 @@ class IngestStore:
         """Rollup write shards, as recorded in the Rollups table (settled on first use)."""
         if self._shards is None:
             prefix = self.rollups_table[: -len(tables.ROLLUPS)]
-            self._shards = self._call_plain(tables.settle_rollup_shards, self.client, prefix, self._configured_shards)
+            self._shards = self._call_plain(
+                tables.settle_rollup_shards, self.client, prefix, self._configured_shards
+            )
         return self._shards
 
     def _call_plain(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -265,7 +267,15 @@ class IngestStore:
     def _plan_chunk(self, events: list[Event], state: SessionState, now_ms: int) -> Plan:
         sid = state.client_session_id
         hits = [
-            Hit(e.event_id, e.timestamp, e.event_type, e.page_url, e.referrer, e.user_id, click_target(e.properties))
+            Hit(
+                e.event_id,
+                e.timestamp,
+                e.event_type,
+                e.page_url,
+                e.referrer,
+                e.user_id,
+                click_target(e.properties),
+            )
             for e in events
         ]
         current = state.current
@@ -289,7 +299,10 @@ class IngestStore:
             stored = replace(visit, version=(old.version + 1) if old else 0)
             changes.append((old, visit))
             values = items.visit_values(
-                stored, now_ms=now_ms, timeout_ms=self.timeout_ms, shard=rollups.shard_of(sid, self.shards)
+                stored,
+                now_ms=now_ms,
+                timeout_ms=self.timeout_ms,
+                shard=rollups.shard_of(sid, self.shards),
             )
             if index == 0:
                 values["current_visit"] = new_current

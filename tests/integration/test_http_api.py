@@ -245,15 +245,33 @@ def test_engagement_clicks_and_funnel_over_http(http) -> None:
     assert engagement["visits"] == 2
     assert engagement["bounce_rate"] == 0.5
     assert engagement["pages_per_visit"] == 2.0
-    assert {p["page_url"]: p["avg_time_on_page_seconds"] for p in engagement["pages"]} == {"/": 15.0, "/products": 30.0, "/cart": 10.0}
+    assert {p["page_url"]: p["avg_time_on_page_seconds"] for p in engagement["pages"]} == {
+        "/": 15.0,
+        "/products": 30.0,
+        "/cart": 10.0,
+    }
 
     clicks = http.get("/api/statistics/clicks/", params={"limit": 5}).json()
-    assert clicks == {"pages": [{"page_url": "/", "clicks": 1}], "targets": [{"page_url": "/", "target": "#hero", "clicks": 1}]}
+    assert clicks == {
+        "pages": [{"page_url": "/", "clicks": 1}],
+        "targets": [{"page_url": "/", "target": "#hero", "clicks": 1}],
+    }
 
-    funnel = http.get("/api/statistics/funnel/", params={"steps": "/,/products,/cart,conversion"}).json()
+    funnel = http.get(
+        "/api/statistics/funnel/", params={"steps": "/,/products,/cart,conversion"}
+    ).json()
     assert [(s["step"], s["visits"], s["drop_off"]) for s in funnel["steps"]] == [
-        ("/", 2, 0), ("/products", 1, 1), ("/cart", 1, 0), ("conversion", 1, 0),
+        ("/", 2, 0),
+        ("/products", 1, 1),
+        ("/cart", 1, 0),
+        ("conversion", 1, 0),
     ]
-    for bad in ({}, {"steps": ""}, {"steps": "products"}, {"steps": ",".join(["/"] * 11)}, {"steps": "/", "hours": "0"}):
+    for bad in (
+        {},
+        {"steps": ""},
+        {"steps": "products"},
+        {"steps": ",".join(["/"] * 11)},
+        {"steps": "/", "hours": "0"},
+    ):
         response = http.get("/api/statistics/funnel/", params=bad)
         assert response.status_code == 400, bad

@@ -22,7 +22,9 @@ from liveinsight.tables import create_tables
 from tests.conftest import RunningGateway
 
 LIVEINSIGHT = str(Path(sys.executable).parent / "liveinsight")
-UA = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"}
+UA = {
+    "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
+}
 
 
 def ledger_lines(path: Path) -> list[dict]:
@@ -47,12 +49,37 @@ def test_storage_killed_and_restarted_mid_run_loses_and_doubles_nothing(tmp_path
     try:
         with RunningGateway(create_app(settings)) as gateway:
             run = subprocess.Popen(
-                [LIVEINSIGHT, "simulate", "--url", gateway.url, "--seed", "11", "--visitors", "120", "--backfill", "1h",
-                 "--concurrency", "4", "--retries", "15", "--timeout", "20", "--ledger", str(ledger), "--no-progress"],
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                [
+                    LIVEINSIGHT,
+                    "simulate",
+                    "--url",
+                    gateway.url,
+                    "--seed",
+                    "11",
+                    "--visitors",
+                    "120",
+                    "--backfill",
+                    "1h",
+                    "--concurrency",
+                    "4",
+                    "--retries",
+                    "15",
+                    "--timeout",
+                    "20",
+                    "--ledger",
+                    str(ledger),
+                    "--no-progress",
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
             )
             try:
-                wait_until(lambda: len(ledger_lines(ledger)) >= 150 or run.poll() is not None, 120, "traffic")
+                wait_until(
+                    lambda: len(ledger_lines(ledger)) >= 150 or run.poll() is not None,
+                    120,
+                    "traffic",
+                )
                 assert run.poll() is None, "the run ended before the fault could be injected"
 
                 os.kill(storage.pid, signal.SIGKILL)  # a crash, not a clean shutdown
@@ -61,7 +88,17 @@ def test_storage_killed_and_restarted_mid_run_loses_and_doubles_nothing(tmp_path
 
                 started = time.monotonic()
                 health = httpx.get(f"{gateway.url}/health", timeout=30)
-                post = httpx.post(f"{gateway.url}/collect", json={"event_type": "page_view", "user_id": "probe", "session_id": "probe", "page_url": "/"}, headers=UA, timeout=30)
+                post = httpx.post(
+                    f"{gateway.url}/collect",
+                    json={
+                        "event_type": "page_view",
+                        "user_id": "probe",
+                        "session_id": "probe",
+                        "page_url": "/",
+                    },
+                    headers=UA,
+                    timeout=30,
+                )
                 assert health.status_code == 503
                 assert post.status_code == 503 and int(post.headers["Retry-After"]) > 0
                 assert post.json()["error"] == "backend_unavailable"
@@ -75,14 +112,26 @@ def test_storage_killed_and_restarted_mid_run_loses_and_doubles_nothing(tmp_path
                     run.kill()
 
             rows = ledger_lines(ledger)
-            assert not [r for r in rows if r["status"] == "failed"], "some events were never acknowledged"
-            assert any(r["attempts"] > 1 for r in rows), "no request needed a retry: the fault missed the run"
-            verify = subprocess.run([LIVEINSIGHT, "verify", "--ledger", str(ledger), "--url", gateway.url], capture_output=True, text=True, timeout=120)
+            assert not [r for r in rows if r["status"] == "failed"], (
+                "some events were never acknowledged"
+            )
+            assert any(r["attempts"] > 1 for r in rows), (
+                "no request needed a retry: the fault missed the run"
+            )
+            verify = subprocess.run(
+                [LIVEINSIGHT, "verify", "--ledger", str(ledger), "--url", gateway.url],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             assert verify.returncode == 0, verify.stdout + verify.stderr
 
             held = {r["event_id"] for r in rows if r["status"] in ("accepted", "duplicate")}
             client = dynamodb_client(settings)
-            stored, kwargs = set(), {"TableName": "Events", "ProjectionExpression": "event_id", "ConsistentRead": True}
+            stored, kwargs = (
+                set(),
+                {"TableName": "Events", "ProjectionExpression": "event_id", "ConsistentRead": True},
+            )
             while True:
                 page = client.scan(**kwargs)
                 stored.update(item["event_id"]["S"] for item in page["Items"])

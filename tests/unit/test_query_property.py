@@ -62,7 +62,9 @@ def streams(draw: st.DrawFn) -> list[list[Event]]:
             referrer=draw(st.sampled_from(["", "https://www.google.com/", "https://naver.com/x"])),
             user_agent="ua",
             ip_address="",
-            properties={"target": draw(st.sampled_from(["#buy", "a:Home", "#buy"]))} if draw(st.booleans()) else {},
+            properties={"target": draw(st.sampled_from(["#buy", "a:Home", "#buy"]))}
+            if draw(st.booleans())
+            else {},
         )
         made.append(event)
         if requests and draw(st.booleans()):

@@ -16,7 +16,8 @@ def test_first_writer_records_the_shard_count_and_everyone_adopts_it(moto_settin
     client = dynamodb_client(moto_settings)
     store = IngestStore(client, shards=5)
     events = [
-        Event(f"e{i}", NOW - i * 1000, "u", f"session-{i}", "page_view", "/", "", "ua", "") for i in range(20)
+        Event(f"e{i}", NOW - i * 1000, "u", f"session-{i}", "page_view", "/", "", "ua", "")
+        for i in range(20)
     ]
     store.ingest(events, NOW)
     assert settle_rollup_shards(client, "", 1) == 5

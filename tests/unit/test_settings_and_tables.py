@@ -59,7 +59,10 @@ def test_tables_are_created_idempotently_with_ttl_and_indexes(moto_settings) -> 
         "user_id-timestamp-index",
         "session_id-timestamp-index",
     }
-    assert set(rows["x_Sessions"]["indexes"]) == {"user_id-start_time-index", "start_hour-start_time-index"}
+    assert set(rows["x_Sessions"]["indexes"]) == {
+        "user_id-start_time-index",
+        "start_hour-start_time-index",
+    }
     assert rows["x_Events"]["key"] == "event_id"
     assert sorted(drop_tables(client, "x_")) == sorted(created)
     assert all(row["status"] == "MISSING" for row in describe_tables(client, "x_"))

@@ -34,7 +34,9 @@ CfnLoader.add_multi_constructor("!", _intrinsic)
 
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    return yaml.load((ROOT / "template.yaml").read_text(), Loader=CfnLoader)  # a SafeLoader subclass
+    return yaml.load(
+        (ROOT / "template.yaml").read_text(), Loader=CfnLoader
+    )  # a SafeLoader subclass
 
 
 def _table_resource(template: dict[str, Any], name: str) -> dict[str, Any]:
