@@ -8,6 +8,7 @@ request (server time, headers, source IP) is added by ``enrich``.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import json
 import math
 import re
@@ -336,11 +337,30 @@ def click_target(properties: dict[str, Any] | None) -> str:
     return "" if value is None else str(value)
 
 
+_sequence = itertools.count()
+
+
 def new_event_id(now_ms: int) -> str:
-    """``evt_YYYYMMDD_HHMMSS_<random>`` (seed format)."""
+    """``evt_YYYYMMDD_HHMMSS_<random>`` (seed format). The random part starts with the
+    millisecond and a per-process sequence number, so ids made later sort later: events of one
+    batch sent without timestamps share the receive time, and ties between equal timestamps
+    are broken by event_id (S9), which then follows arrival order."""
     stamp = datetime.fromtimestamp(now_ms / 1000, tz=UTC).strftime("%Y%m%d_%H%M%S")
-    suffix = "".join(secrets.choice(_EVENT_ID_ALPHABET) for _ in range(12))
-    return f"evt_{stamp}_{suffix}"
+    sequence = next(_sequence) % 36**4
+    ordered = f"{now_ms % 1000:03d}{_base36(sequence, 4)}"
+    suffix = "".join(secrets.choice(_EVENT_ID_ALPHABET) for _ in range(8))
+    return f"evt_{stamp}_{ordered}{suffix}"
+
+
+def _base36(number: int, width: int) -> str:
+    alphabet = (
+        string.digits + string.ascii_lowercase
+    )  # in ASCII order, so text order = number order
+    digits = ""
+    while number:
+        number, rest = divmod(number, 36)
+        digits = alphabet[rest] + digits
+    return digits.rjust(width, "0")
 
 
 def client_ip(source_ip: str, *, raw: bool = False) -> str:

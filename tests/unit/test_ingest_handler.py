@@ -128,3 +128,32 @@ def test_storage_down_is_503_with_retry_after(moto_settings) -> None:
     assert result["statusCode"] == 503
     assert json.loads(result["body"])["error"] == "backend_unavailable"
     assert result["headers"]["Retry-After"]
+
+
+def test_batch_without_timestamps_follows_arrival_order(handler, client) -> None:
+    """Same receive time for every event: server ids sort in arrival order, so the earliest
+    event's referrer and the latest event's page win (S3, S4, S6)."""
+    event = load_event("collect_v1")
+    event["body"] = json.dumps(
+        {
+            "events": [
+                {
+                    "event_type": "page_view",
+                    "user_id": "u",
+                    "session_id": "ordered",
+                    "page_url": f"/p{i}",
+                    "referrer": f"https://r{i}.example/",
+                }
+                for i in range(40)
+            ]
+        }
+    )
+    body = json.loads(handler(event, None)["body"])
+    ids = [r["event_id"] for r in body["results"]]
+    assert ids == sorted(ids)
+    (visit,) = [from_item(i) for i in client.scan(TableName="Sessions")["Items"]]
+    assert (visit["referrer"], visit["entry_page"], visit["exit_page"]) == (
+        "https://r0.example/",
+        "/p0",
+        "/p39",
+    )

@@ -1,0 +1,83 @@
+"""`liveinsight demo` brings storage, API and traffic up with one command and stops them all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from liveinsight.runtime import free_port
+
+LIVEINSIGHT = str(Path(sys.executable).parent / "liveinsight")
+
+
+def children_of(pid: int) -> list[int]:
+    out = subprocess.run(
+        ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True
+    ).stdout
+    return [int(p) for p in out.split()]
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_demo_serves_live_traffic_and_sigterm_stops_everything() -> None:
+    port, db_port = free_port(), free_port()
+    process = subprocess.Popen(
+        [
+            LIVEINSIGHT,
+            "demo",
+            "--port",
+            str(port),
+            "--db-port",
+            str(db_port),
+            "--no-dashboard",
+            "--seed",
+            "5",
+            "--rate",
+            "60",
+            "--backfill",
+            "30m",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        events = 0
+        while events == 0:
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert time.monotonic() < deadline, "no traffic reached the API"
+            try:
+                events = httpx.get(
+                    f"http://127.0.0.1:{port}/api/statistics/summary/", timeout=5
+                ).json()["events_24h"]
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(0.5)
+        descendants = children_of(process.pid)
+        assert len(descendants) >= 3  # java + two simulators
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+        assert process.returncode == 0, output
+        assert "stopped" in output
+        deadline = time.monotonic() + 20
+        while any(alive(pid) for pid in descendants):
+            assert time.monotonic() < deadline, (
+                f"left behind: {[p for p in descendants if alive(p)]}"
+            )
+            time.sleep(0.1)
+    finally:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)

@@ -1,0 +1,464 @@
+"""The dashboard app driven with Pilot: keys, polling, the API-down banner, recovery.
+
+The fakes and helpers here (answers, FakeSource, Clock, settle, screen_text) are shared with
+test_tui_screen.py and test_tui_http.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from rich.console import Console
+from textual.pilot import Pilot
+from textual.worker import WorkerCancelled, WorkerFailed
+
+from tui.app import DashboardApp
+from tui.client import ApiUnavailable
+from tui.help import HelpScreen
+from tui.sessions_table import SessionsTable
+from tui.snapshot import Snapshot, parse_snapshot
+from tui.widgets import KpiTile
+
+URL = "http://api.test:8080"
+NOW_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+BUCKET_MS = 300_000
+
+
+# ---- fixtures: answers, a fake source, a settable clock -------------------------------------
+
+
+def answers(
+    *,
+    events_24h: int = 1234,
+    traffic_bump: int = 0,
+    buckets_later: int = 0,
+    sessions: list[dict[str, Any]] | None = None,
+    pages: list[tuple[str, int]] | None = None,
+    referrers: list[tuple[str, int]] | None = None,
+) -> dict[str, Any]:
+    """The five API answers (SPEC section 6 shapes) with fixed, realistic numbers."""
+    if sessions is None:
+        sessions = [session(f"s{i}", last_seen_s=i * 10, duration=60 * (5 - i)) for i in range(5)]
+    first = NOW_MS - NOW_MS % BUCKET_MS - (19 - buckets_later) * BUCKET_MS
+    points = [
+        {
+            "time": time.strftime("%H:%M", time.gmtime((first + i * BUCKET_MS) / 1000)),
+            "start": first + i * BUCKET_MS,
+            "events": 20 + (i * 37) % 45 + traffic_bump,
+            "page_views": 10 + (i * 17) % 25,
+            "clicks": 2,
+            "conversions": 1,
+            "heartbeats": 4,
+        }
+        for i in range(20)
+    ]
+    return {
+        "summary": {
+            "active_users": 4,
+            "active_sessions": len(sessions),
+            "events_24h": events_24h,
+            "page_views_24h": 800,
+            "avg_session_seconds": 154.0,
+            "conversion_rate": 0.0213,
+            "session_conversion_rate": 0.03,
+        },
+        "hourly": {"bucket_minutes": 5, "points": points},
+        "pages": {
+            "pages": [
+                {"page_url": url, "views": n}
+                for url, n in (pages or [("/", 500), ("/products/widget", 240), ("/cart", 90)])
+            ]
+        },
+        "referrers": {
+            "referrers": [
+                {"referrer": host, "sessions": n}
+                for host, n in (referrers or [("(direct)", 60), ("google.com", 30), ("t.co", 10)])
+            ]
+        },
+        "active": {
+            "count": len(sessions),
+            "active_users": 4,
+            "sessions": sessions,
+            "generated_at": "2026-01-01T00:00:00.000Z",
+        },
+    }
+
+
+def session(
+    session_id: str, *, last_seen_s: int = 0, duration: int = 60, page: str = "/", user: str = "u1"
+) -> dict[str, Any]:
+    return {
+        "session_id": session_id,
+        "user_id": user,
+        "current_page": page,
+        "last_activity": NOW_MS - last_seen_s * 1000,
+        "duration_seconds": duration,
+    }
+
+
+def snapshot(**kwargs: Any) -> Snapshot:
+    return parse_snapshot(answers(**kwargs))
+
+
+class FakeSource:
+    """Answers with the queued outcomes in order (a Snapshot or an exception), then repeats
+    the last one. With ``gate`` set, each fetch (in the app's worker thread) waits for it."""
+
+    def __init__(self, *outcomes: Snapshot | Exception) -> None:
+        self.outcomes = list(outcomes) or [snapshot()]
+        self.calls = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.gate: threading.Event | None = None
+        self.lock = threading.Lock()
+
+    def then(self, *outcomes: Snapshot | Exception) -> None:
+        with self.lock:
+            self.outcomes.extend(outcomes)
+
+    def fetch(self) -> Snapshot:
+        with self.lock:
+            self.calls += 1
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.gate is not None:
+                assert self.gate.wait(timeout=30), "the test never opened the gate"
+            with self.lock:
+                outcome = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+
+class Clock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_app(
+    source: FakeSource, *, refresh_s: float = 60.0, clock: Callable[[], float] | None = None
+) -> DashboardApp:
+    return DashboardApp(source, url=URL, refresh_s=refresh_s, clock=clock or Clock())
+
+
+async def settle(pilot: Pilot[Any]) -> None:
+    """Wait until the poll in flight (if any) has finished and its result is on screen."""
+    for worker in list(pilot.app.workers):
+        with contextlib.suppress(WorkerFailed, WorkerCancelled):
+            await worker.wait()  # a failed poll is a result too: the banner
+    await pilot.pause()
+
+
+async def wait_until(
+    pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 5.0
+) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "condition not met in time"
+        await pilot.pause(0.02)
+
+
+def tile(app: DashboardApp, tile_id: str) -> KpiTile:
+    return app.query_one(f"#{tile_id}", KpiTile)
+
+
+def screen_text(app: DashboardApp) -> str:
+    """The whole screen as plain text, the way export_screenshot renders it (minus the SVG)."""
+    width, height = app.size
+    console = Console(
+        width=width, height=height, file=io.StringIO(), record=True, legacy_windows=False
+    )
+    console.print(
+        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    )
+    return console.export_text(styles=False)
+
+
+# ---- what the first poll shows ------------------------------------------------------------
+
+
+async def test_first_poll_fills_every_tile_under_its_exact_label() -> None:
+    app = make_app(FakeSource(snapshot()))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        shown = {t.label: t.value for t in app.query(KpiTile)}
+        assert shown == {
+            "Active users": "4",
+            "Active sessions": "5",
+            "Events (24h)": "1,234",
+            "Avg session": "2m 34s",
+            "Conversion rate": "2.13 %",
+            "Ingest rate": "–",
+            "Data age": "0 s",
+        }
+        text = screen_text(app)
+        for label in shown:
+            assert label in text
+        assert "/products/widget" in text and "google.com" in text and "30.0%" in text
+
+
+async def test_ingest_rate_is_the_change_of_events_24h_over_the_seconds_between_polls() -> None:
+    clock = Clock()
+    source = FakeSource(snapshot(events_24h=1000), snapshot(events_24h=1050))
+    app = make_app(source, clock=clock)
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        clock.now += 10
+        await pilot.press("r")
+        await settle(pilot)
+        assert tile(app, "ingest-rate").value == "5.0/s"
+
+
+async def test_24h_panels_redraw_at_most_every_five_seconds_unless_a_bucket_starts() -> None:
+    clock = Clock()
+    source = FakeSource(
+        snapshot(),
+        snapshot(traffic_bump=1, pages=[("/new", 1)], events_24h=1300),
+        snapshot(traffic_bump=2, pages=[("/newer", 1)]),
+        snapshot(traffic_bump=3, buckets_later=1),
+        snapshot(traffic_bump=4),
+    )
+    app = make_app(source, clock=clock)
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        chart, pages = app.traffic_chart, app.pages_bars
+        assert chart.peak is not None
+        first_peak = chart.peak
+
+        async def timer_poll_after(seconds: float) -> None:
+            clock.now += seconds
+            app.poll_tick()  # what the interval timer calls
+            await settle(pilot)
+
+        await timer_poll_after(2)
+        assert chart.peak == first_peak  # new numbers, but only 2 s after the last drawing
+        assert pages.bars is not None and pages.bars[0].label == "/"
+        assert tile(app, "events-24h").value == "1,300"  # the KPIs are never held back
+        await timer_poll_after(3)
+        assert chart.peak == first_peak + 2  # 5 s: redrawn
+        assert pages.bars[0].label == "/newer"
+        await timer_poll_after(1)
+        assert chart.peak == first_peak + 3  # 1 s, but a new bucket started: redrawn
+        assert chart.shown is not None
+        assert chart.shown[0][0] == NOW_MS - NOW_MS % BUCKET_MS - 18 * BUCKET_MS
+        clock.now += 1
+        await pilot.press("r")  # and `r` always redraws everything
+        await settle(pilot)
+        assert chart.peak == first_peak + 4
+
+
+async def test_data_age_counts_seconds_since_the_last_answer() -> None:
+    clock = Clock()
+    app = make_app(FakeSource(), clock=clock)
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        clock.now += 42
+        app.show_status()  # what the 1-second ticker calls
+        assert tile(app, "data-age").value == "42 s"
+
+
+# ---- keys ---------------------------------------------------------------------------------
+
+
+async def test_q_quits() -> None:
+    app = make_app(FakeSource())
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running
+
+
+async def test_r_polls_at_once_and_shows_the_new_answer() -> None:
+    source = FakeSource(snapshot(events_24h=10), snapshot(events_24h=99))
+    app = make_app(source)
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        assert source.calls == 1 and tile(app, "events-24h").value == "10"
+        await pilot.press("r")
+        await settle(pilot)
+        assert source.calls == 2 and tile(app, "events-24h").value == "99"
+
+
+async def test_p_stops_polling_and_p_again_resumes_it() -> None:
+    source = FakeSource()
+    app = make_app(source, refresh_s=0.05)
+    async with app.run_test() as pilot:
+        await wait_until(pilot, lambda: source.calls >= 3)
+        await pilot.press("p")
+        await settle(pilot)
+        assert app.paused and "PAUSED" in screen_text(app)
+        calls = source.calls
+        await pilot.pause(0.4)  # eight intervals: none may poll
+        app.poll_tick()  # nor may a tick that was already queued
+        await settle(pilot)
+        assert source.calls == calls
+        await pilot.press("p")
+        await wait_until(pilot, lambda: source.calls >= calls + 2)
+        assert not app.paused
+
+
+@pytest.mark.parametrize(
+    ("start", "keys", "expected"),
+    [
+        (2.0, ["plus"], 5.0),
+        (2.0, ["minus"], 1.0),
+        (2.0, ["minus", "minus", "minus", "minus"], 0.5),
+        (2.0, ["plus"] * 10, 60.0),
+        (2.0, ["plus", "minus"], 2.0),
+        (3.0, ["minus"], 2.0),
+    ],
+)
+async def test_plus_and_minus_step_the_interval_within_half_a_second_and_a_minute(
+    start: float, keys: list[str], expected: float
+) -> None:
+    app = make_app(FakeSource(), refresh_s=start)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press(*keys)
+        assert app.refresh_s == expected
+        assert f"every {expected:g} s" in screen_text(app)
+
+
+async def test_a_faster_interval_really_polls_faster() -> None:
+    source = FakeSource()
+    app = make_app(source, refresh_s=30.0)
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        await pilot.press("minus", "minus", "minus", "minus")  # 30 -> 10 -> 5 -> 2 -> 1
+        await pilot.press("minus")  # -> 0.5
+        await wait_until(pilot, lambda: source.calls >= 3)
+
+
+async def test_s_cycles_the_sort_column_of_the_sessions_table() -> None:
+    sessions = [
+        session("b-short", last_seen_s=0, duration=10, user="zed"),
+        session("a-long", last_seen_s=50, duration=900, user="amy"),
+        session("c-mid", last_seen_s=20, duration=300, user="max"),
+    ]
+    app = make_app(FakeSource(snapshot(sessions=sessions)))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        table = app.query_one(SessionsTable)
+
+        def order() -> list[str]:
+            return [table.get_row_at(i)[0].plain for i in range(table.row_count)]
+
+        assert order() == ["b-short", "c-mid", "a-long"]  # newest first
+        await pilot.press("s")
+        assert order() == ["a-long", "c-mid", "b-short"]  # longest first
+        assert "sort: longest" in screen_text(app)
+        await pilot.press("s")
+        assert order() == ["a-long", "b-short", "c-mid"]  # session id
+        await pilot.press("s")
+        assert order() == ["a-long", "c-mid", "b-short"]  # user id
+
+
+async def test_question_mark_opens_help_and_escape_closes_it() -> None:
+    app = make_app(FakeSource())
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        assert "refresh now" in screen_text(app)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        assert app.is_running
+
+
+async def test_tab_moves_between_the_four_panels() -> None:
+    app = make_app(FakeSource())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        seen = []
+        for _ in range(4):
+            await pilot.press("tab")
+            assert app.focused is not None
+            seen.append(str(app.focused.id))
+        assert sorted(seen) == ["pages", "referrers", "sessions", "traffic"]
+
+
+# ---- API down, slow, back -----------------------------------------------------------------
+
+
+async def test_api_down_keeps_the_last_data_under_a_banner_and_recovers_by_itself() -> None:
+    clock = Clock()
+    source = FakeSource(snapshot(events_24h=777), ApiUnavailable("connection refused"))
+    app = make_app(source, refresh_s=0.05, clock=clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.last_error is not None)
+        clock.now += 12
+        app.show_status()
+        await pilot.pause()
+        text = screen_text(app)
+        assert f"API unreachable at {URL} - showing data from 12 s ago - retrying" in text
+        assert "connection refused" in text
+        assert tile(app, "events-24h").value == "777"  # the last data stays
+        assert tile(app, "data-age").value == "12 s"
+
+        source.then(snapshot(events_24h=800))  # the API answers again; nobody presses a key
+        await wait_until(pilot, lambda: tile(app, "events-24h").value == "800")
+        assert app.last_error is None
+        assert "API unreachable" not in screen_text(app)
+
+
+async def test_api_down_from_the_start_says_there_is_no_data_yet() -> None:
+    app = make_app(FakeSource(ApiUnavailable("HTTP 503 from /api/statistics/summary/")))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert f"API unreachable at {URL} - no data yet - retrying" in text
+        assert "HTTP 503" in text
+        assert tile(app, "data-age").value == "never"
+
+
+async def test_an_unexpected_error_in_the_source_is_a_banner_not_a_crash() -> None:
+    source = FakeSource(snapshot(), RuntimeError("boom"))
+    app = make_app(source)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        assert app.is_running and "boom" in screen_text(app)
+
+
+async def test_polls_never_overlap_and_a_slow_api_gets_a_banner() -> None:
+    clock = Clock()
+    source = FakeSource(snapshot(events_24h=5))
+    app = make_app(source, refresh_s=0.05, clock=clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.snapshot is not None)
+        source.gate = threading.Event()  # from now on the API hangs
+        await wait_until(pilot, lambda: source.in_flight == 1)
+        calls = source.calls
+        await pilot.pause(0.3)  # six timer ticks
+        await pilot.press("r")
+        assert source.calls == calls and source.max_in_flight == 1
+
+        clock.now += 8
+        app.show_status()
+        await pilot.pause()
+        assert f"API slow at {URL} - no answer for 8 s - showing data from 8 s ago" in screen_text(
+            app
+        )
+
+        source.then(snapshot(events_24h=6))
+        source.gate.set()
+        await wait_until(pilot, lambda: tile(app, "events-24h").value == "6")
+        assert "API slow" not in screen_text(app)
+        assert source.max_in_flight == 1

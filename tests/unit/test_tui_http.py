@@ -1,0 +1,252 @@
+"""The HTTP snapshot source and the whole dashboard against a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from test_tui_app import settle
+
+from tui.app import DashboardApp
+from tui.client import ApiUnavailable, HttpSnapshotSource, normalise_url
+from tui.sessions_table import SessionsTable
+from tui.widgets import KpiTile
+
+NOW_MS = 1_767_225_600_000
+TOKEN = "s3cret"
+
+ANSWERS: dict[str, Any] = {
+    "/api/statistics/summary/": {
+        "active_users": 2,
+        "active_sessions": 3,
+        "events_24h": 4321,
+        "page_views_24h": 2000,
+        "avg_session_seconds": 95.0,
+        "conversion_rate": 0.05,
+        "session_conversion_rate": 0.1,
+    },
+    "/api/statistics/hourly/": {
+        "bucket_minutes": 5,
+        "points": [
+            {
+                "time": f"23:{i * 5 % 60:02d}",
+                "start": NOW_MS - (20 - i) * 300_000,
+                "events": i,
+                "page_views": i // 2,
+                "clicks": 0,
+                "conversions": 0,
+                "heartbeats": 0,
+            }
+            for i in range(20)
+        ],
+    },
+    "/api/statistics/pages/": {
+        "pages": [{"page_url": "/pricing", "views": 70}, {"page_url": "/docs", "views": 30}]
+    },
+    "/api/statistics/referrers/": {
+        "referrers": [
+            {"referrer": "duckduckgo.com", "sessions": 3},
+            {"referrer": "(direct)", "sessions": 1},
+        ]
+    },
+    "/api/sessions/active/": {
+        "count": 3,
+        "active_users": 2,
+        "generated_at": "2026-01-01T00:00:00.000Z",
+        "sessions": [
+            {
+                "session_id": f"visit-{i}",
+                "user_id": f"user-{i % 2}",
+                "current_page": "/pricing",
+                "last_activity": NOW_MS - i * 5000,
+                "duration_seconds": 30 * i,
+            }
+            for i in range(3)
+        ],
+    },
+}
+
+
+class StubApi(BaseHTTPRequestHandler):
+    """Serves ANSWERS; ``server.overrides`` maps a path to (status, raw body)."""
+
+    server: StubServer
+
+    def do_GET(self) -> None:
+        self.server.requests.append((self.path, self.headers.get("Authorization")))
+        time.sleep(self.server.delay_s)
+        path = self.path.split("?")[0]
+        status, body = self.server.overrides.get(
+            path, (200, json.dumps(ANSWERS.get(path)).encode())
+        )
+        if path not in ANSWERS:
+            status, body = 404, b'{"error": "not_found"}'
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class StubServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), StubApi)
+        self.requests: list[tuple[str, str | None]] = []
+        self.overrides: dict[str, tuple[int, bytes]] = {}
+        self.delay_s = 0.0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+@pytest.fixture
+def api() -> Iterator[StubServer]:
+    server = StubServer()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# ---- the source ---------------------------------------------------------------------------
+
+
+def test_source_reads_the_five_answers_into_one_snapshot_with_the_bearer_token(
+    api: StubServer,
+) -> None:
+    with HttpSnapshotSource(api.url + "/", token=TOKEN) as source:
+        snapshot = source.fetch()
+    assert snapshot.summary.events_24h == 4321
+    assert [p.name for p in snapshot.pages] == ["/pricing", "/docs"]
+    assert [(r.name, r.count) for r in snapshot.referrers] == [
+        ("duckduckgo.com", 3),
+        ("(direct)", 1),
+    ]
+    assert [s.session_id for s in snapshot.sessions] == ["visit-0", "visit-1", "visit-2"]
+    assert len(snapshot.traffic) == 20
+    assert sorted(path for path, _ in api.requests) == [
+        "/api/sessions/active/",
+        "/api/statistics/hourly/",
+        "/api/statistics/pages/?hours=24&limit=10",
+        "/api/statistics/referrers/?hours=24&limit=10",
+        "/api/statistics/summary/",
+    ]
+    assert {auth for _, auth in api.requests} == {f"Bearer {TOKEN}"}
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "reason"),
+    [
+        (401, b'{"error": "unauthorized"}', "HTTP 401: set LIVEINSIGHT_API_TOKEN"),
+        (503, b'{"error": "backend_unavailable"}', "HTTP 503 from /api/statistics/summary/"),
+        (200, b"<html>proxy error</html>", "not JSON from /api/statistics/summary/"),
+        (
+            200,
+            b'{"active_users": "many"}',
+            "unexpected answer: summary: 'active_users' should be a number",
+        ),
+    ],
+)
+def test_source_turns_a_bad_answer_into_one_short_reason(
+    api: StubServer, status: int, body: bytes, reason: str
+) -> None:
+    api.overrides["/api/statistics/summary/"] = (status, body)
+    with HttpSnapshotSource(api.url) as source, pytest.raises(ApiUnavailable) as caught:
+        source.fetch()
+    assert str(caught.value).startswith(reason)
+
+
+def test_source_says_connection_refused_when_nothing_listens() -> None:
+    source = HttpSnapshotSource(f"http://127.0.0.1:{closed_port()}")
+    with source, pytest.raises(ApiUnavailable, match="connection refused"):
+        source.fetch()
+
+
+def test_source_gives_up_on_a_hung_api_within_its_budget(api: StubServer) -> None:
+    api.delay_s = 2.0
+    with HttpSnapshotSource(api.url, budget_s=0.3) as source:
+        started = time.monotonic()
+        with pytest.raises(ApiUnavailable, match=r"no answer within 0.3 s"):
+            source.fetch()
+        assert time.monotonic() - started < 1.5
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("https://api.example.com/prefix/", "https://api.example.com/prefix"),
+        ("  http://localhost:18081/ ", "http://localhost:18081"),
+    ],
+)
+def test_normalise_url_accepts_http_urls(url: str, expected: str) -> None:
+    assert normalise_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["127.0.0.1:8080", "ftp://host", "http://", "not a url", "http://h:99999", "http://h/?q=1"],
+)
+def test_normalise_url_refuses_what_is_not_an_api_base_url(url: str) -> None:
+    with pytest.raises(ValueError):
+        normalise_url(url)
+
+
+# ---- the dashboard, end to end over HTTP --------------------------------------------------
+
+
+async def test_dashboard_against_a_real_http_server_shows_its_numbers(api: StubServer) -> None:
+    source = HttpSnapshotSource(api.url, token=TOKEN)
+    app = DashboardApp(source, url=source.url, refresh_s=60.0, clock=lambda: 50.0)
+    with source:
+        await drive_dashboard(app, api)
+        assert api.requests and {auth for _, auth in api.requests} == {f"Bearer {TOKEN}"}
+
+
+async def drive_dashboard(app: DashboardApp, api: StubServer) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        tiles = {t.label: t.value for t in app.query(KpiTile)}
+        assert tiles["Events (24h)"] == "4,321"
+        assert tiles["Active sessions"] == "3"
+        assert tiles["Conversion rate"] == "5.00 %"
+        assert app.query_one(SessionsTable).row_count == 3
+        assert app.last_error is None
+
+        api.overrides["/api/sessions/active/"] = (500, b"{}")
+        await pilot.press("r")
+        await settle(pilot)
+        assert app.last_error == "HTTP 500 from /api/sessions/active/"
+        assert app.query_one(SessionsTable).row_count == 3  # the last data stays
+
+        del api.overrides["/api/sessions/active/"]
+        await pilot.press("r")
+        await settle(pilot)
+        assert app.last_error is None
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running

@@ -1,0 +1,65 @@
+"""``liveinsight dashboard``: parses and checks the flags, then hands over to the app."""
+
+from __future__ import annotations
+
+import click
+
+from tui.app import DEFAULT_REFRESH_S, MAX_REFRESH_S, MIN_REFRESH_S, check_refresh, run_dashboard
+from tui.client import DEFAULT_URL, normalise_url
+
+
+def _url(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        return normalise_url(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
+def _refresh(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    try:
+        return check_refresh(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
+@click.command("dashboard")
+@click.option(
+    "--url",
+    default=DEFAULT_URL,
+    show_default=True,
+    callback=_url,
+    help="Base URL of a running LiveInsight HTTP API (the gateway of `liveinsight up`).",
+)
+@click.option(
+    "--refresh",
+    type=float,
+    default=DEFAULT_REFRESH_S,
+    show_default=True,
+    callback=_refresh,
+    help=f"Seconds between polls, {MIN_REFRESH_S:g} to {MAX_REFRESH_S:g}; change it live with + and -.",
+)
+@click.option(
+    "--token",
+    envvar="LIVEINSIGHT_API_TOKEN",
+    show_envvar=True,
+    default=None,
+    help="Bearer token, when the API was started with one.",
+)
+def dashboard(url: str, refresh: float, token: str | None) -> None:
+    """Live terminal dashboard of a running stack: KPIs, traffic, pages, referrers, sessions.
+
+    It polls the query API (/api/statistics/*, /api/sessions/active/) and keeps the last data
+    on screen with a warning banner while the API does not answer.
+
+    \b
+    Examples:
+      liveinsight up &                                   start a stack on :8080, then
+      liveinsight dashboard                              watch it
+      liveinsight dashboard --url http://127.0.0.1:18080 --refresh 1
+      LIVEINSIGHT_API_TOKEN=secret liveinsight dashboard --url https://api.example.com
+
+    \b
+    Keys: q quit, p pause, r refresh now, + / - poll less / more often, s sort sessions,
+          Tab next panel, ? help.
+    """
+    run_dashboard(url, refresh=refresh, token=token)

@@ -1,0 +1,203 @@
+"""``liveinsight demo``: storage + tables + gateway + simulated traffic + the dashboard, in one
+command. Quitting the dashboard (or Ctrl-C) stops everything it started."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from liveinsight.aws import dynamodb_client
+from liveinsight.cli import clear_errors, stack_options, stack_settings
+from liveinsight.errors import ConfigError
+from liveinsight.gateway import create_app
+from liveinsight.runtime import port_is_free, storage_runtime
+from liveinsight.settings import Settings
+from liveinsight.tables import create_tables
+
+LIVEINSIGHT = [sys.executable, "-m", "liveinsight.cli"]
+
+
+@contextlib.contextmanager
+def gateway_thread(settings: Settings) -> Iterator[str]:
+    """The gateway on a background thread (the dashboard needs the main thread)."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="gateway", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise ConfigError(f"the gateway did not start on {settings.host}:{settings.port}")
+        time.sleep(0.02)
+    try:
+        yield f"http://{settings.host}:{settings.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+@contextlib.contextmanager
+def traffic(
+    url: str, workdir: Path, *, seed: int | None, rate: float, backfill: str, log: Any
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """A short backfill (so the charts are full at once) and live traffic, as child processes."""
+    common = ["simulate", "--url", url, "--no-progress"]
+    seeded = ["--seed", str(seed)] if seed is not None else []
+    commands = [
+        [
+            *common,
+            *seeded,
+            "--backfill",
+            backfill,
+            "--rate",
+            str(max(rate / 10, 0.5)),
+            "--batch",
+            "20",
+            "--ledger",
+            str(workdir / "backfill-ledger.jsonl"),
+        ],
+        [*common, *seeded, "--rate", str(rate), "--ledger", str(workdir / "live-ledger.jsonl")],
+    ]
+    processes = [
+        subprocess.Popen([*LIVEINSIGHT, *c], stdout=log, stderr=subprocess.STDOUT) for c in commands
+    ]
+    try:
+        yield processes
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@click.command("demo")
+@stack_options
+@click.option(
+    "--seed", type=int, default=None, help="Seed for the simulated traffic [default: random]."
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(0.1, 600),
+    default=20.0,
+    show_default=True,
+    help="Live visitors arriving per minute.",
+)
+@click.option(
+    "--backfill",
+    default="100m",
+    show_default=True,
+    help="History generated at start so the charts are full.",
+)
+@click.option(
+    "--refresh",
+    type=click.FloatRange(0.5, 60),
+    default=2.0,
+    show_default=True,
+    help="Dashboard refresh interval (s).",
+)
+@click.option(
+    "--no-dashboard",
+    is_flag=True,
+    help="Run storage, API and traffic without the dashboard (see --duration).",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(1, 86400),
+    default=None,
+    help="With --no-dashboard: stop after this many seconds.",
+)
+@click.pass_context
+@clear_errors
+def demo(
+    ctx: click.Context,
+    seed: int | None,
+    rate: float,
+    backfill: str,
+    refresh: float,
+    no_dashboard: bool,
+    duration: float | None,
+    **flags: Any,
+) -> None:
+    """Everything at once: DynamoDB Local, tables, the HTTP API, simulated visitors and the
+    live dashboard. Quit the dashboard with q; everything started here stops with it.
+
+    \b
+    Examples:
+      liveinsight demo                         in-memory storage, API on http://127.0.0.1:8080
+      liveinsight demo --rate 60 --seed 7      busier, reproducible traffic
+      liveinsight demo --no-dashboard --duration 30   storage + API + traffic for 30 s
+    """
+    settings = stack_settings(ctx, **flags).with_overrides(
+        active_cache_s=flags.get("active_cache") or 0.0
+    )
+    if not port_is_free(settings.port, settings.host):
+        raise ConfigError(
+            f"port {settings.port} is already in use on {settings.host}; choose another with --port"
+        )
+    signal.signal(signal.SIGTERM, _interrupt)
+    with tempfile.TemporaryDirectory(prefix="liveinsight-demo-") as tmp:
+        workdir = Path(tmp)
+        log_path = workdir / "traffic.log"
+        with (
+            storage_runtime(
+                settings.backend, port=settings.db_port, db_path=settings.db_path
+            ) as storage,
+            log_path.open("wb") as log,
+        ):
+            settings = settings.with_overrides(endpoint_url=storage.endpoint_url)
+            create_tables(dynamodb_client(settings), settings.table_prefix)
+            click.echo(f"storage   {storage.endpoint_url}  [{settings.backend}]")
+            with gateway_thread(settings) as url:
+                click.echo(f"gateway   {url}  (demo site: {url}/demo/)")
+                with traffic(
+                    url, workdir, seed=seed, rate=rate, backfill=backfill, log=log
+                ) as processes:
+                    click.echo(
+                        f"traffic   {len(processes)} simulators (backfill {backfill}, then {rate:g} visitors/min)"
+                    )
+                    if no_dashboard:
+                        _wait(duration, processes)
+                    else:
+                        from tui.app import run_dashboard
+
+                        run_dashboard(url, refresh=refresh, token=settings.api_token)
+    click.echo("stopped: dashboard, traffic, gateway and storage")
+
+
+def _wait(duration: float | None, processes: list[subprocess.Popen[bytes]]) -> None:
+    deadline = time.monotonic() + duration if duration else None
+    click.echo(
+        "running   press Ctrl-C to stop" + (f" (or wait {duration:g} s)" if duration else "")
+    )
+    try:
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt

@@ -1,0 +1,48 @@
+"""How numbers read on the dashboard: counts, durations, rates and percentages, in a few cells."""
+
+from __future__ import annotations
+
+NO_VALUE = "–"
+
+
+def count(n: int) -> str:
+    """``1234567`` -> ``1,234,567``."""
+    return f"{n:,}"
+
+
+def duration(seconds: float) -> str:
+    """Seconds as ``42s``, ``3m 05s``, ``2h 07m``, ``3d 04h``."""
+    total = max(0, int(seconds))
+    if total < 60:
+        return f"{total}s"
+    minutes, secs = divmod(total, 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours:02d}h"
+
+
+def percent(fraction: float) -> str:
+    """``0.0235`` -> ``2.35 %``."""
+    return f"{fraction * 100:.2f} %"
+
+
+def rate(per_second: float | None) -> str:
+    """Events per second, or a dash while it cannot be known yet."""
+    if per_second is None:
+        return NO_VALUE
+    if per_second >= 100:
+        return f"{per_second:,.0f}/s"
+    return f"{per_second:.1f}/s"
+
+
+def age(seconds: float | None) -> str:
+    """How old the data is, ``never`` before the first answer."""
+    if seconds is None:
+        return "never"
+    if seconds < 60:
+        return f"{int(max(0.0, seconds))} s"
+    return duration(seconds)

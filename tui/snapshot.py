@@ -1,0 +1,222 @@
+"""One poll of the query API (SPEC section 6) as plain, typed values.
+
+``parse_snapshot`` turns the five JSON answers into a :class:`Snapshot` and refuses anything
+of the wrong shape with :class:`UnexpectedAnswer`, so the widgets never meet a missing key or
+a string where a number belongs. Strings stay raw here; the widgets pass them through
+``tui.sanitize`` when they draw them. Times are epoch milliseconds, durations seconds.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+SUMMARY_PATH = "/api/statistics/summary/"
+HOURLY_PATH = "/api/statistics/hourly/"
+PAGES_PATH = "/api/statistics/pages/?hours=24&limit=10"
+REFERRERS_PATH = "/api/statistics/referrers/?hours=24&limit=10"
+ACTIVE_PATH = "/api/sessions/active/"
+ANSWER_PATHS = {
+    "summary": SUMMARY_PATH,
+    "hourly": HOURLY_PATH,
+    "pages": PAGES_PATH,
+    "referrers": REFERRERS_PATH,
+    "active": ACTIVE_PATH,
+}
+CLOCK_LABEL = re.compile(r"(\d{1,2}):(\d{2})")
+MINUTE_MS = 60_000
+DAY_MINUTES = 24 * 60
+
+
+class UnexpectedAnswer(ValueError):
+    """An API answer did not have the shape SPEC section 6 promises."""
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    active_users: int
+    active_sessions: int
+    events_24h: int
+    page_views_24h: int
+    avg_session_seconds: float
+    conversion_rate: float  # a fraction, 0..1
+    session_conversion_rate: float
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficPoint:
+    """One five-minute bucket; ``time`` is the API's ``HH:MM`` label."""
+
+    time: str
+    start: int
+    events: int
+    page_views: int
+
+
+@dataclass(frozen=True, slots=True)
+class RankedName:
+    """A page with its views, or a referrer host with its visits."""
+
+    name: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveSession:
+    session_id: str
+    user_id: str
+    current_page: str
+    last_activity: int
+    duration_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    summary: Summary
+    traffic: tuple[TrafficPoint, ...]
+    pages: tuple[RankedName, ...]
+    referrers: tuple[RankedName, ...]
+    active_count: int
+    sessions: tuple[ActiveSession, ...]
+    generated_at_ms: int  # server time of the active-sessions answer
+    clock_offset_ms: int  # of the API's timezone from UTC, as its bucket labels show it
+
+    @property
+    def first_bucket(self) -> int:
+        """Start (ms) of the oldest bucket of the traffic chart; it moves every 5 minutes."""
+        return self.traffic[0].start if self.traffic else 0
+
+    def clock_time(self, epoch_ms: int) -> str:
+        """``HH:MM:SS`` in the timezone of the chart's labels (the API's, UTC by default)."""
+        return time.strftime("%H:%M:%S", time.gmtime((epoch_ms + self.clock_offset_ms) // 1000))
+
+
+# ---- parsing --------------------------------------------------------------------------------
+
+
+def parse_snapshot(answers: Mapping[str, Any]) -> Snapshot:
+    """``answers`` maps ``summary``, ``hourly``, ``pages``, ``referrers``, ``active`` to JSON."""
+    summary = _object(answers.get("summary"), "summary")
+    hourly = _object(answers.get("hourly"), "hourly")
+    active = _object(answers.get("active"), "active")
+    sessions = tuple(_session(item) for item in _list(active, "sessions", "active"))
+    traffic = tuple(_point(item) for item in _list(hourly, "points", "hourly"))
+    return Snapshot(
+        summary=Summary(
+            active_users=_int(summary, "active_users", "summary"),
+            active_sessions=_int(summary, "active_sessions", "summary"),
+            events_24h=_int(summary, "events_24h", "summary"),
+            page_views_24h=_int(summary, "page_views_24h", "summary", default=0),
+            avg_session_seconds=_number(summary, "avg_session_seconds", "summary"),
+            conversion_rate=_number(summary, "conversion_rate", "summary"),
+            session_conversion_rate=_number(
+                summary, "session_conversion_rate", "summary", default=0.0
+            ),
+        ),
+        traffic=traffic,
+        pages=_ranked(answers.get("pages"), "pages", "page_url", "views"),
+        referrers=_ranked(answers.get("referrers"), "referrers", "referrer", "sessions"),
+        active_count=_int(active, "count", "active", default=len(sessions)),
+        sessions=sessions,
+        generated_at_ms=_iso_ms(active.get("generated_at"), sessions),
+        clock_offset_ms=clock_offset_ms(traffic),
+    )
+
+
+def clock_offset_ms(points: tuple[TrafficPoint, ...]) -> int:
+    """The API's UTC offset, read from a bucket's ``HH:MM`` label against its start (ms).
+
+    Session times are then shown in the same timezone as the chart. 0 (UTC) when there is
+    no readable label.
+    """
+    for point in points:
+        match = CLOCK_LABEL.fullmatch(point.time)
+        if match:
+            label_minutes = int(match[1]) * 60 + int(match[2])
+            utc_minutes = point.start // MINUTE_MS % DAY_MINUTES
+            offset = (label_minutes - utc_minutes) % DAY_MINUTES
+            if offset > DAY_MINUTES // 2:
+                offset -= DAY_MINUTES
+            return offset * MINUTE_MS
+    return 0
+
+
+def _object(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise UnexpectedAnswer(f"{where}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _list(parent: Mapping[str, Any], key: str, where: str) -> list[Any]:
+    value = parent.get(key)
+    if not isinstance(value, list):
+        raise UnexpectedAnswer(f"{where}: '{key}' should be a list")
+    return value
+
+
+def _number(parent: Mapping[str, Any], key: str, where: str, default: float | None = None) -> float:
+    value = parent.get(key, default)
+    # bool is an int in Python, but never a count in the API
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise UnexpectedAnswer(f"{where}: '{key}' should be a number")
+    if isinstance(value, int):
+        value = float(value) if abs(value) < 2**63 else math.inf
+    if not math.isfinite(value):
+        raise UnexpectedAnswer(f"{where}: '{key}' should be a finite number")
+    return value
+
+
+def _int(parent: Mapping[str, Any], key: str, where: str, default: int | None = None) -> int:
+    return int(_number(parent, key, where, default))
+
+
+def _str(parent: Mapping[str, Any], key: str, where: str) -> str:
+    value = parent.get(key)
+    if not isinstance(value, str):
+        raise UnexpectedAnswer(f"{where}: '{key}' should be a string")
+    return value
+
+
+def _point(item: Any) -> TrafficPoint:
+    point = _object(item, "hourly point")
+    return TrafficPoint(
+        time=_str(point, "time", "hourly point"),
+        start=_int(point, "start", "hourly point"),
+        events=_int(point, "events", "hourly point"),
+        page_views=_int(point, "page_views", "hourly point"),
+    )
+
+
+def _ranked(answer: Any, key: str, name_key: str, count_key: str) -> tuple[RankedName, ...]:
+    items = _list(_object(answer, key), key, key)
+    ranked = []
+    for item in items:
+        entry = _object(item, key)
+        ranked.append(RankedName(_str(entry, name_key, key), _int(entry, count_key, key)))
+    return tuple(ranked)
+
+
+def _session(item: Any) -> ActiveSession:
+    session = _object(item, "session")
+    return ActiveSession(
+        session_id=_str(session, "session_id", "session"),
+        user_id=_str(session, "user_id", "session"),
+        current_page=_str(session, "current_page", "session"),
+        last_activity=_int(session, "last_activity", "session"),
+        duration_seconds=_int(session, "duration_seconds", "session"),
+    )
+
+
+def _iso_ms(value: Any, sessions: tuple[ActiveSession, ...]) -> int:
+    """``generated_at`` in epoch ms; the newest activity when the server sent none we can read."""
+    if isinstance(value, str):
+        try:
+            return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+        except ValueError:
+            pass
+    return max((s.last_activity for s in sessions), default=0)
