@@ -213,6 +213,44 @@ def http_figures(settings: Settings, raw: float, seconds: float) -> dict[str, fl
     return dict(measure(settings, seconds=seconds))
 
 
+def tui_refresh_cpu(settings: Settings) -> float:
+    """The dashboard's own CPU per refresh, against an API in another process."""
+    import subprocess
+    import sys
+
+    from tui.bench import refresh_cpu_ms  # built by the dashboard package
+
+    port = free_port()
+    api = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "liveinsight.cli",
+            "up",
+            "--endpoint",
+            str(settings.endpoint_url),
+            "--port",
+            str(port),
+            "--active-cache",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert api.stdout is not None
+        for line in api.stdout:
+            if line.startswith("ready"):
+                break
+        else:
+            raise RuntimeError("the API for the dashboard measurement did not start")
+        return refresh_cpu_ms(f"http://127.0.0.1:{port}")
+    finally:
+        api.terminate()
+        api.wait(timeout=30)
+
+
 @click.command("bench")
 @click.option(
     "--seconds",
@@ -299,6 +337,9 @@ def bench(seconds: float, large: int, as_json: bool) -> None:
         results["query_scaling_ratio"] = results["query_ms_100k"] / results["query_ms_10k"]
         results["stored_events_large"] = large
 
+        progress(f"dashboard refresh CPU at {large:,} stored events")
+        results["tui_refresh_cpu_ms"] = optional("dashboard", lambda: tui_refresh_cpu(settings))
+
     progress("simulator generation (no sending)")
     results["simulator_events_per_s"] = optional(
         "simulator", lambda: simulator_rate(min(seconds, 5))
@@ -317,6 +358,9 @@ def bench(seconds: float, large: int, as_json: bool) -> None:
         Figure("query_scaling_ratio", results["query_scaling_ratio"], "x", "<= 1.3"),
         Figure(
             "simulator_events_per_s", results["simulator_events_per_s"], "events/s", ">= 50,000"
+        ),
+        Figure(
+            "tui_refresh_cpu_ms", results["tui_refresh_cpu_ms"], "ms CPU", "< 50 at the large store"
         ),
     ]
     if as_json:
