@@ -81,15 +81,22 @@ class DynamoRollupSource:
         One Query per hour partition; 5-minute buckets of a partial hour become a key range.
         """
         first_m5: dict[int, int] = {}
+        whole_hours: list[int] = []
         for bucket in wanted:
             hour = bucket_start(bucket.start, HOUR_MS)
-            since = bucket.start if bucket.granularity == M5 else hour
-            first_m5[hour] = min(first_m5.get(hour, since), since)
-        queries = [(rollups.named_pk(kind, hour), since) for hour, since in first_m5.items()]
+            if bucket.granularity == M5:
+                first_m5[hour] = min(first_m5.get(hour, bucket.start), bucket.start)
+            elif kind in rollups.HOURLY_KINDS:
+                whole_hours.append(hour)
+            else:
+                first_m5[hour] = hour
+        queries: list[tuple[str, int | None]] = [(rollups.named_pk(kind, h), since) for h, since in first_m5.items()]
+        queries += [(rollups.hourly_pk(kind, h), None) for h in whole_hours]
         totals: dict[str, dict[str, int]] = {}
         for rows in self._pool.map(lambda query: self._query_partition(*query), queries):
             for values in rows:
-                counts = totals.setdefault(rollups.name_of(values["sk"]), {})
+                name = values["sk"] if values["pk"].startswith(f"{kind}h#") else rollups.name_of(values["sk"])
+                counts = totals.setdefault(name, {})
                 for field, n in values.items():
                     if field not in ("pk", "sk") and isinstance(n, int):
                         counts[field] = counts.get(field, 0) + n
@@ -129,13 +136,17 @@ class DynamoRollupSource:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return rows
 
-    def _query_partition(self, pk: str, since: int) -> list[dict[str, Any]]:
+    def _query_partition(self, pk: str, since: int | None) -> list[dict[str, Any]]:
+        """All items of a partition, or those from the 5-minute bucket ``since`` on."""
         rows: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
             "TableName": self.rollups_table,
-            "KeyConditionExpression": "pk = :pk AND sk >= :since",
-            "ExpressionAttributeValues": {":pk": {"S": pk}, ":since": {"S": f"{since:013d}#"}},
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
         }
+        if since is not None:
+            kwargs["KeyConditionExpression"] = "pk = :pk AND sk >= :since"
+            kwargs["ExpressionAttributeValues"][":since"] = {"S": f"{since:013d}#"}
         while True:
             page = _call(self.client.query, **kwargs)
             rows.extend(items.from_item(raw) for raw in page.get("Items", []))

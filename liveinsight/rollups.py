@@ -43,6 +43,10 @@ COUNTER_FIELDS = (
     "visit_page_views",
 )
 PAGES, REFERRERS, TIME_ON_PAGE, CLICKS = "p", "r", "t", "k"
+# Kinds also kept per hour: the five dashboard reads must not grow with traffic. Clicks and
+# time on page stay 5-minute only (fewer writes); their reads grow with distinct
+# (page, 5 minutes) pairs, which the site's size bounds.
+HOURLY_KINDS = (PAGES, REFERRERS)
 CLICK_SEPARATOR = "\t"  # between page and target in a click item; both refuse control characters
 DIRECT = "(direct)"
 NO_TARGET = "(none)"
@@ -89,7 +93,21 @@ def named_key(kind: str, ts_ms: int, name: str) -> RollupKey:
 
 
 def named_pk(kind: str, hour_start: int) -> str:
+    """The partition of a kind's 5-minute items in one hour."""
     return f"{kind}#{hour_start}"
+
+
+def hourly_pk(kind: str, hour_start: int) -> str:
+    """The partition of a kind's whole-hour items (sort key: the name alone)."""
+    return f"{kind}h#{hour_start}"
+
+
+def _add_named(deltas: Deltas, kind: str, ts_ms: int, name: str, field: str, amount: int) -> None:
+    """Count a name in its 5 minutes, and - for the dashboard's own kinds (pages, referrers) -
+    in its hour too, so a 24 h read touches one item per name and hour, however busy."""
+    _add(deltas, named_key(kind, ts_ms, name), field, amount)
+    if kind in HOURLY_KINDS:
+        _add(deltas, (hourly_pk(kind, bucket_start(ts_ms, HOUR_MS)), rollup_name(name)), field, amount)
 
 
 def name_of(sort_key: str) -> str:
@@ -122,11 +140,9 @@ def event_deltas(hit: Hit, shard: int, deltas: Deltas) -> None:
         _add(deltas, key, "events", 1)
         _add(deltas, key, hit.event_type, 1)
     if hit.event_type == "page_view":
-        _add(deltas, named_key(PAGES, hit.timestamp, hit.page), "views", 1)
+        _add_named(deltas, PAGES, hit.timestamp, hit.page, "views", 1)
     elif hit.event_type == "click":
-        _add(
-            deltas, named_key(CLICKS, hit.timestamp, click_name(hit.page, hit.target)), "clicks", 1
-        )
+        _add_named(deltas, CLICKS, hit.timestamp, click_name(hit.page, hit.target), "clicks", 1)
 
 
 def visit_deltas(visit: Visit | None, shard: int, sign: int, deltas: Deltas) -> None:
@@ -140,18 +156,12 @@ def visit_deltas(visit: Visit | None, shard: int, sign: int, deltas: Deltas) -> 
         _add(deltas, key, "converted_visits", sign if visit.converted else 0)
         _add(deltas, key, "bounced_visits", sign if visit.bounced else 0)
         _add(deltas, key, "visit_page_views", sign * visit.page_views)
-    _add(
-        deltas,
-        named_key(REFERRERS, visit.start_time, referrer_host(visit.referrer)),
-        "sessions",
-        sign,
-    )
+    _add_named(deltas, REFERRERS, visit.start_time, referrer_host(visit.referrer), "sessions", sign)
     # Time on page belongs to the page_view's 5 minutes; an out-of-order event that changes a
     # page_view's next event moves its time through this old/new difference.
     for step, gap_ms in times_on_page(visit.stamps, visit.steps):
-        key = named_key(TIME_ON_PAGE, step.timestamp, step.page)
-        _add(deltas, key, "dwell_ms", sign * gap_ms)
-        _add(deltas, key, "dwell_n", sign)
+        _add_named(deltas, TIME_ON_PAGE, step.timestamp, step.page, "dwell_ms", sign * gap_ms)
+        _add_named(deltas, TIME_ON_PAGE, step.timestamp, step.page, "dwell_n", sign)
 
 
 def new_deltas() -> Deltas:
