@@ -1,0 +1,60 @@
+"""``liveinsight loadtest`` and the HTTP benchmark against the real gateway on DynamoDB Local.
+
+Short runs (seconds): they prove the wiring (Locust subprocess, ledgers, reconciliation through
+the query API and the Events table, reports on disk), never a speed.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from liveinsight.settings import Settings
+from loadtest.commands import loadtest
+from loadtest.http_bench import measure
+
+
+def test_a_short_run_has_no_failures_reconciles_and_leaves_its_reports(
+    gateway, tmp_path: Path
+) -> None:
+    report = tmp_path / "report"
+    settings = gateway.settings
+    args = [
+        "--url", gateway.url,
+        "--users", "5",
+        "--spawn-rate", "5",
+        "--run-time", "5s",
+        "--wait", "0.05-0.2",
+        "--report", str(report),
+        "--endpoint", settings.endpoint_url,
+        "--prefix", settings.table_prefix,
+    ]  # fmt: skip
+    result = CliRunner().invoke(loadtest, args)
+    assert result.exit_code == 0, result.output
+    assert "reconciliation OK" in result.output and "Traceback" not in result.output
+    for name in ("report.html", "locust_stats.csv", "locust_failures.csv", "reconciliation.json"):
+        assert (report / name).is_file(), name
+    assert list(report.glob("ledger-*.jsonl"))
+    summary = json.loads((report / "reconciliation.json").read_text())
+    assert summary["ok"] and summary["requests"]["total"]["failures"] == 0
+    events = summary["reconciliation"]["events"]
+    assert events["accepted"] > 0 and events["failed"] == events["unknown"] == 0
+    checked = {c["source"] for c in summary["reconciliation"]["checks"]}
+    assert checked == {"ledger", "api", "storage"}
+
+    # The same ledgers, gathered as after a distributed run, reconciled with storage alone.
+    storage = ["--endpoint", settings.endpoint_url, "--prefix", settings.table_prefix]
+    again = CliRunner().invoke(loadtest, ["--reconcile-only", str(report), *storage])
+    assert again.exit_code == 0, again.output
+    assert "reconciliation OK" in again.output
+
+
+def test_the_http_benchmark_reports_its_figures(local_settings: Settings) -> None:
+    settings = local_settings.with_overrides(table_prefix=f"hb{uuid.uuid4().hex[:8]}_")
+    figures = measure(settings, seconds=2, users=4)
+    assert figures["http_single_failures"] == 0 and figures["http_batched_failures"] == 0
+    assert figures["http_single_per_s"] > 0 and figures["http_batched_per_s"] > 0
+    assert figures["http_single_p99_ms"] is not None
