@@ -91,9 +91,3 @@ class BackendUnavailable(LiveInsightError):
     status = 503
     code = "backend_unavailable"
     retry_after_s = 2
-
-
-class WriteConflict(LiveInsightError):
-    """A conditional write lost a race; the store re-reads and retries (never reaches HTTP)."""
-
-    code = "write_conflict"

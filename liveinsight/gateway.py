@@ -236,7 +236,7 @@ def settings_environ(settings: Settings) -> dict[str, str]:
     env = {}
     for f in fields(settings):
         value = getattr(settings, f.name)
-        if f.name == "extra" or value is None:
+        if value is None:
             continue
         if isinstance(value, tuple):
             value = ",".join(value)

@@ -90,12 +90,18 @@ class DynamoRollupSource:
                 whole_hours.append(hour)
             else:
                 first_m5[hour] = hour
-        queries: list[tuple[str, int | None]] = [(rollups.named_pk(kind, h), since) for h, since in first_m5.items()]
+        queries: list[tuple[str, int | None]] = [
+            (rollups.named_pk(kind, h), since) for h, since in first_m5.items()
+        ]
         queries += [(rollups.hourly_pk(kind, h), None) for h in whole_hours]
         totals: dict[str, dict[str, int]] = {}
         for rows in self._pool.map(lambda query: self._query_partition(*query), queries):
             for values in rows:
-                name = values["sk"] if values["pk"].startswith(f"{kind}h#") else rollups.name_of(values["sk"])
+                name = (
+                    values["sk"]
+                    if values["pk"].startswith(f"{kind}h#")
+                    else rollups.name_of(values["sk"])
+                )
                 counts = totals.setdefault(name, {})
                 for field, n in values.items():
                     if field not in ("pk", "sk") and isinstance(n, int):

@@ -107,7 +107,12 @@ def _add_named(deltas: Deltas, kind: str, ts_ms: int, name: str, field: str, amo
     in its hour too, so a 24 h read touches one item per name and hour, however busy."""
     _add(deltas, named_key(kind, ts_ms, name), field, amount)
     if kind in HOURLY_KINDS:
-        _add(deltas, (hourly_pk(kind, bucket_start(ts_ms, HOUR_MS)), rollup_name(name)), field, amount)
+        _add(
+            deltas,
+            (hourly_pk(kind, bucket_start(ts_ms, HOUR_MS)), rollup_name(name)),
+            field,
+            amount,
+        )
 
 
 def name_of(sort_key: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from liveinsight.errors import ConfigError
@@ -48,7 +48,6 @@ class Settings:
     db_path: str | None = None
     workers: int = 1
     max_write_attempts: int = 40
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -81,8 +80,6 @@ class Settings:
         env = os.environ if environ is None else environ
         kwargs: dict[str, Any] = {}
         for f in fields(cls):
-            if f.name == "extra":
-                continue
             raw = env.get(f"LIVEINSIGHT_{f.name.upper()}")
             if raw is None or raw == "":
                 continue

@@ -42,12 +42,10 @@ class Outcome:
 
 @dataclass
 class SessionState:
-    """What was read of one client session: its current visit (if any) and the base item."""
+    """What was read of one client session: its current visit (None for a new session)."""
 
     client_session_id: str
     current: Visit | None
-    base_exists: bool
-    base_version: int = 0
 
 
 @dataclass
@@ -60,18 +58,17 @@ class Plan:
     actions: list[dict[str, Any]]
     deltas: rollups.Deltas
 
-    def size_with(self, merged: rollups.Deltas) -> int:
-        extra = sum(1 for key in self.deltas if key not in merged)
-        return len(self.actions) + len(merged) + extra
-
 
 @dataclass
 class Transaction:
     plans: list[Plan] = field(default_factory=list)
     deltas: rollups.Deltas = field(default_factory=rollups.new_deltas)
 
-    def size(self) -> int:
-        return sum(len(p.actions) for p in self.plans) + len(self.deltas)
+    def size_with(self, plan: Plan) -> int:
+        """Actions of this transaction if ``plan`` joined it (shared rollup keys count once)."""
+        new_keys = sum(1 for key in plan.deltas if key not in self.deltas)
+        actions = sum(len(p.actions) for p in self.plans) + len(plan.actions)
+        return actions + len(self.deltas) + new_keys
 
 
 class IngestStore:
@@ -187,11 +184,11 @@ class IngestStore:
         for sid in client_session_ids:
             base = bases.get(sid)
             if base is None:
-                states[sid] = SessionState(sid, None, base_exists=False)
+                states[sid] = SessionState(sid, None)
                 continue
             current_index = int(base.get("current_visit", 0))
             base_visit = items.visit_from_values(base)
-            states[sid] = SessionState(sid, base_visit, True, base_visit.version)
+            states[sid] = SessionState(sid, base_visit)
             if current_index > 0:
                 later[visit_id(sid, current_index)] = sid
         if later:
@@ -333,14 +330,8 @@ class IngestStore:
         current = state.current
         sid = state.client_session_id
         if current is None or 0 in placement.visits:
-            guards = []
-            if current is not None and current.index not in placement.visits:
-                guards.append(
-                    self._check(
-                        current.session_id, "version = :v", {":v": {"N": str(current.version)}}
-                    )
-                )
-            return guards
+            # A new session, or the base visit rewritten with its version condition: enough.
+            return []
         guards = []
         base_key = {"session_id": {"S": sid}}
         if current.index == 0:
@@ -434,11 +425,7 @@ def _pack(plans: list[Plan]) -> list[Transaction]:
     transactions: list[Transaction] = []
     current = Transaction()
     for plan in plans:
-        if (
-            current.plans
-            and plan.size_with(current.deltas) + sum(len(p.actions) for p in current.plans)
-            > MAX_TRANSACTION_ACTIONS
-        ):
+        if current.plans and current.size_with(plan) > MAX_TRANSACTION_ACTIONS:
             transactions.append(current)
             current = Transaction()
         current.plans.append(plan)
