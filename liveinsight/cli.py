@@ -195,7 +195,6 @@ def stack_settings(ctx: click.Context, **flags: Any) -> Settings:
 def run_stack(
     settings: Settings,
     *,
-    gateway: bool = True,
     access_log: bool = False,
     on_ready: Callable[[Settings], None] | None = None,
 ) -> None:
@@ -205,7 +204,7 @@ def run_stack(
     from liveinsight.gateway import serve
     from liveinsight.runtime import port_is_free, storage_runtime
 
-    if gateway and not port_is_free(settings.port, settings.host):
+    if not port_is_free(settings.port, settings.host):
         raise ConfigError(
             f"port {settings.port} is already in use on {settings.host}; choose another with --port"
         )
@@ -225,10 +224,6 @@ def run_stack(
         click.echo(f"storage   {settings.endpoint_url or 'AWS'}  [{settings.backend}]{pid}")
         names = ", ".join(t.name for t in tables.TABLE_SPECS)
         click.echo(f"tables    {names} (prefix {settings.table_prefix!r}; {len(created)} created)")
-        if not gateway:
-            click.echo("ready     press Ctrl-C to stop")
-            _wait_forever()
-            return
         url = f"http://{settings.host}:{settings.port}"
         click.echo(f"gateway   {url}/collect  {url}/api/statistics/summary/  {url}/health")
 
@@ -243,12 +238,6 @@ def run_stack(
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
-
-
-def _wait_forever() -> None:
-    import threading
-
-    threading.Event().wait()
 
 
 class _NoRuntime:

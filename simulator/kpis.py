@@ -3,16 +3,19 @@
 Visits are rebuilt with the core's own session rules (``liveinsight.sessions.place``, S1-S5)
 from the stored events in acknowledgement order, so a visit here is exactly a server visit;
 mobile share comes from ua-parser (``agents.device_class``), crawlers from the server's own
-detector (``liveinsight.bots``). Streaming: one current visit per tab in memory.
+detector (``liveinsight.bots``). Time on page and funnels use the core's definitions
+(``liveinsight.engagement``, docs/metrics.md) over each finished visit's timeline. Streaming:
+one current visit per tab in memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from liveinsight import bots
+from liveinsight.engagement import funnel_depth, times_on_page
 from liveinsight.events import page_path
 from liveinsight.sessions import Hit, Visit, place
 from simulator.agents import MOBILE, device_class
@@ -23,6 +26,8 @@ KPI_LABELS = {
     "bounce_rate": ("bounce rate", "%"),
     "avg_duration_min": ("avg visit duration", "min"),
     "pages_per_visit": ("page views per visit", ""),
+    "avg_time_on_page_s": ("avg time on page", "s"),
+    "clicks_per_visit": ("clicks per visit", ""),
     "mobile_share": ("mobile share of visits", "%"),
     "crawler_share": ("crawler share of requests", "%"),
 }
@@ -36,10 +41,13 @@ class Kpis:
     bounce_rate: float
     avg_duration_min: float
     pages_per_visit: float
+    avg_time_on_page_s: float
+    clicks_per_visit: float
     mobile_share: float
     crawler_share: float
     crawler_events: int
     crawler_not_filtered: int
+    funnel: tuple[tuple[str, int], ...] = ()  # (step, visits that got at least that far)
 
     def checks(
         self, ranges: Mapping[str, tuple[float, float]]
@@ -55,16 +63,19 @@ class Kpis:
 class KpiCollector:
     """Feed ledger rows (or recorded events with status ``recorded``) in acknowledgement order."""
 
-    def __init__(self, timeout_s: int = 1800) -> None:
+    def __init__(self, timeout_s: int = 1800, *, funnel: Sequence[str] = ()) -> None:
         self.timeout_ms = timeout_s * 1000
+        self.funnel = tuple(funnel)
+        self._reached = [0] * len(self.funnel)
         self.events = 0
         self.crawler_events = 0
         self.crawler_not_filtered = 0
         self._seen: set[str] = set()
         self._current: dict[str, tuple[Visit, str]] = {}
         self._visits = self._converted = self._bounced = self._mobile = 0
-        self._page_views = 0
+        self._page_views = self._clicks = 0
         self._duration_s = 0
+        self._dwell_ms = self._dwell_n = 0
 
     def add(self, row: Mapping[str, Any]) -> None:
         self.events += 1
@@ -79,6 +90,7 @@ class KpiCollector:
         if status not in STORED or event_id in self._seen:
             return
         self._seen.add(event_id)
+        self._clicks += row["event_type"] == "click"
         page = str(row["page_url"])
         hit = Hit(
             event_id,
@@ -109,6 +121,11 @@ class KpiCollector:
         self._page_views += visit.page_views
         self._duration_s += visit.session_duration
         self._mobile += device_class(user_agent) == MOBILE
+        for _view, gap_ms in times_on_page(visit.stamps, visit.steps):
+            self._dwell_ms += gap_ms
+            self._dwell_n += 1
+        for index in range(funnel_depth(visit.steps, self.funnel)):
+            self._reached[index] += 1
 
     def result(self) -> Kpis:
         for visit, user_agent in self._current.values():
@@ -122,10 +139,13 @@ class KpiCollector:
             bounce_rate=self._bounced / n,
             avg_duration_min=self._duration_s / n / 60,
             pages_per_visit=self._page_views / n,
+            avg_time_on_page_s=self._dwell_ms / self._dwell_n / 1000 if self._dwell_n else 0.0,
+            clicks_per_visit=self._clicks / n,
             mobile_share=self._mobile / n,
             crawler_share=self.crawler_events / self.events if self.events else 0.0,
             crawler_events=self.crawler_events,
             crawler_not_filtered=self.crawler_not_filtered,
+            funnel=tuple(zip(self.funnel, self._reached, strict=True)),
         )
 
 
@@ -135,4 +155,6 @@ def format_kpi(name: str, value: float) -> str:
         return f"{value * 100:.1f} %"
     if unit == "min":
         return f"{value:.2f} min"
+    if unit == "s":
+        return f"{value:.1f} s"
     return f"{value:.2f}"

@@ -2,20 +2,25 @@
 
 A row holds exactly what the server stores for the event (``event_id``, ``timestamp``,
 ``user_id``, ``session_id`` (the client's), ``event_type``, ``page_url`` as the stored path,
-``referrer``) plus the request facts (``user_agent``, ``ip_address`` as sent), the answer
+``referrer``, and ``properties`` as the server stores them: the ones sent plus the ``utm_*``
+parameters of the page URL's query, see ``liveinsight.events._enrich``; left out when empty)
+plus the request facts (``user_agent``, ``ip_address`` as sent), the answer
 (``status``: accepted / duplicate / filtered / failed, and ``visit``: the server session the
 event landed in), the number of ``attempts`` and, for failures, the ``error``.
 
 ``stored_events`` is what ``verify`` feeds to ``liveinsight.recompute.dashboard``: each event
 once, at its first acknowledgement that says the server holds it. A ``duplicate`` counts too:
 it means the event is stored (a retry whose first attempt landed, or a replay).
+
+Ledgers written before rows carried ``properties`` still load: a missing key means none (their
+clicks then count under the target ``(none)``, so only the click targets can differ).
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -31,13 +36,14 @@ STATUSES = ("accepted", "duplicate", "filtered", "failed")
 def ledger_rows(batch: Batch, delivery: Delivery) -> list[dict[str, Any]]:
     rows = []
     for event, ack in zip(batch.events, delivery.acks, strict=True):
+        path, utm = page_path(event.page_url)
         row: dict[str, Any] = {
             "event_id": event.event_id,
             "timestamp": event.timestamp,
             "user_id": event.user_id,
             "session_id": event.session_id,
             "event_type": event.event_type,
-            "page_url": page_path(event.page_url)[0],
+            "page_url": path,
             "referrer": event.referrer,
             "user_agent": event.user_agent,
             "ip_address": event.ip_address,
@@ -45,10 +51,24 @@ def ledger_rows(batch: Batch, delivery: Delivery) -> list[dict[str, Any]]:
             "visit": ack.visit,
             "attempts": delivery.attempts,
         }
+        properties = stored_properties(event.properties, utm)
+        if properties:
+            row["properties"] = properties
         if ack.status == "failed" and delivery.error:
             row["error"] = delivery.error
         rows.append(row)
     return rows
+
+
+def stored_properties(
+    sent: Mapping[str, Any] | None, utm: Mapping[str, str]
+) -> dict[str, Any]:
+    """What the server keeps as ``properties``: those sent, plus the page URL's ``utm_*``
+    parameters where the event did not send that key itself (as ``events._enrich`` does)."""
+    properties = dict(sent or {})
+    for key, value in utm.items():
+        properties.setdefault(key, value)
+    return properties
 
 
 class LedgerWriter:

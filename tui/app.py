@@ -1,29 +1,38 @@
 """The dashboard app: polls a :class:`SnapshotSource` in a worker and shows each answer.
 
-Polling runs in one exclusive thread worker; a poll never starts while another is in flight,
-so a slow API delays answers but never piles requests up. When a poll fails the last data
-stays on screen under a banner that says how old it is, and the next tick simply tries again.
-``clock`` (seconds, monotonic) is injected so ages and rates are deterministic in tests.
+Two screens share the status line, the banner and the footer: Live (KPIs, traffic, pages,
+referrers, sessions) and Insights (``i``: time on page, bounce, depth, clicks, a funnel). Each
+has its own :class:`Feed`, fetched by its own exclusive thread worker, and only the feed of
+the screen on view is polled: a poll never starts while the last one of its feed is in flight,
+so a slow API delays answers but never piles requests up, and the Insights reads (the funnel
+costs the API a Query per hour and shard) add nothing to the live screen's refresh. When a
+poll fails the last data stays on screen under a banner that says how old it is, and the next
+tick simply tries again. ``clock`` (seconds, monotonic) is injected so ages and rates are
+deterministic in tests.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import ClassVar
+from collections.abc import Callable, Sequence
+from typing import ClassVar, Literal
 
 from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Grid, Horizontal
+from textual.containers import Grid, Horizontal, Vertical
 from textual.timer import Timer
-from textual.widgets import Footer, Static
+from textual.widget import Widget
+from textual.widgets import ContentSwitcher, Footer, Static
 from textual.worker import Worker, WorkerState
 
 from tui import humanize
 from tui.client import HttpSnapshotSource, SnapshotSource
+from tui.feed import Feed
 from tui.help import HelpScreen
+from tui.insights import DEFAULT_FUNNEL, Insights, check_funnel
+from tui.insights_view import InsightsView
 from tui.sanitize import printable
 from tui.sessions_table import SessionsTable
 from tui.snapshot import Snapshot
@@ -32,11 +41,15 @@ from tui.widgets import Bar, BarList, KpiTile, TrafficChart
 DEFAULT_REFRESH_S = 2.0
 REFRESH_STEPS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 MIN_REFRESH_S, MAX_REFRESH_S = REFRESH_STEPS[0], REFRESH_STEPS[-1]
-SLOW_AFTER_S = 3.0  # a poll in flight this long (and longer than the interval) is "slow"
 # The 24-hour panels (chart, pages, referrers) are the dearest to draw (the chart alone ~10 ms:
 # plotext + ANSI decoding) and the slowest to change: under load they are redrawn at most
 # this often, at once when a 5-minute bucket starts, and on every `r`.
 AGGREGATES_EVERY_S = 5.0
+# The Insights screen shows 24-hour aggregates that move slowly, and its funnel read grows with
+# the visits of the window: it is polled at most this often, whatever the refresh interval.
+INSIGHTS_EVERY_S = 10.0
+
+View = Literal["live", "insights"]
 
 KPI_TILES = (
     ("active-users", "Active users"),
@@ -78,6 +91,9 @@ class DashboardApp(App[None]):
         Binding("plus,equals_sign", "slower", "Slower", key_display="+"),
         Binding("minus", "faster", "Faster", key_display="-"),
         Binding("s", "cycle_sort", "Sort"),
+        # one key, two footer labels: check_action hides the one for the screen on view
+        Binding("i", "switch_view('insights')", "Insights"),
+        Binding("i", "switch_view('live')", "Live"),
         # priority, or the Screen's own (hidden) Tab binding is the one the Footer lists
         Binding("tab", "focus_next", "Panel", priority=True),
         Binding("shift+tab", "focus_previous", "Panel back", show=False, priority=True),
@@ -90,6 +106,7 @@ class DashboardApp(App[None]):
         *,
         url: str,
         refresh_s: float = DEFAULT_REFRESH_S,
+        funnel: Sequence[str] = DEFAULT_FUNNEL,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
@@ -98,13 +115,13 @@ class DashboardApp(App[None]):
         if not refresh_s > 0:
             raise ValueError(f"refresh must be positive, got {refresh_s}")
         self.refresh_s = float(refresh_s)  # any positive value; the keys and the CLI keep 0.5..60
+        self.funnel = check_funnel(funnel)
         self.clock = clock
         self.paused = False
+        self.view: View = "live"
+        self.live_feed = Feed("poll")
+        self.insights_feed = Feed("insights")
         self.snapshot: Snapshot | None = None
-        self.last_ok_at: float | None = None
-        self.last_error: str | None = None
-        self.fetch_started_at: float | None = None
-        self.fetch_ms: float | None = None
         self.rate_sample: tuple[int, float] | None = None
         self.ingest_rate: float | None = None
         self.poll_timer: Timer | None = None
@@ -124,16 +141,20 @@ class DashboardApp(App[None]):
         self.pages_bars = BarList("no page views in the last 24 h", id="pages")
         self.sessions_table = SessionsTable(id="sessions")
         self.referrer_bars = BarList("no visits in the last 24 h", id="referrers")
+        self.insights_view = InsightsView(self.funnel, id="insights")
         yield self.status_line
         yield self.banner
-        with Grid(id="kpis"):
-            yield from self.tiles.values()
-        with Horizontal(id="top-row"):
-            yield self.traffic_chart
-            yield self.pages_bars
-        with Horizontal(id="bottom-row"):
-            yield self.sessions_table
-            yield self.referrer_bars
+        with ContentSwitcher(initial="live", id="views"):
+            with Vertical(id="live"):
+                with Grid(id="kpis"):
+                    yield from self.tiles.values()
+                with Horizontal(id="top-row"):
+                    yield self.traffic_chart
+                    yield self.pages_bars
+                with Horizontal(id="bottom-row"):
+                    yield self.sessions_table
+                    yield self.referrer_bars
+            yield self.insights_view
         yield Footer()
 
     def on_mount(self) -> None:
@@ -149,16 +170,38 @@ class DashboardApp(App[None]):
 
     # ---- polling --------------------------------------------------------------------------
 
+    @property
+    def visible_feed(self) -> Feed:
+        return self.insights_feed if self.view == "insights" else self.live_feed
+
+    @property
+    def interval_s(self) -> float:
+        """Seconds between polls of the screen on view."""
+        return max(self.refresh_s, INSIGHTS_EVERY_S) if self.view == "insights" else self.refresh_s
+
     def poll_tick(self) -> None:
-        if not self.paused:
+        if self.paused:
+            return
+        if self.view == "live":
             self.start_poll()
+        # timer ticks drift by a few ms: half a tick of slack keeps the cadence on the ticks
+        elif self.insights_feed.due(self.clock(), self.interval_s - self.refresh_s / 2):
+            self.start_insights_poll()
 
     def start_poll(self) -> bool:
-        """Start a poll unless one is in flight; True when one was started."""
-        if self.fetch_started_at is not None or not self.is_running:
+        """Start a live poll unless one is in flight; True when one was started."""
+        if self.live_feed.in_flight or not self.is_running:
             return False
-        self.fetch_started_at = self.clock()
+        self.live_feed.begin(self.clock())
         self.poll()
+        return True
+
+    def start_insights_poll(self) -> bool:
+        """Start an Insights poll unless one is in flight; True when one was started."""
+        if self.insights_feed.in_flight or not self.is_running:
+            return False
+        self.insights_feed.begin(self.clock())
+        self.poll_insights()
         return True
 
     @work(exclusive=True, thread=True, group="poll", exit_on_error=False)
@@ -166,22 +209,27 @@ class DashboardApp(App[None]):
         """Runs in a worker thread; its outcome comes back as a Worker.StateChanged."""
         return self.source.fetch()
 
+    @work(exclusive=True, thread=True, group="insights", exit_on_error=False)
+    def poll_insights(self) -> Insights:
+        return self.source.fetch_insights(self.funnel)
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
-        if worker.group != "poll" or not worker.is_finished or not self.is_running:
+        feed = {"poll": self.live_feed, "insights": self.insights_feed}.get(worker.group)
+        if feed is None or not worker.is_finished or not self.is_running:
             return
-        started, self.fetch_started_at = self.fetch_started_at, None
-        if event.state is WorkerState.SUCCESS and isinstance(worker.result, Snapshot):
-            if started is not None:
-                self.fetch_ms = (self.clock() - started) * 1000
-            self.show_snapshot(worker.result)
+        if event.state is WorkerState.SUCCESS:
+            feed.succeeded(self.clock())
+            if isinstance(worker.result, Snapshot):
+                self.show_snapshot(worker.result)
+            elif isinstance(worker.result, Insights):
+                self.insights_view.show(worker.result)
         elif event.state is WorkerState.ERROR:
             # anything the source raises is shown, never allowed to stop the dashboard
             error = worker.error
-            self.show_failure(str(error) or type(error).__name__)
-
-    def show_failure(self, reason: str) -> None:
-        self.last_error = reason
+            feed.failed(str(error) or type(error).__name__)
+        else:
+            feed.ended()
         self.show_status()
 
     def show_snapshot(self, snapshot: Snapshot) -> None:
@@ -195,8 +243,6 @@ class DashboardApp(App[None]):
                 self.ingest_rate = max(0, summary.events_24h - events_before) / (now - at)
         self.rate_sample = (summary.events_24h, now)
         self.snapshot = snapshot
-        self.last_ok_at = now
-        self.last_error = None
 
         self.tiles["active-users"].value = humanize.count(summary.active_users)
         self.tiles["active-sessions"].value = humanize.count(summary.active_sessions)
@@ -210,7 +256,6 @@ class DashboardApp(App[None]):
         self.redraw_all = False
         self.sessions_table.show(snapshot.sessions, snapshot.clock_time)
         self.update_sessions_title()
-        self.show_status()
 
     def aggregates_due(self, snapshot: Snapshot, now: float) -> bool:
         if self.redraw_all or self.aggregates_drawn is None:
@@ -231,18 +276,18 @@ class DashboardApp(App[None]):
 
     # ---- status line, banner, titles ------------------------------------------------------
 
-    def data_age(self) -> float | None:
-        return None if self.last_ok_at is None else self.clock() - self.last_ok_at
-
     def show_status(self) -> None:
-        """Redraw what changes with time alone: the age, the status line and the banner."""
-        age = self.data_age()
-        self.tiles["data-age"].value = humanize.age(age)
+        """Redraw what changes with time alone: the ages, the status line and the banner."""
+        now = self.clock()
+        self.tiles["data-age"].value = humanize.age(self.live_feed.age(now))
+        self.insights_view.tiles["insights-age"].value = humanize.age(self.insights_feed.age(now))
         status = self.status_text()
         if status != self.shown_status:
             self.shown_status = status
             self.status_line.update(status, layout=False)  # one line, always
-        banner = self.banner_text(age)
+        banner = self.visible_feed.banner(
+            url=self.url, now=now, paused=self.paused, interval_s=self.interval_s
+        )
         if banner != self.shown_banner:
             self.shown_banner = banner
             self.banner.set_class(banner is not None, "-visible")
@@ -257,25 +302,11 @@ class DashboardApp(App[None]):
             text.append("|| PAUSED", style="bold reverse")
             text.append(" (p resumes)")
         else:
-            text.append(f"> LIVE every {self.refresh_s:g} s", style="bold")
-        if self.fetch_ms is not None:
-            text.append(f"  ·  last answer {self.fetch_ms:.0f} ms")
+            text.append(f"> {self.view.upper()} every {self.interval_s:g} s", style="bold")
+        answer_ms = self.visible_feed.answer_ms
+        if answer_ms is not None:
+            text.append(f"  ·  last answer {answer_ms:.0f} ms")
         return text
-
-    def banner_text(self, age: float | None) -> Text | None:
-        """The warning shown while the API is down or slow; None when all is well."""
-        data = "no data yet" if age is None else f"showing data from {humanize.age(age)} ago"
-        retry = "paused (p resumes)" if self.paused else "retrying"
-        url = printable(self.url, 80)
-        if self.last_error is not None:
-            message = f"!! API unreachable at {url} - {data} - {retry}  ({printable(self.last_error, 120)})"
-            return Text(message, style="bold")
-        if self.fetch_started_at is not None:
-            waiting = self.clock() - self.fetch_started_at
-            if waiting >= max(SLOW_AFTER_S, self.refresh_s):
-                message = f"!! API slow at {url} - no answer for {humanize.age(waiting)} - {data}"
-                return Text(message, style="bold")
-        return None
 
     def update_sessions_title(self) -> None:
         table = self.sessions_table
@@ -302,9 +333,37 @@ class DashboardApp(App[None]):
         self.show_status()
 
     def action_refresh_now(self) -> None:
-        self.redraw_all = True
-        if not self.start_poll():
+        if self.view == "insights":
+            started = self.start_insights_poll()
+        else:
+            self.redraw_all = True
+            started = self.start_poll()
+        if not started:
             self.notify("A refresh is already running.", timeout=2)
+
+    def action_switch_view(self, view: View) -> None:
+        """Show the other screen; its feed is polled at once (unless paused), the other's stops."""
+        if view == self.view:
+            return
+        self.view = view
+        self.query_one("#views", ContentSwitcher).current = view
+        first_panel: Widget = self.sessions_table if view == "live" else self.insights_view.time_on_page
+        first_panel.focus()
+        self.refresh_bindings()
+        if not self.paused:
+            if view == "live":
+                self.start_poll()  # not polled while hidden: its data is as old as the switch
+            elif self.insights_feed.due(self.clock(), self.interval_s):
+                self.start_insights_poll()
+        self.show_status()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide the keys that do nothing on the screen on view (and so from the footer)."""
+        if action == "switch_view":
+            return parameters[0] != self.view
+        if action == "cycle_sort":
+            return self.view == "live"
+        return True
 
     def action_slower(self) -> None:
         self.set_refresh(next_step(self.refresh_s, +1))
@@ -328,11 +387,18 @@ class DashboardApp(App[None]):
             self.push_screen(HelpScreen())
 
 
-def run_dashboard(url: str, refresh: float = DEFAULT_REFRESH_S, token: str | None = None) -> None:
+def run_dashboard(
+    url: str,
+    refresh: float = DEFAULT_REFRESH_S,
+    token: str | None = None,
+    funnel: Sequence[str] = DEFAULT_FUNNEL,
+) -> None:
     """Run the dashboard against the query API at ``url`` until the user quits.
 
-    Raises ValueError for a malformed ``url`` or a ``refresh`` outside 0.5..60 seconds.
+    Raises ValueError for a malformed ``url``, a ``refresh`` outside 0.5..60 seconds or a
+    ``funnel`` the API would refuse (1..10 page paths or ``conversion``).
     """
     refresh_s = check_refresh(refresh)
+    steps = check_funnel(funnel)
     with HttpSnapshotSource(url, token=token) as source:
-        DashboardApp(source, url=source.url, refresh_s=refresh_s).run()
+        DashboardApp(source, url=source.url, refresh_s=refresh_s, funnel=steps).run()

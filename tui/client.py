@@ -1,4 +1,5 @@
-"""Reading the query API over HTTP: five GETs, one :class:`Snapshot` back.
+"""Reading the query API over HTTP: five GETs, one :class:`Snapshot` back for the live view;
+three more, one :class:`Insights` back, for the Insights screen.
 
 The app depends only on :class:`SnapshotSource`, so tests hand it an in-memory fake. Every
 failure (refused, timed out, HTTP error, not JSON, wrong shape) becomes one
@@ -16,11 +17,13 @@ from __future__ import annotations
 import json
 import time
 from types import TracebackType
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
 
+from tui.insights import Insights, insight_paths, parse_insights
 from tui.snapshot import ANSWER_PATHS, Snapshot, UnexpectedAnswer, parse_snapshot
 
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -35,6 +38,11 @@ class ApiUnavailable(Exception):
 class SnapshotSource(Protocol):
     def fetch(self) -> Snapshot:
         """All five answers; raises ApiUnavailable. Called from a worker thread."""
+        ...
+
+    def fetch_insights(self, funnel: Sequence[str]) -> Insights:
+        """Engagement, clicks and the funnel of these steps; raises ApiUnavailable. Called
+        from a worker thread, never while another fetch_insights is running."""
         ...
 
 
@@ -66,12 +74,22 @@ class HttpSnapshotSource:
         self.http = httpx.Client(base_url=self.url, headers=headers)
 
     def fetch(self) -> Snapshot:
-        deadline = time.monotonic() + self.budget_s
-        bodies = {name: self._get(path, deadline) for name, path in ANSWER_PATHS.items()}
+        bodies = self._get_all(ANSWER_PATHS)
         try:
             return parse_snapshot(bodies)
         except UnexpectedAnswer as exc:
             raise ApiUnavailable(f"unexpected answer: {exc}") from exc
+
+    def fetch_insights(self, funnel: Sequence[str]) -> Insights:
+        bodies = self._get_all(insight_paths(funnel))
+        try:
+            return parse_insights(bodies)
+        except UnexpectedAnswer as exc:
+            raise ApiUnavailable(f"unexpected answer: {exc}") from exc
+
+    def _get_all(self, paths: Mapping[str, str]) -> dict[str, Any]:
+        deadline = time.monotonic() + self.budget_s
+        return {name: self._get(path, deadline) for name, path in paths.items()}
 
     def _get(self, path: str, deadline: float) -> object:
         remaining = deadline - time.monotonic()

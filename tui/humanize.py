@@ -25,6 +25,13 @@ def duration(seconds: float) -> str:
     return f"{days}d {hours:02d}h"
 
 
+def seconds(value: float) -> str:
+    """A short duration to a tenth of a second: ``19.4 s``; a minute or more as :func:`duration`."""
+    if value < 59.95:
+        return f"{max(0.0, value):.1f} s"
+    return duration(value)
+
+
 def percent(fraction: float) -> str:
     """``0.0235`` -> ``2.35 %``."""
     return f"{fraction * 100:.2f} %"

@@ -101,27 +101,27 @@ class Snapshot:
 
 def parse_snapshot(answers: Mapping[str, Any]) -> Snapshot:
     """``answers`` maps ``summary``, ``hourly``, ``pages``, ``referrers``, ``active`` to JSON."""
-    summary = _object(answers.get("summary"), "summary")
-    hourly = _object(answers.get("hourly"), "hourly")
-    active = _object(answers.get("active"), "active")
-    sessions = tuple(_session(item) for item in _list(active, "sessions", "active"))
-    traffic = tuple(_point(item) for item in _list(hourly, "points", "hourly"))
+    summary = json_object(answers.get("summary"), "summary")
+    hourly = json_object(answers.get("hourly"), "hourly")
+    active = json_object(answers.get("active"), "active")
+    sessions = tuple(_session(item) for item in json_list(active, "sessions", "active"))
+    traffic = tuple(_point(item) for item in json_list(hourly, "points", "hourly"))
     return Snapshot(
         summary=Summary(
-            active_users=_int(summary, "active_users", "summary"),
-            active_sessions=_int(summary, "active_sessions", "summary"),
-            events_24h=_int(summary, "events_24h", "summary"),
-            page_views_24h=_int(summary, "page_views_24h", "summary", default=0),
-            avg_session_seconds=_number(summary, "avg_session_seconds", "summary"),
-            conversion_rate=_number(summary, "conversion_rate", "summary"),
-            session_conversion_rate=_number(
+            active_users=json_int(summary, "active_users", "summary"),
+            active_sessions=json_int(summary, "active_sessions", "summary"),
+            events_24h=json_int(summary, "events_24h", "summary"),
+            page_views_24h=json_int(summary, "page_views_24h", "summary", default=0),
+            avg_session_seconds=json_number(summary, "avg_session_seconds", "summary"),
+            conversion_rate=json_number(summary, "conversion_rate", "summary"),
+            session_conversion_rate=json_number(
                 summary, "session_conversion_rate", "summary", default=0.0
             ),
         ),
         traffic=traffic,
-        pages=_ranked(answers.get("pages"), "pages", "page_url", "views"),
-        referrers=_ranked(answers.get("referrers"), "referrers", "referrer", "sessions"),
-        active_count=_int(active, "count", "active", default=len(sessions)),
+        pages=ranked_names(answers.get("pages"), "pages", "page_url", "views"),
+        referrers=ranked_names(answers.get("referrers"), "referrers", "referrer", "sessions"),
+        active_count=json_int(active, "count", "active", default=len(sessions)),
         sessions=sessions,
         generated_at_ms=_iso_ms(active.get("generated_at"), sessions),
         clock_offset_ms=clock_offset_ms(traffic),
@@ -146,20 +146,23 @@ def clock_offset_ms(points: tuple[TrafficPoint, ...]) -> int:
     return 0
 
 
-def _object(value: Any, where: str) -> Mapping[str, Any]:
+# ---- reading a JSON answer of a promised shape (tui.insights reads its answers with these too)
+
+
+def json_object(value: Any, where: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise UnexpectedAnswer(f"{where}: expected a JSON object, got {type(value).__name__}")
     return value
 
 
-def _list(parent: Mapping[str, Any], key: str, where: str) -> list[Any]:
+def json_list(parent: Mapping[str, Any], key: str, where: str) -> list[Any]:
     value = parent.get(key)
     if not isinstance(value, list):
         raise UnexpectedAnswer(f"{where}: '{key}' should be a list")
     return value
 
 
-def _number(parent: Mapping[str, Any], key: str, where: str, default: float | None = None) -> float:
+def json_number(parent: Mapping[str, Any], key: str, where: str, default: float | None = None) -> float:
     value = parent.get(key, default)
     # bool is an int in Python, but never a count in the API
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -171,11 +174,11 @@ def _number(parent: Mapping[str, Any], key: str, where: str, default: float | No
     return value
 
 
-def _int(parent: Mapping[str, Any], key: str, where: str, default: int | None = None) -> int:
-    return int(_number(parent, key, where, default))
+def json_int(parent: Mapping[str, Any], key: str, where: str, default: int | None = None) -> int:
+    return int(json_number(parent, key, where, default))
 
 
-def _str(parent: Mapping[str, Any], key: str, where: str) -> str:
+def json_str(parent: Mapping[str, Any], key: str, where: str) -> str:
     value = parent.get(key)
     if not isinstance(value, str):
         raise UnexpectedAnswer(f"{where}: '{key}' should be a string")
@@ -183,32 +186,33 @@ def _str(parent: Mapping[str, Any], key: str, where: str) -> str:
 
 
 def _point(item: Any) -> TrafficPoint:
-    point = _object(item, "hourly point")
+    point = json_object(item, "hourly point")
     return TrafficPoint(
-        time=_str(point, "time", "hourly point"),
-        start=_int(point, "start", "hourly point"),
-        events=_int(point, "events", "hourly point"),
-        page_views=_int(point, "page_views", "hourly point"),
+        time=json_str(point, "time", "hourly point"),
+        start=json_int(point, "start", "hourly point"),
+        events=json_int(point, "events", "hourly point"),
+        page_views=json_int(point, "page_views", "hourly point"),
     )
 
 
-def _ranked(answer: Any, key: str, name_key: str, count_key: str) -> tuple[RankedName, ...]:
-    items = _list(_object(answer, key), key, key)
+def ranked_names(answer: Any, key: str, name_key: str, count_key: str) -> tuple[RankedName, ...]:
+    """``answer[key]``: a list of objects, each a name under ``name_key`` and a count."""
+    items = json_list(json_object(answer, key), key, key)
     ranked = []
     for item in items:
-        entry = _object(item, key)
-        ranked.append(RankedName(_str(entry, name_key, key), _int(entry, count_key, key)))
+        entry = json_object(item, key)
+        ranked.append(RankedName(json_str(entry, name_key, key), json_int(entry, count_key, key)))
     return tuple(ranked)
 
 
 def _session(item: Any) -> ActiveSession:
-    session = _object(item, "session")
+    session = json_object(item, "session")
     return ActiveSession(
-        session_id=_str(session, "session_id", "session"),
-        user_id=_str(session, "user_id", "session"),
-        current_page=_str(session, "current_page", "session"),
-        last_activity=_int(session, "last_activity", "session"),
-        duration_seconds=_int(session, "duration_seconds", "session"),
+        session_id=json_str(session, "session_id", "session"),
+        user_id=json_str(session, "user_id", "session"),
+        current_page=json_str(session, "current_page", "session"),
+        last_activity=json_int(session, "last_activity", "session"),
+        duration_seconds=json_int(session, "duration_seconds", "session"),
     )
 
 

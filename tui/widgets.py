@@ -1,4 +1,4 @@
-"""The dashboard's panels: KPI tiles, the traffic chart and the bar lists.
+"""The dashboard's panels: KPI tiles, the traffic chart, bar lists and bar tables.
 
 Each widget keeps the last values it was given and only redraws when they change, so a poll
 that brings the same numbers costs next to nothing. Nothing here parses markup: text is built
@@ -120,6 +120,86 @@ class BarList(Widget, can_focus=True):
         """Labels first, but the bars keep a fifth of the width."""
         room = width - max(len(n) for n in numbers) - 2 - max(3, width // 5)
         return max(1, min(longest_label, room))
+
+
+@dataclass(frozen=True, slots=True)
+class BarRow:
+    """One row of a :class:`BarTable`. ``label`` and ``detail`` are raw and untrusted;
+    ``figures`` are ours, one per header after the first."""
+
+    label: str
+    value: float  # the bar's length, relative to the largest value of the table
+    figures: tuple[str, ...]
+    detail: str = ""  # shown dim after the label, e.g. the page of a click target
+
+
+class BarTable(Widget, can_focus=True):
+    """A header line over rows of label, bar and right-aligned figures.
+
+    The headers name the figures, so the table reads without colour. When the label would be
+    cut below ``NARROW_LABEL`` cells, the last figures give way first (so order them by
+    importance); the bar always stays.
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "bar-table--bar",
+        "bar-table--header",
+        "bar-table--detail",
+    }
+
+    def __init__(self, headers: tuple[str, ...], empty_text: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.headers = headers
+        self.empty_text = empty_text
+        self.rows: tuple[BarRow, ...] | None = None  # None until the first answer
+
+    def show(self, rows: Sequence[BarRow]) -> None:
+        rows = tuple(rows)
+        if rows != self.rows:
+            self.rows = rows
+            self.refresh()
+
+    def render(self) -> Text:
+        if self.rows is None:
+            return Text(WAITING, style="dim italic")
+        if not self.rows:
+            return Text(self.empty_text, style="dim italic")
+        width = self.size.width
+        labels = [
+            (printable(r.label, LABEL_LIMIT), printable(r.detail, LABEL_LIMIT) if r.detail else "")
+            for r in self.rows
+        ]
+        longest = max(cell_len(f"{label}  {detail}".rstrip()) for label, detail in labels)
+        columns = len(self.headers) - 1
+        while True:
+            widths = [
+                max(len(self.headers[i + 1]), *(len(r.figures[i]) for r in self.rows))
+                for i in range(columns)
+            ]
+            room = width - sum(w + 1 for w in widths) - 1 - max(3, width // 5)
+            label_width = max(1, min(longest, room))
+            if columns <= 1 or label_width >= min(longest, NARROW_LABEL):
+                break
+            columns -= 1
+        bar_width = max(1, width - label_width - 1 - sum(w + 1 for w in widths))
+        peak = max(r.value for r in self.rows) or 1
+        bar_style = self.get_component_rich_style("bar-table--bar", partial=True)
+        header_style = self.get_component_rich_style("bar-table--header", partial=True)
+        detail_style = self.get_component_rich_style("bar-table--detail", partial=True)
+        lines = Text(no_wrap=True, overflow="crop")
+        lines.append(fit(self.headers[0], label_width + 1 + bar_width), header_style)
+        for header, figure_width in zip(self.headers[1:], widths, strict=False):
+            lines.append(" " + header.rjust(figure_width), header_style)
+        for row, (label, detail) in zip(self.rows, labels, strict=True):
+            lines.append("\n")
+            shown = Text(fit(f"{label}  {detail}" if detail else label, label_width))
+            shown.stylize(detail_style, len(label))
+            lines.append_text(shown)
+            lines.append(" ")
+            lines.append(bar(max(0.0, row.value) / peak, bar_width), bar_style)
+            for figure, figure_width in zip(row.figures, widths, strict=False):
+                lines.append(" " + figure.rjust(figure_width))
+        return lines
 
 
 class TrafficChart(PlotextPlot, can_focus=True):

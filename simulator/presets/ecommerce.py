@@ -152,9 +152,12 @@ ECOMMERCE = Preset(
         "bounce_rate": (0.30, 0.60),
         "avg_duration_min": (1, 4),
         "pages_per_visit": (2, 6),
+        "avg_time_on_page_s": (10, 30),
+        "clicks_per_visit": (2, 8),
         "mobile_share": (0.45, 0.70),
         "crawler_share": (0.02, 0.10),
     },
+    funnel=("/", "/cart", "/checkout", "conversion"),
     vocabulary={
         "category": (
             "women",

@@ -112,9 +112,12 @@ MEDIA = Preset(
         "bounce_rate": (0.55, 0.85),
         "avg_duration_min": (0.5, 3),
         "pages_per_visit": (1.2, 3),
+        "avg_time_on_page_s": (10, 30),
+        "clicks_per_visit": (0.5, 4),
         "mobile_share": (0.55, 0.85),
         "crawler_share": (0.02, 0.10),
     },
+    funnel=("/newsletter/subscribe", "conversion"),
     vocabulary={
         "section": (
             "politics",

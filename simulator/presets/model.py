@@ -4,11 +4,16 @@ A visitor lands on a page chosen by the kind of its traffic source, stays a log-
 time (median ``dwell_s``, shape ``sigma``), clicks now and then, and moves along a weighted
 link, or leaves. Leaving from the landing page (a bounce) has its own weight, ``bounce``;
 later pages use ``exit``. A page with a ``goal`` fires a ``conversion`` just after its view.
+
+Each preset names a default ``funnel`` for ``liveinsight verify``: steps are exact stored paths
+(the server matches a step to a page_view's path, no prefixes), so only pages without slots
+qualify, or the word ``conversion``.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -23,9 +28,12 @@ KPI_NAMES = (
     "bounce_rate",
     "avg_duration_min",
     "pages_per_visit",
+    "avg_time_on_page_s",
+    "clicks_per_visit",
     "mobile_share",
     "crawler_share",
 )
+CONVERSION_STEP = "conversion"
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,16 @@ class Page:
     def slots(self) -> tuple[str, ...]:
         return tuple(name for _, name, _, _ in Formatter().parse(self.path) if name)
 
+    @cached_property
+    def stored_path(self) -> re.Pattern[str]:
+        """The paths the server stores for views of this page (query dropped, a slot = one
+        path segment)."""
+        pattern = "".join(
+            re.escape(literal) + ("[^/]+" if name else "")
+            for literal, name, _, _ in Formatter().parse(self.path.split("?", 1)[0])
+        )
+        return re.compile(pattern or "/")
+
 
 @dataclass(frozen=True)
 class Preset:
@@ -68,6 +86,7 @@ class Preset:
     devices: Mapping[str, float]  # device class -> weight
     ranges: Mapping[str, tuple[float, float]]
     vocabulary: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    funnel: tuple[str, ...] = ()  # verify's default funnel: slot-free page paths or "conversion"
 
     def render(self, page: Page, rng: random.Random, catalog: Catalog) -> str:
         """The absolute URL of one view of ``page`` (what ``location.href`` would be)."""
@@ -76,6 +95,10 @@ class Preset:
         return self.origin + page.path.format(
             **{slot: catalog.pick(rng, slot) for slot in page.slots}
         )
+
+    def knows(self, path: str) -> bool:
+        """Whether ``path`` (as stored: no query) is a view of one of this site's pages."""
+        return any(page.stored_path.fullmatch(path) for page in self.pages.values())
 
 
 class PresetError(BadArgument):
@@ -124,6 +147,14 @@ def validate(preset: Preset) -> None:
         or sum(preset.devices.values()) <= 0
     ):
         problems.append("device weights must be >= 0 and not all zero")
+    fixed = {p.path.split("?", 1)[0] for p in pages.values() if not p.slots}
+    if not preset.funnel:
+        problems.append("needs a funnel (verify's default)")
+    problems += [
+        f"funnel step {step!r} is neither 'conversion' nor the path of a page without slots"
+        for step in preset.funnel
+        if step != CONVERSION_STEP and step not in fixed
+    ]
     if problems:
         raise PresetError(f"preset {preset.name!r}: " + "; ".join(problems))
 

@@ -149,9 +149,12 @@ SAAS = Preset(
         "bounce_rate": (0.25, 0.55),
         "avg_duration_min": (2, 8),
         "pages_per_visit": (3, 8),
+        "avg_time_on_page_s": (10, 30),
+        "clicks_per_visit": (3, 12),
         "mobile_share": (0.15, 0.40),
         "crawler_share": (0.02, 0.10),
     },
+    funnel=("/", "/pricing", "/signup", "conversion"),
     vocabulary={
         "feature": ("boards", "automations", "integrations", "reporting", "security", "api"),
         "doc": (
