@@ -119,7 +119,7 @@ class DashboardApp(App[None]):
         self.clock = clock
         self.paused = False
         self.view: View = "live"
-        self.live_feed = Feed("poll")
+        self.live_feed = Feed("live")
         self.insights_feed = Feed("insights")
         self.snapshot: Snapshot | None = None
         self.rate_sample: tuple[int, float] | None = None
@@ -155,13 +155,13 @@ class DashboardApp(App[None]):
                     yield self.sessions_table
                     yield self.referrer_bars
             yield self.insights_view
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.traffic_chart.border_title = "Traffic per 5 min"
         self.pages_bars.border_title = "Top pages 24h"
         self.referrer_bars.border_title = "Referrers 24h"
-        self.update_sessions_title()
+        self.sessions_table.show_title()
         self.sessions_table.focus()
         self.poll_timer = self.set_interval(self.refresh_s, self.poll_tick)
         self.set_interval(1.0, self.show_status)
@@ -180,6 +180,7 @@ class DashboardApp(App[None]):
         return max(self.refresh_s, INSIGHTS_EVERY_S) if self.view == "insights" else self.refresh_s
 
     def poll_tick(self) -> None:
+        """Poll the screen on view: live on every tick, Insights when its interval is up."""
         if self.paused:
             return
         if self.view == "live":
@@ -204,7 +205,7 @@ class DashboardApp(App[None]):
         self.poll_insights()
         return True
 
-    @work(exclusive=True, thread=True, group="poll", exit_on_error=False)
+    @work(exclusive=True, thread=True, group="live", exit_on_error=False)
     def poll(self) -> Snapshot:
         """Runs in a worker thread; its outcome comes back as a Worker.StateChanged."""
         return self.source.fetch()
@@ -215,7 +216,7 @@ class DashboardApp(App[None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
-        feed = {"poll": self.live_feed, "insights": self.insights_feed}.get(worker.group)
+        feed = {f.group: f for f in (self.live_feed, self.insights_feed)}.get(worker.group)
         if feed is None or not worker.is_finished or not self.is_running:
             return
         if event.state is WorkerState.SUCCESS:
@@ -254,8 +255,7 @@ class DashboardApp(App[None]):
             self.show_aggregates(snapshot)
             self.aggregates_drawn = (now, snapshot.first_bucket)
         self.redraw_all = False
-        self.sessions_table.show(snapshot.sessions, snapshot.clock_time)
-        self.update_sessions_title()
+        self.sessions_table.show(snapshot.sessions, snapshot.clock_time, snapshot.active_count)
 
     def aggregates_due(self, snapshot: Snapshot, now: float) -> bool:
         if self.redraw_all or self.aggregates_drawn is None:
@@ -308,18 +308,6 @@ class DashboardApp(App[None]):
             text.append(f"  ·  last answer {answer_ms:.0f} ms")
         return text
 
-    def update_sessions_title(self) -> None:
-        table = self.sessions_table
-        if self.snapshot is None:
-            count = ""
-        elif self.snapshot.active_count > len(self.snapshot.sessions):
-            count = f"{self.snapshot.active_count} ({len(self.snapshot.sessions)} shown)"
-        else:
-            count = str(self.snapshot.active_count)
-        title = f"Active sessions {count}".rstrip() + f" - sort: {table.ordering.describe}"
-        if table.border_title != title:  # a new title redraws the whole table
-            table.border_title = title
-
     # ---- actions --------------------------------------------------------------------------
 
     def action_toggle_pause(self) -> None:
@@ -329,7 +317,7 @@ class DashboardApp(App[None]):
                 self.poll_timer.pause()
             else:
                 self.poll_timer.resume()
-                self.start_poll()
+                self.poll_tick()
         self.show_status()
 
     def action_refresh_now(self) -> None:
@@ -343,18 +331,16 @@ class DashboardApp(App[None]):
 
     def action_switch_view(self, view: View) -> None:
         """Show the other screen; its feed is polled at once (unless paused), the other's stops."""
-        if view == self.view:
+        if view == self.view or view not in ("live", "insights"):
             return
         self.view = view
         self.query_one("#views", ContentSwitcher).current = view
-        first_panel: Widget = self.sessions_table if view == "live" else self.insights_view.time_on_page
+        first_panel: Widget = (
+            self.sessions_table if view == "live" else self.insights_view.time_on_page
+        )
         first_panel.focus()
         self.refresh_bindings()
-        if not self.paused:
-            if view == "live":
-                self.start_poll()  # not polled while hidden: its data is as old as the switch
-            elif self.insights_feed.due(self.clock(), self.interval_s):
-                self.start_insights_poll()
+        self.poll_tick()  # live: at once (it was not polled while hidden); insights: when due
         self.show_status()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -380,7 +366,6 @@ class DashboardApp(App[None]):
 
     def action_cycle_sort(self) -> None:
         self.sessions_table.cycle_sort()
-        self.update_sessions_title()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -36,7 +36,7 @@ async def _measure(url: str, refreshes: int, size: tuple[int, int]) -> list[floa
 
 async def _until_idle(app: DashboardApp, pilot: object, previous: object = None) -> None:
     deadline = time.monotonic() + POLL_TIMEOUT_S
-    while app.fetch_started_at is not None or app.snapshot is None or app.snapshot is previous:
+    while app.live_feed.in_flight or app.snapshot is None or app.snapshot is previous:
         if time.monotonic() > deadline:
             raise TimeoutError(
                 f"the dashboard got no answer from {app.url} in {POLL_TIMEOUT_S:.0f} s"

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import json
 import time
-from types import TracebackType
 from collections.abc import Mapping, Sequence
+from types import TracebackType
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 

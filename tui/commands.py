@@ -6,6 +6,7 @@ import click
 
 from tui.app import DEFAULT_REFRESH_S, MAX_REFRESH_S, MIN_REFRESH_S, check_refresh, run_dashboard
 from tui.client import DEFAULT_URL, normalise_url
+from tui.insights import DEFAULT_FUNNEL, check_funnel
 
 
 def _url(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -18,6 +19,13 @@ def _url(ctx: click.Context, param: click.Parameter, value: str) -> str:
 def _refresh(ctx: click.Context, param: click.Parameter, value: float) -> float:
     try:
         return check_refresh(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
+def _funnel(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
+    try:
+        return check_funnel(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
 
@@ -39,27 +47,38 @@ def _refresh(ctx: click.Context, param: click.Parameter, value: float) -> float:
     help=f"Seconds between polls, {MIN_REFRESH_S:g} to {MAX_REFRESH_S:g}; change it live with + and -.",
 )
 @click.option(
+    "--funnel",
+    default=",".join(DEFAULT_FUNNEL),
+    show_default=True,
+    callback=_funnel,
+    help="Steps of the Insights screen's funnel: up to 10 exact page paths or 'conversion', "
+    "comma-separated (the default fits the simulator's ecommerce preset).",
+)
+@click.option(
     "--token",
     envvar="LIVEINSIGHT_API_TOKEN",
     show_envvar=True,
     default=None,
     help="Bearer token, when the API was started with one.",
 )
-def dashboard(url: str, refresh: float, token: str | None) -> None:
-    """Live terminal dashboard of a running stack: KPIs, traffic, pages, referrers, sessions.
+def dashboard(url: str, refresh: float, funnel: tuple[str, ...], token: str | None) -> None:
+    """Live terminal dashboard of a running stack: KPIs, traffic, pages, referrers, sessions;
+    and an Insights screen (key i): time on page, bounce rate, pages per visit, clicks, a funnel.
 
     It polls the query API (/api/statistics/*, /api/sessions/active/) and keeps the last data
-    on screen with a warning banner while the API does not answer.
+    on screen with a warning banner while the API does not answer. Only the screen on view is
+    polled; Insights at most every 10 s.
 
     \b
     Examples:
       liveinsight up &                                   start a stack on :8080, then
       liveinsight dashboard                              watch it
       liveinsight dashboard --url http://127.0.0.1:18080 --refresh 1
+      liveinsight dashboard --funnel /pricing,/signup,conversion
       LIVEINSIGHT_API_TOKEN=secret liveinsight dashboard --url https://api.example.com
 
     \b
     Keys: q quit, p pause, r refresh now, + / - poll less / more often, s sort sessions,
-          Tab next panel, ? help.
+          i Live / Insights, Tab next panel, ? help.
     """
-    run_dashboard(url, refresh=refresh, token=token)
+    run_dashboard(url, refresh=refresh, token=token, funnel=funnel)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -15,13 +17,14 @@ KEYS = (
     ("q", "quit"),
     ("p", "pause / resume polling (the data and its age stay on screen)"),
     ("r", "refresh now"),
-    ("+  -", "poll less / more often (0.5 s .. 60 s)"),
+    ("+  -", "poll less / more often (0.5 s .. 60 s); Insights at most every 10 s"),
     ("s", "sort the sessions table by the next column"),
+    ("i", "switch between Live and Insights (only the screen on view is polled)"),
     ("Tab", "move between panels; arrows scroll the focused one"),
     ("?", "this help; Esc closes it"),
 )
 
-PANELS = (
+LIVE_NUMBERS = (
     ("Events (24h)", "all accepted events in the last 24 hours"),
     ("Avg session", "mean duration of the active visits"),
     ("Conversion rate", "conversion events / all events in 24 h"),
@@ -32,19 +35,37 @@ PANELS = (
     ("Last seen", "time of a session's latest event, in the chart's timezone (the API's)"),
 )
 
+INSIGHT_NUMBERS = (
+    ("Visits (24h)", "visits started in the last 24 hours"),
+    ("Bounce rate", "visits with exactly one page view / visits"),
+    ("Pages per visit", "page views of those visits / visits"),
+    (
+        "Time on page",
+        "from a page view to the visit's next event (a heartbeat every 30 s), averaged per page; views: page views measured",
+    ),
+    ("Clicks", "click events per page, and per target (the element clicked) on its page"),
+    (
+        "Funnel",
+        "visits that reached each step in order (--funnel); drop-off: reached the step before but not this one; of 1st: share of step 1",
+    ),
+)
 
-def help_text() -> Text:
-    text = Text()
-    text.append("Keys\n", style="bold underline")
-    for key, meaning in KEYS:
-        text.append(f"  {key:<6}", style="bold")
-        text.append(f" {meaning}\n")
-    text.append("\nNumbers\n", style="bold underline")
-    for name, meaning in PANELS:
-        text.append(f"  {name:<16}", style="bold")
-        text.append(f" {meaning}\n")
-    text.rstrip()
-    return text
+
+def help_text() -> Group:
+    """Keys and numbers as two-column grids, so long meanings wrap under their own column."""
+    parts: list[Text | Table] = [Text("Keys", style="bold underline"), _grid(KEYS, 6)]
+    for title, numbers in (("Live", LIVE_NUMBERS), ("Insights", INSIGHT_NUMBERS)):
+        parts += [Text(f"\n{title}", style="bold underline"), _grid(numbers, 16)]
+    return Group(*parts)
+
+
+def _grid(rows: tuple[tuple[str, str], ...], name_width: int) -> Table:
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(style="bold", width=name_width + 2, no_wrap=True)
+    grid.add_column()
+    for name, meaning in rows:
+        grid.add_row(f"  {name}", meaning)
+    return grid
 
 
 class HelpScreen(ModalScreen[None]):

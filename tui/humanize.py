@@ -29,7 +29,7 @@ def seconds(value: float) -> str:
     """A short duration to a tenth of a second: ``19.4 s``; a minute or more as :func:`duration`."""
     if value < 59.95:
         return f"{max(0.0, value):.1f} s"
-    return duration(value)
+    return duration(round(value))  # 59.96 is "1m 00s", not "59s"
 
 
 def percent(fraction: float) -> str:

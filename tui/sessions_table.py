@@ -86,6 +86,7 @@ class SessionsTable(DataTable[Text]):
         self.time_label: Callable[[int], str] = str
         self.sort_index = 0
         self.widths: dict[str, int] = {}
+        self.active_count: int | None = None  # the API's count; None before the first answer
 
     @property
     def ordering(self) -> SortOrder:
@@ -101,12 +102,18 @@ class SessionsTable(DataTable[Text]):
             Text(self.time_label(session.last_activity)),
         )
 
-    def show(self, sessions: Iterable[ActiveSession], time_label: Callable[[int], str]) -> None:
+    def show(
+        self,
+        sessions: Iterable[ActiveSession],
+        time_label: Callable[[int], str],
+        active_count: int | None = None,
+    ) -> None:
         """Bring the rows in line with ``sessions``: add, update changed cells, remove.
 
         ``time_label`` turns an epoch-ms time into the clock time shown as "Last seen". An
         absolute time, unlike an idle age, stays put while a session is quiet, so a quiet
         poll rewrites no cell at all (any cell update makes the table redraw every row).
+        ``active_count`` (all active sessions, of which the API may list fewer) is in the title.
         """
         self.time_label = time_label
         if not self.widths:
@@ -130,6 +137,20 @@ class SessionsTable(DataTable[Text]):
             self.sessions[session_id] = session
         if changed:  # sorting redraws every row too, so a quiet poll skips it
             self.apply_sort(cursor_key)
+        self.active_count = len(incoming) if active_count is None else active_count
+        self.show_title()
+
+    def show_title(self) -> None:
+        """``Active sessions 12 (10 shown) - sort: newest``."""
+        if self.active_count is None:
+            count = ""
+        elif self.active_count > len(self.sessions):
+            count = f"{self.active_count} ({len(self.sessions)} shown)"
+        else:
+            count = str(self.active_count)
+        title = f"Active sessions {count}".rstrip() + f" - sort: {self.ordering.describe}"
+        if self.border_title != title:  # a new title redraws the whole table
+            self.border_title = title
 
     def _update_changed(self, session_id: str, cells: tuple[Text, ...]) -> bool:
         changed = False
@@ -142,6 +163,7 @@ class SessionsTable(DataTable[Text]):
     def cycle_sort(self) -> SortOrder:
         self.sort_index = (self.sort_index + 1) % len(SORT_ORDERS)
         self.apply_sort(self.cursor_session())
+        self.show_title()
         return self.ordering
 
     def apply_sort(self, cursor_key: str | None) -> None:

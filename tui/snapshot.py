@@ -162,7 +162,9 @@ def json_list(parent: Mapping[str, Any], key: str, where: str) -> list[Any]:
     return value
 
 
-def json_number(parent: Mapping[str, Any], key: str, where: str, default: float | None = None) -> float:
+def json_number(
+    parent: Mapping[str, Any], key: str, where: str, default: float | None = None
+) -> float:
     value = parent.get(key, default)
     # bool is an int in Python, but never a count in the API
     if isinstance(value, bool) or not isinstance(value, int | float):

@@ -8,7 +8,7 @@ as ``rich.text.Text`` and untrusted strings go through ``tui.sanitize``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -27,6 +27,8 @@ BAR_EIGHTHS = " ▏▎▍▌▋▊▉"
 FULL_BLOCK = "█"
 LABEL_LIMIT = 200
 NARROW_LABEL = 14  # below this many cells a label is cut hard enough to drop the count
+NARROW_TABLE_LABEL = 10  # the same for a BarTable's last figures
+MIN_DETAIL = 4  # a row's detail is left out rather than shown in fewer cells than this
 WAITING = "waiting for the first answer"
 
 
@@ -137,7 +139,7 @@ class BarTable(Widget, can_focus=True):
     """A header line over rows of label, bar and right-aligned figures.
 
     The headers name the figures, so the table reads without colour. When the label would be
-    cut below ``NARROW_LABEL`` cells, the last figures give way first (so order them by
+    cut below ``NARROW_TABLE_LABEL`` cells, the last figures give way (so order them by
     importance); the bar always stays.
     """
 
@@ -153,7 +155,7 @@ class BarTable(Widget, can_focus=True):
         self.empty_text = empty_text
         self.rows: tuple[BarRow, ...] | None = None  # None until the first answer
 
-    def show(self, rows: Sequence[BarRow]) -> None:
+    def show(self, rows: Iterable[BarRow]) -> None:
         rows = tuple(rows)
         if rows != self.rows:
             self.rows = rows
@@ -176,11 +178,11 @@ class BarTable(Widget, can_focus=True):
                 max(len(self.headers[i + 1]), *(len(r.figures[i]) for r in self.rows))
                 for i in range(columns)
             ]
-            room = width - sum(w + 1 for w in widths) - 1 - max(3, width // 5)
+            room = width - sum(w + 1 for w in widths) - 1 - max(3, width // 6)
             label_width = max(1, min(longest, room))
-            if columns <= 1 or label_width >= min(longest, NARROW_LABEL):
+            if columns <= 1 or label_width >= min(longest, NARROW_TABLE_LABEL):
                 break
-            columns -= 1
+            columns -= 1  # a label cut this short says less than the last figure
         bar_width = max(1, width - label_width - 1 - sum(w + 1 for w in widths))
         peak = max(r.value for r in self.rows) or 1
         bar_style = self.get_component_rich_style("bar-table--bar", partial=True)
@@ -192,7 +194,8 @@ class BarTable(Widget, can_focus=True):
             lines.append(" " + header.rjust(figure_width), header_style)
         for row, (label, detail) in zip(self.rows, labels, strict=True):
             lines.append("\n")
-            shown = Text(fit(f"{label}  {detail}" if detail else label, label_width))
+            with_detail = detail and cell_len(label) + 2 + MIN_DETAIL <= label_width
+            shown = Text(fit(f"{label}  {detail}" if with_detail else label, label_width))
             shown.stylize(detail_style, len(label))
             lines.append_text(shown)
             lines.append(" ")

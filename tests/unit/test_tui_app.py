@@ -1,193 +1,32 @@
 """The dashboard app driven with Pilot: keys, polling, the API-down banner, recovery.
 
-The fakes and helpers here (answers, FakeSource, Clock, settle, screen_text) are shared with
-test_tui_screen.py and test_tui_http.py.
+The fakes and helpers (answers, FakeSource, Clock, settle, screen_text) live in tui_fakes.py.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import io
 import threading
-import time
-from collections.abc import Callable
-from typing import Any
 
 import pytest
-from rich.console import Console
-from textual.pilot import Pilot
-from textual.worker import WorkerCancelled, WorkerFailed
+from tui_fakes import (
+    BUCKET_MS,
+    NOW_MS,
+    URL,
+    Clock,
+    FakeSource,
+    make_app,
+    screen_text,
+    session,
+    settle,
+    snapshot,
+    tile,
+    wait_until,
+)
 
-from tui.app import DashboardApp
 from tui.client import ApiUnavailable
 from tui.help import HelpScreen
 from tui.sessions_table import SessionsTable
-from tui.snapshot import Snapshot, parse_snapshot
 from tui.widgets import KpiTile
-
-URL = "http://api.test:8080"
-NOW_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
-BUCKET_MS = 300_000
-
-
-# ---- fixtures: answers, a fake source, a settable clock -------------------------------------
-
-
-def answers(
-    *,
-    events_24h: int = 1234,
-    traffic_bump: int = 0,
-    buckets_later: int = 0,
-    sessions: list[dict[str, Any]] | None = None,
-    pages: list[tuple[str, int]] | None = None,
-    referrers: list[tuple[str, int]] | None = None,
-) -> dict[str, Any]:
-    """The five API answers (SPEC section 6 shapes) with fixed, realistic numbers."""
-    if sessions is None:
-        sessions = [session(f"s{i}", last_seen_s=i * 10, duration=60 * (5 - i)) for i in range(5)]
-    first = NOW_MS - NOW_MS % BUCKET_MS - (19 - buckets_later) * BUCKET_MS
-    points = [
-        {
-            "time": time.strftime("%H:%M", time.gmtime((first + i * BUCKET_MS) / 1000)),
-            "start": first + i * BUCKET_MS,
-            "events": 20 + (i * 37) % 45 + traffic_bump,
-            "page_views": 10 + (i * 17) % 25,
-            "clicks": 2,
-            "conversions": 1,
-            "heartbeats": 4,
-        }
-        for i in range(20)
-    ]
-    return {
-        "summary": {
-            "active_users": 4,
-            "active_sessions": len(sessions),
-            "events_24h": events_24h,
-            "page_views_24h": 800,
-            "avg_session_seconds": 154.0,
-            "conversion_rate": 0.0213,
-            "session_conversion_rate": 0.03,
-        },
-        "hourly": {"bucket_minutes": 5, "points": points},
-        "pages": {
-            "pages": [
-                {"page_url": url, "views": n}
-                for url, n in (pages or [("/", 500), ("/products/widget", 240), ("/cart", 90)])
-            ]
-        },
-        "referrers": {
-            "referrers": [
-                {"referrer": host, "sessions": n}
-                for host, n in (referrers or [("(direct)", 60), ("google.com", 30), ("t.co", 10)])
-            ]
-        },
-        "active": {
-            "count": len(sessions),
-            "active_users": 4,
-            "sessions": sessions,
-            "generated_at": "2026-01-01T00:00:00.000Z",
-        },
-    }
-
-
-def session(
-    session_id: str, *, last_seen_s: int = 0, duration: int = 60, page: str = "/", user: str = "u1"
-) -> dict[str, Any]:
-    return {
-        "session_id": session_id,
-        "user_id": user,
-        "current_page": page,
-        "last_activity": NOW_MS - last_seen_s * 1000,
-        "duration_seconds": duration,
-    }
-
-
-def snapshot(**kwargs: Any) -> Snapshot:
-    return parse_snapshot(answers(**kwargs))
-
-
-class FakeSource:
-    """Answers with the queued outcomes in order (a Snapshot or an exception), then repeats
-    the last one. With ``gate`` set, each fetch (in the app's worker thread) waits for it."""
-
-    def __init__(self, *outcomes: Snapshot | Exception) -> None:
-        self.outcomes = list(outcomes) or [snapshot()]
-        self.calls = 0
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self.gate: threading.Event | None = None
-        self.lock = threading.Lock()
-
-    def then(self, *outcomes: Snapshot | Exception) -> None:
-        with self.lock:
-            self.outcomes.extend(outcomes)
-
-    def fetch(self) -> Snapshot:
-        with self.lock:
-            self.calls += 1
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        try:
-            if self.gate is not None:
-                assert self.gate.wait(timeout=30), "the test never opened the gate"
-            with self.lock:
-                outcome = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
-        finally:
-            with self.lock:
-                self.in_flight -= 1
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
-
-
-class Clock:
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def make_app(
-    source: FakeSource, *, refresh_s: float = 60.0, clock: Callable[[], float] | None = None
-) -> DashboardApp:
-    return DashboardApp(source, url=URL, refresh_s=refresh_s, clock=clock or Clock())
-
-
-async def settle(pilot: Pilot[Any]) -> None:
-    """Wait until the poll in flight (if any) has finished and its result is on screen."""
-    for worker in list(pilot.app.workers):
-        with contextlib.suppress(WorkerFailed, WorkerCancelled):
-            await worker.wait()  # a failed poll is a result too: the banner
-    await pilot.pause()
-
-
-async def wait_until(
-    pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 5.0
-) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "condition not met in time"
-        await pilot.pause(0.02)
-
-
-def tile(app: DashboardApp, tile_id: str) -> KpiTile:
-    return app.query_one(f"#{tile_id}", KpiTile)
-
-
-def screen_text(app: DashboardApp) -> str:
-    """The whole screen as plain text, the way export_screenshot renders it (minus the SVG)."""
-    width, height = app.size
-    console = Console(
-        width=width, height=height, file=io.StringIO(), record=True, legacy_windows=False
-    )
-    console.print(
-        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
-    )
-    return console.export_text(styles=False)
-
 
 # ---- what the first poll shows ------------------------------------------------------------
 
@@ -196,7 +35,7 @@ async def test_first_poll_fills_every_tile_under_its_exact_label() -> None:
     app = make_app(FakeSource(snapshot()))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        shown = {t.label: t.value for t in app.query(KpiTile)}
+        shown = {t.label: t.value for t in app.query("#kpis KpiTile").results(KpiTile)}
         assert shown == {
             "Active users": "4",
             "Active sessions": "5",
@@ -289,27 +128,27 @@ async def test_r_polls_at_once_and_shows_the_new_answer() -> None:
     app = make_app(source)
     async with app.run_test() as pilot:
         await settle(pilot)
-        assert source.calls == 1 and tile(app, "events-24h").value == "10"
+        assert source.live.calls == 1 and tile(app, "events-24h").value == "10"
         await pilot.press("r")
         await settle(pilot)
-        assert source.calls == 2 and tile(app, "events-24h").value == "99"
+        assert source.live.calls == 2 and tile(app, "events-24h").value == "99"
 
 
 async def test_p_stops_polling_and_p_again_resumes_it() -> None:
     source = FakeSource()
     app = make_app(source, refresh_s=0.05)
     async with app.run_test() as pilot:
-        await wait_until(pilot, lambda: source.calls >= 3)
+        await wait_until(pilot, lambda: source.live.calls >= 3)
         await pilot.press("p")
         await settle(pilot)
         assert app.paused and "PAUSED" in screen_text(app)
-        calls = source.calls
+        calls = source.live.calls
         await pilot.pause(0.4)  # eight intervals: none may poll
         app.poll_tick()  # nor may a tick that was already queued
         await settle(pilot)
-        assert source.calls == calls
+        assert source.live.calls == calls
         await pilot.press("p")
-        await wait_until(pilot, lambda: source.calls >= calls + 2)
+        await wait_until(pilot, lambda: source.live.calls >= calls + 2)
         assert not app.paused
 
 
@@ -342,7 +181,7 @@ async def test_a_faster_interval_really_polls_faster() -> None:
         await settle(pilot)
         await pilot.press("minus", "minus", "minus", "minus")  # 30 -> 10 -> 5 -> 2 -> 1
         await pilot.press("minus")  # -> 0.5
-        await wait_until(pilot, lambda: source.calls >= 3)
+        await wait_until(pilot, lambda: source.live.calls >= 3)
 
 
 async def test_s_cycles_the_sort_column_of_the_sessions_table() -> None:
@@ -401,7 +240,7 @@ async def test_api_down_keeps_the_last_data_under_a_banner_and_recovers_by_itsel
     source = FakeSource(snapshot(events_24h=777), ApiUnavailable("connection refused"))
     app = make_app(source, refresh_s=0.05, clock=clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: app.last_error is not None)
+        await wait_until(pilot, lambda: app.live_feed.last_error is not None)
         clock.now += 12
         app.show_status()
         await pilot.pause()
@@ -411,9 +250,9 @@ async def test_api_down_keeps_the_last_data_under_a_banner_and_recovers_by_itsel
         assert tile(app, "events-24h").value == "777"  # the last data stays
         assert tile(app, "data-age").value == "12 s"
 
-        source.then(snapshot(events_24h=800))  # the API answers again; nobody presses a key
+        source.live.then(snapshot(events_24h=800))  # the API answers again; nobody presses a key
         await wait_until(pilot, lambda: tile(app, "events-24h").value == "800")
-        assert app.last_error is None
+        assert app.live_feed.last_error is None
         assert "API unreachable" not in screen_text(app)
 
 
@@ -444,11 +283,11 @@ async def test_polls_never_overlap_and_a_slow_api_gets_a_banner() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: app.snapshot is not None)
         source.gate = threading.Event()  # from now on the API hangs
-        await wait_until(pilot, lambda: source.in_flight == 1)
-        calls = source.calls
+        await wait_until(pilot, lambda: source.live.in_flight == 1)
+        calls = source.live.calls
         await pilot.pause(0.3)  # six timer ticks
         await pilot.press("r")
-        assert source.calls == calls and source.max_in_flight == 1
+        assert source.live.calls == calls and source.live.max_in_flight == 1
 
         clock.now += 8
         app.show_status()
@@ -457,8 +296,8 @@ async def test_polls_never_overlap_and_a_slow_api_gets_a_banner() -> None:
             app
         )
 
-        source.then(snapshot(events_24h=6))
+        source.live.then(snapshot(events_24h=6))
         source.gate.set()
         await wait_until(pilot, lambda: tile(app, "events-24h").value == "6")
         assert "API slow" not in screen_text(app)
-        assert source.max_in_flight == 1
+        assert source.live.max_in_flight == 1

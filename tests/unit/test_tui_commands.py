@@ -7,8 +7,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from liveinsight.api import MAX_FUNNEL_STEPS
 from liveinsight.cli import cli
+from simulator.presets import get_preset
 from tui import commands
+from tui.insights import DEFAULT_FUNNEL
+from tui.insights import MAX_FUNNEL_STEPS as DASHBOARD_MAX_STEPS
 
 
 @pytest.fixture
@@ -16,8 +20,13 @@ def launched(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """Replaces the app launcher; records what it would have been given."""
     calls: list[dict[str, Any]] = []
 
-    def fake_run_dashboard(url: str, refresh: float = 2.0, token: str | None = None) -> None:
-        calls.append({"url": url, "refresh": refresh, "token": token})
+    def fake_run_dashboard(
+        url: str,
+        refresh: float = 2.0,
+        token: str | None = None,
+        funnel: tuple[str, ...] = DEFAULT_FUNNEL,
+    ) -> None:
+        calls.append({"url": url, "refresh": refresh, "token": token, "funnel": funnel})
 
     monkeypatch.setattr(commands, "run_dashboard", fake_run_dashboard)
     monkeypatch.delenv("LIVEINSIGHT_API_TOKEN", raising=False)
@@ -35,17 +44,49 @@ def test_the_core_cli_finds_the_dashboard_command_and_its_help_has_examples() ->
 def test_defaults_are_the_local_stack_every_two_seconds(launched: list[dict[str, Any]]) -> None:
     result = CliRunner().invoke(commands.dashboard, [])
     assert result.exit_code == 0, result.output
-    assert launched == [{"url": "http://127.0.0.1:8080", "refresh": 2.0, "token": None}]
+    assert launched == [
+        {
+            "url": "http://127.0.0.1:8080",
+            "refresh": 2.0,
+            "token": None,
+            "funnel": ("/", "/cart", "/checkout", "conversion"),
+        }
+    ]
 
 
 def test_flags_and_token_from_the_environment_reach_the_app(launched: list[dict[str, Any]]) -> None:
     result = CliRunner().invoke(
         commands.dashboard,
-        ["--url", "http://127.0.0.1:18081/", "--refresh", "0.5"],
+        [
+            "--url",
+            "http://127.0.0.1:18081/",
+            "--refresh",
+            "0.5",
+            "--funnel",
+            " /pricing, conversion",
+        ],
         env={"LIVEINSIGHT_API_TOKEN": "tok"},
     )
     assert result.exit_code == 0, result.output
-    assert launched == [{"url": "http://127.0.0.1:18081", "refresh": 0.5, "token": "tok"}]
+    assert launched == [
+        {
+            "url": "http://127.0.0.1:18081",
+            "refresh": 0.5,
+            "token": "tok",
+            "funnel": ("/pricing", "conversion"),
+        }
+    ]
+
+
+def test_the_default_funnel_is_one_the_default_simulated_visits_go_through() -> None:
+    # steps match stored paths exactly: /products alone is never viewed (products are
+    # /products/<slug>), so the default is the ecommerce preset's own funnel
+    preset = get_preset("ecommerce")
+    assert preset.funnel == DEFAULT_FUNNEL
+    pages = [step for step in DEFAULT_FUNNEL if step != "conversion"]
+    assert all(any(p.stored_path.fullmatch(step) for p in preset.pages.values()) for step in pages)
+    assert not any(p.stored_path.fullmatch("/products") for p in preset.pages.values())
+    assert DASHBOARD_MAX_STEPS == MAX_FUNNEL_STEPS  # the API's limit, checked at start-up
 
 
 @pytest.mark.parametrize(
@@ -57,6 +98,12 @@ def test_flags_and_token_from_the_environment_reach_the_app(launched: list[dict[
         (["--refresh", "soon"], "'soon' is not a valid float"),
         (["--url", "localhost:8080"], "expected an http:// or https:// URL with a host"),
         (["--url", "ftp://example.com"], "expected an http:// or https:// URL with a host"),
+        (["--funnel", ""], "a funnel lists 1 to 10 comma-separated page paths or 'conversion'"),
+        (
+            ["--funnel", "/a,products"],
+            "funnel step 'products' must be a page path starting with '/'",
+        ),
+        (["--funnel", ",".join(["/x"] * 11)], "a funnel lists 1 to 10"),
     ],
 )
 def test_bad_arguments_give_one_clear_line_and_a_non_zero_exit(

@@ -12,10 +12,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from test_tui_app import settle
+from tui_fakes import insight_answers, settle
 
 from tui.app import DashboardApp
 from tui.client import ApiUnavailable, HttpSnapshotSource, normalise_url
+from tui.insights import DEFAULT_FUNNEL
 from tui.sessions_table import SessionsTable
 from tui.widgets import KpiTile
 
@@ -72,6 +73,14 @@ ANSWERS: dict[str, Any] = {
         ],
     },
 }
+
+
+ANSWERS.update(
+    {
+        f"/api/statistics/{name}/": answer
+        for name, answer in insight_answers(visits=40, bounce_rate=0.375).items()
+    }
+)
 
 
 class StubApi(BaseHTTPRequestHandler):
@@ -158,6 +167,28 @@ def test_source_reads_the_five_answers_into_one_snapshot_with_the_bearer_token(
     assert {auth for _, auth in api.requests} == {f"Bearer {TOKEN}"}
 
 
+def test_source_reads_the_three_insight_answers_for_the_funnel_it_is_given(
+    api: StubServer,
+) -> None:
+    with HttpSnapshotSource(api.url, token=TOKEN) as source:
+        insights = source.fetch_insights(DEFAULT_FUNNEL)
+    assert (insights.visits, insights.bounce_rate) == (40, 0.375)
+    assert [s.step for s in insights.funnel] == list(DEFAULT_FUNNEL)
+    assert insights.target_clicks[0].target == "img.product-gallery"
+    assert sorted(path for path, _ in api.requests) == [
+        "/api/statistics/clicks/?hours=24&limit=10",
+        "/api/statistics/engagement/?hours=24&limit=10",
+        "/api/statistics/funnel/?steps=/,/cart,/checkout,conversion&hours=24",
+    ]
+
+
+def test_a_bad_insight_answer_is_one_short_reason(api: StubServer) -> None:
+    api.overrides["/api/statistics/funnel/"] = (200, b'{"visits": 1, "steps": {}}')
+    with HttpSnapshotSource(api.url) as source, pytest.raises(ApiUnavailable) as caught:
+        source.fetch_insights(DEFAULT_FUNNEL)
+    assert str(caught.value) == "unexpected answer: funnel: 'steps' should be a list"
+
+
 @pytest.mark.parametrize(
     ("status", "body", "reason"),
     [
@@ -230,23 +261,28 @@ async def test_dashboard_against_a_real_http_server_shows_its_numbers(api: StubS
 async def drive_dashboard(app: DashboardApp, api: StubServer) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        tiles = {t.label: t.value for t in app.query(KpiTile)}
+        tiles = {t.label: t.value for t in app.query("#kpis KpiTile").results(KpiTile)}
         assert tiles["Events (24h)"] == "4,321"
         assert tiles["Active sessions"] == "3"
         assert tiles["Conversion rate"] == "5.00 %"
         assert app.query_one(SessionsTable).row_count == 3
-        assert app.last_error is None
+        assert app.live_feed.last_error is None
 
         api.overrides["/api/sessions/active/"] = (500, b"{}")
         await pilot.press("r")
         await settle(pilot)
-        assert app.last_error == "HTTP 500 from /api/sessions/active/"
+        assert app.live_feed.last_error == "HTTP 500 from /api/sessions/active/"
         assert app.query_one(SessionsTable).row_count == 3  # the last data stays
 
         del api.overrides["/api/sessions/active/"]
         await pilot.press("r")
         await settle(pilot)
-        assert app.last_error is None
+        assert app.live_feed.last_error is None
+
+        await pilot.press("i")
+        await settle(pilot)
+        assert app.query_one("#bounce-rate", KpiTile).value == "37.50 %"
+        assert app.insights_feed.last_error is None
         await pilot.press("q")
         await pilot.pause()
         assert not app.is_running

@@ -183,6 +183,16 @@ def test_rates_ages_and_percentages() -> None:
 
 
 @pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(0, "0.0 s"), (18.44, "18.4 s"), (59.94, "59.9 s"), (59.96, "1m 00s"), (75, "1m 15s")],
+)
+def test_time_on_page_reads_in_tenths_of_a_second_under_a_minute(
+    seconds: float, shown: str
+) -> None:
+    assert humanize.seconds(seconds) == shown
+
+
+@pytest.mark.parametrize(
     ("current", "direction", "expected"),
     [
         (2.0, 1, 5.0),

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from test_tui_app import FakeSource, make_app, screen_text, session, settle, snapshot
 from textual.pilot import Pilot
+from tui_fakes import FakeSource, make_app, screen_text, session, settle, snapshot
 
 from tui.app import DashboardApp
 from tui.client import ApiUnavailable
@@ -101,7 +101,7 @@ async def test_a_poll_that_brings_nothing_new_touches_no_row(
             monkeypatch.setattr(table, method, lambda *a, _m=method, **k: touched.append(_m))
         await pilot.press("r")
         await settle(pilot)
-        assert app.source.calls == 2  # type: ignore[attr-defined]
+        assert app.source.live.calls == 2  # type: ignore[attr-defined]
         assert touched == []
 
 
