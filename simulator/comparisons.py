@@ -1,0 +1,287 @@
+"""Expected (the ledger, through ``liveinsight.recompute``) against reported (the API): one
+``Check`` per number, plus ``detail`` rows (one page, one bucket, one target...) that the
+table shows when they drift.
+
+Counts compare exactly; floats (rates, averages in seconds) within ``FLOAT_TOLERANCE``
+(relative, with the same absolute floor for values near 0). Ranked lists (pages, referrers,
+time on page, clicks) compare as sets of (name, count) *and* in order: both sides are ranked by
+``liveinsight.query.top`` (count descending, then name ascending) and cut at the same limit, so
+a tie at the cut-off falls the same way on both and any difference is drift.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+HOURLY_FIELDS = ("events", "page_views", "clicks", "conversions", "heartbeats")
+SESSION_FIELDS = ("user_id", "current_page", "last_activity", "duration_seconds")
+ENGAGEMENT_FIELDS = ("visits", "bounce_rate", "pages_per_visit")
+FUNNEL_STEP_FIELDS = ("step", "visits", "drop_off", "rate_from_first")
+FLOAT_TOLERANCE = 1e-9
+
+Item = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One comparison. ``detail`` rows (one page, one bucket...) are shown when they drift."""
+
+    area: str
+    metric: str
+    expected: Any
+    reported: Any
+    ok: bool
+    detail: bool = False
+
+
+def compare(expected: Mapping[str, Any], reported: Mapping[str, Any]) -> list[Check]:
+    """Every check, area by area; ``funnel`` only when the expected answers hold one."""
+    checks = [
+        *_active(expected["active"], reported["active"]),
+        *_hourly(expected["hourly"], reported["hourly"]),
+        *_ranked(
+            "pages",
+            "pages",
+            _key("page_url"),
+            "views",
+            expected["pages"]["pages"],
+            reported["pages"].get("pages", []),
+        ),
+        *_ranked(
+            "referrers",
+            "referrers",
+            _key("referrer"),
+            "sessions",
+            expected["referrers"]["referrers"],
+            reported["referrers"].get("referrers", []),
+        ),
+        *_summary(expected["summary"], reported["summary"]),
+    ]
+    if "engagement" in expected:
+        checks += _engagement(expected["engagement"], reported.get("engagement", {}))
+    if "clicks" in expected:
+        checks += _clicks(expected["clicks"], reported.get("clicks", {}))
+    if "funnel" in expected:
+        checks += _funnel(expected["funnel"], reported.get("funnel", {}))
+    return checks
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal, or for floats: within FLOAT_TOLERANCE."""
+    if isinstance(a, float) or isinstance(b, float):
+        try:
+            return math.isclose(
+                float(a), float(b), rel_tol=FLOAT_TOLERANCE, abs_tol=FLOAT_TOLERANCE
+            )
+        except (TypeError, ValueError):
+            return False
+    return bool(a == b)
+
+
+def _key(field: str) -> Callable[[Item], Any]:
+    return lambda item: item.get(field)
+
+
+def _active(expected: Mapping[str, Any], reported: Mapping[str, Any]) -> list[Check]:
+    checks = [
+        Check(
+            "active", key, expected[key], reported.get(key), same(expected[key], reported.get(key))
+        )
+        for key in ("count", "active_users")
+    ]
+    want = {s["session_id"]: s for s in expected["sessions"]}
+    got = {s.get("session_id"): s for s in reported.get("sessions", [])}
+    missing, extra = sorted(set(want) - set(got)), sorted(set(got) - set(want), key=str)
+    label = "sessions (as a set)"
+    if missing or extra:
+        label += f": missing {', '.join(missing[:3]) or '-'}; unexpected {', '.join(map(str, extra[:3])) or '-'}"
+    checks.append(Check("active", label, len(want), len(got), not missing and not extra))
+    differing = [
+        f"{sid} {name}"
+        for sid in sorted(set(want) & set(got))
+        for name in SESSION_FIELDS
+        if not same(want[sid][name], got[sid].get(name))
+    ]
+    checks.append(
+        Check(
+            "active",
+            "session fields" + (f": {', '.join(differing[:3])}" if differing else ""),
+            "same",
+            f"{len(differing)} differ" if differing else "same",
+            not differing,
+        )
+    )
+    return checks
+
+
+def _hourly(expected: Mapping[str, Any], reported: Mapping[str, Any]) -> list[Check]:
+    want = {p["start"]: p for p in expected["points"]}
+    got = {p.get("start"): p for p in reported.get("points", [])}
+    checks = [
+        Check(
+            "hourly",
+            "bucket_minutes",
+            expected["bucket_minutes"],
+            reported.get("bucket_minutes"),
+            expected["bucket_minutes"] == reported.get("bucket_minutes"),
+        ),
+        Check("hourly", "points (by start)", len(want), len(got), set(want) == set(got)),
+    ]
+    for name in HOURLY_FIELDS:
+        details = []
+        for start in sorted(set(want) | set(got), key=lambda s: (s is None, s)):
+            e = want.get(start, {}).get(name, 0)
+            r = got.get(start, {}).get(name, 0)
+            if e != r:
+                time_label = (want.get(start) or got.get(start) or {}).get("time", start)
+                details.append(Check("hourly", f"{name} @ {time_label}", e, r, False, detail=True))
+        total_e = sum(p[name] for p in want.values())
+        total_r = sum(p.get(name, 0) for p in got.values())
+        checks.append(Check("hourly", f"{name} (20 buckets)", total_e, total_r, not details))
+        checks.extend(details)
+    return checks
+
+
+def _ranked(
+    area: str,
+    what: str,
+    name_of: Callable[[Item], Any],
+    count: str,
+    expected: Sequence[Item],
+    reported: Sequence[Item],
+    *,
+    compared: str = "counts and order",
+) -> list[Check]:
+    """A top-N list: one row per name (shown when it drifts) and a summary row that also
+    requires the same order."""
+    want = {name_of(item): item[count] for item in expected}
+    got = {name_of(item): item.get(count) for item in reported}
+    rows = [
+        Check(area, str(name), want.get(name), got.get(name), same(want.get(name), got.get(name)), detail=True)
+        for name in [*want, *(n for n in got if n not in want)]
+    ]
+    order_ok = [name_of(item) for item in expected] == [name_of(item) for item in reported]
+    summary = Check(
+        area,
+        f"{len(want)} {what} ({compared})",
+        sum(want.values()),
+        sum(v for v in got.values() if isinstance(v, int | float)),
+        all(r.ok for r in rows) and order_ok,
+    )
+    return [summary, *rows]
+
+
+def _summary(expected: Mapping[str, Any], reported: Mapping[str, Any]) -> list[Check]:
+    return [
+        Check("summary", key, value, reported.get(key), same(value, reported.get(key)))
+        for key, value in expected.items()
+    ]
+
+
+def _engagement(expected: Mapping[str, Any], reported: Mapping[str, Any]) -> list[Check]:
+    """Visits, bounce rate and pages per visit; per page its measured views (ranked) and its
+    average time on page (one detail row per page, a weighted mean as the summary row)."""
+    checks = [
+        Check("engagement", key, expected[key], reported.get(key), same(expected[key], reported.get(key)))
+        for key in ENGAGEMENT_FIELDS
+    ]
+    want_pages = expected["pages"]
+    got_pages = reported.get("pages", [])
+    checks += _ranked(
+        "engagement",
+        "pages",
+        _key("page_url"),
+        "views_measured",
+        want_pages,
+        got_pages,
+        compared="measured views and order",
+    )
+    want = {p["page_url"]: p["avg_time_on_page_seconds"] for p in want_pages}
+    got = {p.get("page_url"): p.get("avg_time_on_page_seconds") for p in got_pages}
+    rows = [
+        Check(
+            "engagement",
+            f"time on page {name} (s)",
+            want.get(name),
+            got.get(name),
+            same(want.get(name), got.get(name)),
+            detail=True,
+        )
+        for name in [*want, *(n for n in got if n not in want)]
+    ]
+    checks.append(
+        Check(
+            "engagement",
+            f"avg time on page, {len(want)} pages (s)",
+            _weighted_mean(want_pages),
+            _weighted_mean(got_pages),
+            all(r.ok for r in rows),
+        )
+    )
+    return checks + rows
+
+
+def _weighted_mean(pages: Sequence[Item]) -> float | None:
+    """The listed pages' average time on page, weighted by their measured views."""
+    pairs = [
+        (p.get("avg_time_on_page_seconds"), p.get("views_measured"))
+        for p in pages
+        if isinstance(p.get("avg_time_on_page_seconds"), int | float)
+        and isinstance(p.get("views_measured"), int)
+    ]
+    views = sum(n for _, n in pairs)
+    return sum(avg * n for avg, n in pairs) / views if views else None
+
+
+def _clicks(expected: Mapping[str, Any], reported: Mapping[str, Any]) -> list[Check]:
+    def target(item: Item) -> str:
+        return f"{item.get('page_url')} -> {item.get('target')}"
+
+    return [
+        *_ranked(
+            "clicks",
+            "pages",
+            _key("page_url"),
+            "clicks",
+            expected["pages"],
+            reported.get("pages", []),
+        ),
+        *_ranked(
+            "clicks", "targets", target, "clicks", expected["targets"], reported.get("targets", [])
+        ),
+    ]
+
+
+def _funnel(expected: Mapping[str, Any], reported: Mapping[str, Any]) -> list[Check]:
+    """The visits of the window, the truncation flag, and every step (visits, drop-off, rate)."""
+    checks = [
+        Check(
+            "funnel",
+            "visits started in the window",
+            expected["visits"],
+            reported.get("visits"),
+            same(expected["visits"], reported.get("visits")),
+        ),
+        Check(
+            "funnel",
+            "truncated (visit cap hit)",
+            expected["truncated"],
+            reported.get("truncated"),
+            expected["truncated"] == reported.get("truncated"),
+        ),
+    ]
+    want, got = expected["steps"], reported.get("steps", [])
+    for index in range(max(len(want), len(got))):
+        w: Item = want[index] if index < len(want) else {}
+        g: Item = got[index] if index < len(got) else {}
+        differing = [f for f in FUNNEL_STEP_FIELDS if not same(w.get(f), g.get(f))]
+        label = f"step {index + 1} {w.get('step', g.get('step'))}"
+        if w:
+            label += f" (drop-off {w['drop_off']:,}, {w['rate_from_first']:.1%} of step 1)"
+        if differing:
+            label += f": {', '.join(differing)} differ"
+        checks.append(Check("funnel", label, w.get("visits"), g.get("visits"), not differing))
+    return checks
