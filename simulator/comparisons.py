@@ -160,7 +160,14 @@ def _ranked(
     want = {name_of(item): item[count] for item in expected}
     got = {name_of(item): item.get(count) for item in reported}
     rows = [
-        Check(area, str(name), want.get(name), got.get(name), same(want.get(name), got.get(name)), detail=True)
+        Check(
+            area,
+            str(name),
+            want.get(name),
+            got.get(name),
+            same(want.get(name), got.get(name)),
+            detail=True,
+        )
         for name in [*want, *(n for n in got if n not in want)]
     ]
     order_ok = [name_of(item) for item in expected] == [name_of(item) for item in reported]
@@ -185,7 +192,13 @@ def _engagement(expected: Mapping[str, Any], reported: Mapping[str, Any]) -> lis
     """Visits, bounce rate and pages per visit; per page its measured views (ranked) and its
     average time on page (one detail row per page, a weighted mean as the summary row)."""
     checks = [
-        Check("engagement", key, expected[key], reported.get(key), same(expected[key], reported.get(key)))
+        Check(
+            "engagement",
+            key,
+            expected[key],
+            reported.get(key),
+            same(expected[key], reported.get(key)),
+        )
         for key in ENGAGEMENT_FIELDS
     ]
     want_pages = expected["pages"]

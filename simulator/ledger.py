@@ -60,9 +60,7 @@ def ledger_rows(batch: Batch, delivery: Delivery) -> list[dict[str, Any]]:
     return rows
 
 
-def stored_properties(
-    sent: Mapping[str, Any] | None, utm: Mapping[str, str]
-) -> dict[str, Any]:
+def stored_properties(sent: Mapping[str, Any] | None, utm: Mapping[str, str]) -> dict[str, Any]:
     """What the server keeps as ``properties``: those sent, plus the page URL's ``utm_*``
     parameters where the event did not send that key itself (as ``events._enrich`` does)."""
     properties = dict(sent or {})

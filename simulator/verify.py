@@ -79,7 +79,9 @@ def parse_funnel(spec: str) -> list[str]:
         )
     for step in steps:
         if step != CONVERSION_STEP and not step.startswith("/"):
-            raise BadArgument(f"--funnel step {step!r} must be a page path starting with '/' or 'conversion'")
+            raise BadArgument(
+                f"--funnel step {step!r} must be a page path starting with '/' or 'conversion'"
+            )
     return steps
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -59,12 +60,9 @@ def test_demo_serves_live_traffic_and_sigterm_stops_everything() -> None:
         while events == 0:
             assert process.poll() is None, process.stdout.read() if process.stdout else ""
             assert time.monotonic() < deadline, "no traffic reached the API"
-            try:
-                events = httpx.get(
-                    f"http://127.0.0.1:{port}/api/statistics/summary/", timeout=5
-                ).json()["events_24h"]
-            except (httpx.HTTPError, ValueError):
-                pass
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                url = f"http://127.0.0.1:{port}/api/statistics/summary/"
+                events = httpx.get(url, timeout=5).json()["events_24h"]
             time.sleep(0.5)
         descendants = children_of(process.pid)
         assert len(descendants) >= 3  # java + two simulators

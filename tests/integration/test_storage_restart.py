@@ -82,7 +82,9 @@ def test_storage_killed_and_restarted_mid_run_loses_and_doubles_nothing(tmp_path
                 )
                 assert run.poll() is None, "the run ended before the fault could be injected"
 
-                os.kill(storage.pid, signal.SIGTERM)  # stopped abruptly (see docs/reliability.md on SIGKILL)
+                os.kill(
+                    storage.pid, signal.SIGTERM
+                )  # stopped abruptly (see docs/reliability.md on SIGKILL)
                 storage.process.wait(timeout=10)
                 storage.process = None
 
