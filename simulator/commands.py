@@ -37,7 +37,7 @@ from simulator.sending import RunStats
 from simulator.stream import DEFAULT_FLUSH_MS, Batch, Simulation, batches, events
 from simulator.targets import check_api
 from simulator.traffic import Spike, Window, parse_duration, parse_start, plan_window
-from simulator.verify import default_funnel, http_fetcher, parse_funnel
+from simulator.verify import default_funnel, http_fetcher, old_ledger_notes, parse_funnel
 from simulator.verify import verify as verify_api
 from simulator.visitors import SimEvent
 
@@ -425,11 +425,7 @@ def verify(
         report.notes.append(
             f"{failed} ledger events failed: the server may still hold some of them"
         )
-    if any(r["event_type"] == "click" for r in held) and not any("properties" in r for r in held):
-        report.notes.append(
-            "the ledger rows carry no properties (written by an older simulator): their clicks "
-            "count under the target (none), so click targets drift"
-        )
+    report.notes += old_ledger_notes(held)
     facts = {
         "rows": len(rows),
         "held by the server": len(held),

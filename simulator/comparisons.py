@@ -239,8 +239,8 @@ def _engagement(expected: Mapping[str, Any], reported: Mapping[str, Any]) -> lis
 
 def _weighted_mean(pages: Sequence[Item]) -> float | None:
     """The listed pages' average time on page, weighted by their measured views."""
-    pairs = [
-        (p.get("avg_time_on_page_seconds"), p.get("views_measured"))
+    pairs: list[tuple[float, int]] = [
+        (p["avg_time_on_page_seconds"], p["views_measured"])
         for p in pages
         if isinstance(p.get("avg_time_on_page_seconds"), int | float)
         and isinstance(p.get("views_measured"), int)

@@ -119,6 +119,9 @@ def run_summary(
             "[green]inside[/]" if inside else "[yellow]outside[/]",
         )
     console.print(kpi_table)
+    if kpis.funnel:
+        steps = "  ->  ".join(f"{escape(step)} {visits:,}" for step, visits in kpis.funnel)
+        console.print(f"funnel (visits reaching each step, of {kpis.visits:,}): {steps}")
     if kpis.crawler_events:
         if not stats.requests:
             verdict = "not sent; the server answers them 'filtered'"
@@ -164,6 +167,8 @@ def verify_table(
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:.6g}"
     if isinstance(value, int):

@@ -91,12 +91,24 @@ def default_funnel(events: Sequence[Mapping[str, Any]]) -> tuple[list[str], str]
     views = [str(e["page_url"]) for e in events if e.get("event_type") == "page_view"]
     preset = guess_preset(views)
     if preset is not None:
-        return list(preset.funnel), f"the {preset.name} preset's (recognised by its pages)"
+        return list(preset.funnel), f"the {preset.name} preset's, recognised by its pages"
     entries = Counter(v.entry_page for v in visits_of(events) if v.page_views)
     if not entries:
         return ["/", CONVERSION_STEP], "no page views in the ledger"
     entry = min(entries, key=lambda page: (-entries[page], page))
     return [entry, CONVERSION_STEP], "the most common entry page, then conversion"
+
+
+def old_ledger_notes(events: Sequence[Mapping[str, Any]]) -> list[str]:
+    """What a ledger written before rows carried ``properties`` cannot prove."""
+    if any(e["event_type"] == "click" for e in events) and not any(
+        "properties" in e for e in events
+    ):
+        return [
+            "the ledger rows carry no properties (written by an older simulator): their clicks "
+            "count under the target (none) here, so click targets drift"
+        ]
+    return []
 
 
 def http_fetcher(

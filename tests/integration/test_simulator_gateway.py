@@ -1,4 +1,5 @@
-"""The simulator against the real stack (DynamoDB Local + HTTP gateway): simulate, verify, replay."""
+"""The simulator against the real stack (DynamoDB Local + HTTP gateway): simulate, verify (every
+dashboard number, engagement, clicks and a funnel included), replay."""
 
 from __future__ import annotations
 
@@ -20,6 +21,67 @@ def invoke(command, args: str, env: dict[str, str] | None = None):
 
 def statuses(ledger: Path) -> Counter[str]:
     return Counter(json.loads(line)["status"] for line in ledger.read_text().splitlines())
+
+
+WIDE = {"COLUMNS": "220"}  # Rich tables unwrapped, one check per line
+
+
+def drift_rows(output: str) -> list[list[str]]:
+    """The table rows marked DRIFT, as their cells."""
+    return [
+        [cell.strip() for cell in line.strip("│ ").split("│")]
+        for line in output.splitlines()
+        if "DRIFT" in line and line.startswith("│")
+    ]
+
+
+def test_a_seeded_run_verifies_engagement_clicks_and_the_funnel_with_zero_drift(
+    gateway, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "ledger.jsonl"
+    result = invoke(
+        simulate,
+        f"--url {gateway.url} --seed 7 --visitors 120 --backfill 2h --batch 20 --ledger {ledger}"
+        " --no-progress",
+    )
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in ledger.read_text().splitlines()]
+    assert any(r["event_type"] == "click" and r["properties"]["target"] for r in rows)
+
+    result = invoke(verify, f"--ledger {ledger} --url {gateway.url} --all", env=WIDE)
+    assert result.exit_code == 0, result.output
+    assert "zero drift" in result.output
+    assert "/,/cart,/checkout,conversion (the ecommerce preset's" in result.output
+    checked = {line.strip("│ ").split("│")[0].strip() for line in result.output.splitlines()}
+    assert {"engagement", "clicks", "funnel"} <= checked
+    for metric in (
+        "bounce_rate",
+        "pages_per_visit",
+        "avg time on page",
+        "targets (counts and order)",
+    ):
+        assert metric in result.output
+    assert "step 4 conversion" in result.output
+
+    # Any funnel the API accepts verifies too, with every step compared.
+    result = invoke(
+        verify,
+        f"--ledger {ledger} --url {gateway.url} --funnel /cart,/checkout,conversion",
+        env=WIDE,
+    )
+    assert result.exit_code == 0, result.output
+    assert "step 3 conversion" in result.output and "(--funnel)" in result.output
+
+    # A ledger from before rows carried properties: everything agrees but the click targets.
+    old = tmp_path / "old.jsonl"
+    old.write_text(
+        "".join(json.dumps({k: v for k, v in r.items() if k != "properties"}) + "\n" for r in rows)
+    )
+    result = invoke(verify, f"--ledger {old} --url {gateway.url}", env=WIDE)
+    assert result.exit_code == 1, result.output
+    drifting = drift_rows(result.output)
+    assert drifting and {cells[0] for cells in drifting} == {"clicks"}
+    assert "older simulator" in result.output
 
 
 def test_a_seeded_backfill_verifies_with_zero_drift_and_its_replay_is_all_duplicates(
@@ -95,6 +157,13 @@ def test_verify_reports_drift_when_the_api_holds_events_the_ledger_does_not(
     }
     assert httpx.post(f"{gateway.url}/collect", json=stray).status_code == 200
 
-    result = invoke(verify, f"--ledger {ledger} --url {gateway.url}")
+    result = invoke(verify, f"--ledger {ledger} --url {gateway.url}", env=WIDE)
     assert result.exit_code == 1
     assert "DRIFT" in result.output and "/stray" in result.output
+    # The stray visit shows in the new metrics too: one more visit, one more bounce.
+    drifting = {(cells[0], cells[1]) for cells in drift_rows(result.output)}
+    assert {
+        ("engagement", "visits"),
+        ("engagement", "bounce_rate"),
+        ("funnel", "visits started in the window"),
+    } <= drifting

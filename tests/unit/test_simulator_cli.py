@@ -64,6 +64,8 @@ def one_line_error(result) -> str:
             ["--ledger", "missing.jsonl", "--url", UNREACHABLE],
             "ledger file missing.jsonl not found",
         ),
+        (verify, ["--funnel", "/,cart", "--url", UNREACHABLE], "'cart' must be a page path"),
+        (verify, ["--funnel", " , ", "--url", UNREACHABLE], "--funnel takes 1..10"),
     ],
 )
 def test_bad_arguments_fail_in_one_clear_line(
@@ -109,8 +111,13 @@ def test_a_dry_run_prints_the_realism_summary() -> None:
         "bounce rate",
         "avg visit duration",
         "page views per visit",
+        "avg time on page",
+        "clicks per visit",
         "mobile share of visits",
         "crawler share of requests",
         "published range",
+        "funnel (visits reaching each step",
+        "/cart",
+        "conversion",
     ):
         assert label in result.output

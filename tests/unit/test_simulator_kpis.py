@@ -67,6 +67,26 @@ def test_kpis_by_hand() -> None:
     assert kpis.crawler_not_filtered == 0
 
 
+def test_time_on_page_clicks_and_funnel_by_hand() -> None:
+    rows = [
+        # tab x: "/" clicked after 5 s, "/cart" until its heartbeat 30 s later, then a conversion
+        row(1, "x", 0, page="/"),
+        row(2, "x", 5, "click", page="/"),
+        row(3, "x", 20, page="/cart"),
+        row(4, "x", 50, "heartbeat", page="/cart"),
+        row(5, "x", 55, "conversion", page="/cart"),
+        # tab y: lands on "/cart", clicks after 8 s; never saw "/", so it is not in the funnel
+        row(1, "y", 0, page="/cart"),
+        row(2, "y", 8, "click", page="/cart"),
+        # tab z: one page_view and nothing after it: no time on page yet
+        row(1, "z", 0, page="/"),
+    ]
+    kpis = KpiCollector(funnel=["/", "/cart", "conversion"]).add_all(rows).result()
+    assert kpis.avg_time_on_page_s == pytest.approx((5 + 30 + 8) / 3)
+    assert kpis.clicks_per_visit == pytest.approx(2 / 3)
+    assert kpis.funnel == (("/", 2), ("/cart", 1), ("conversion", 1))
+
+
 def test_a_crawler_event_that_was_accepted_is_flagged() -> None:
     kpis = KpiCollector().add_all([row(1, "c", 0, ua=BOT, status="accepted")]).result()
     assert kpis.crawler_not_filtered == 1

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
+from urllib.parse import urlsplit
 
 import pytest
 
 from simulator.catalog import build_catalog
-from simulator.presets import ECOMMERCE, KPI_NAMES, PRESETS, Page, PresetError, get_preset, validate
+from simulator.presets import (
+    ECOMMERCE,
+    KPI_NAMES,
+    PRESETS,
+    Page,
+    PresetError,
+    get_preset,
+    guess_preset,
+    validate,
+)
 from simulator.sources import SOURCE_KINDS
 
 
@@ -57,6 +67,13 @@ def _with_page(page: Page) -> object:
             ),
             "'email'",
         ),
+        (replace(ECOMMERCE, funnel=()), "needs a funnel"),
+        # steps are exact stored paths: a page with slots has no single path
+        (
+            replace(ECOMMERCE, funnel=("/", "/products/{product}")),
+            "funnel step '/products/{product}'",
+        ),
+        (replace(ECOMMERCE, funnel=("/", "/products")), "funnel step '/products'"),
         # the only way to the goal is cut: cart no longer links to checkout
         (_with_page(replace(ECOMMERCE.pages["cart"], links=(("product", 1.0),))), "unreachable"),
     ],
@@ -75,6 +92,33 @@ def test_a_loop_without_exits_is_refused() -> None:
     )
     with pytest.raises(PresetError, match="never end"):
         validate(replace(ECOMMERCE, pages=pages))
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_funnel_step_is_a_page_the_preset_renders(name: str) -> None:
+    preset = get_preset(name)
+    fixed = {p.path for p in preset.pages.values() if not p.slots}
+    assert all(step == "conversion" or step in fixed for step in preset.funnel)
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_a_preset_is_recognised_from_the_paths_it_stores(name: str) -> None:
+    preset = get_preset(name)
+    catalog = build_catalog(2).with_vocabulary(preset.vocabulary)
+    rng = random.Random(2)
+    paths = [
+        urlsplit(preset.render(page, rng, catalog)).path
+        for page in preset.pages.values()
+        for _ in range(3)
+    ]
+    assert all(preset.knows(path) for path in paths)
+    assert guess_preset(paths) is preset
+
+
+def test_unknown_paths_name_no_preset_and_shared_ones_the_default() -> None:
+    assert guess_preset(["/wp-admin", "/landing/x"]) is None
+    assert guess_preset([]) is None
+    assert guess_preset(["/", "/search"]) is ECOMMERCE
 
 
 def test_unknown_preset_is_a_clear_error() -> None:

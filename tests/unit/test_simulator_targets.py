@@ -10,11 +10,14 @@ from collections import defaultdict
 
 import pytest
 
-from simulator.ledger import ledger_rows, stored_events
+from liveinsight.events import RequestMeta, validate
+from liveinsight.recompute import dashboard
+from simulator.ledger import ledger_rows, read_ledger, stored_events
 from simulator.sending import Lanes, RunStats, run
 from simulator.stream import Batch, Simulation, batches, events
 from simulator.targets import HandlerTransport, Reply, Sender, TransportError
 from simulator.traffic import HOUR_MS, Window
+from simulator.visitors import SimEvent
 
 START = 1_767_225_600_000
 
@@ -126,6 +129,66 @@ def test_ledger_rows_keep_what_the_server_stores() -> None:
         r["page_url"].startswith("/") and "?" not in r["page_url"] for r in rows
     )  # stored as the path
     assert rows[0]["visit"] == batch.session_id and rows[0]["status"] == "accepted"
+
+
+def test_ledger_rows_carry_the_properties_exactly_as_the_server_enriches_them() -> None:
+    url = "https://shop.example.com/promo/x?utm_source=naver&utm_medium=cpc&ref=1"
+    tab = [
+        SimEvent("s-1", START, "u", "s", "page_view", url, "", None, "ua", "203.0.113.9"),
+        SimEvent(
+            "s-2",
+            START + 5,
+            "u",
+            "s",
+            "click",
+            url,
+            "",
+            {"target": "a.buy", "utm_source": "own"},
+            "ua",
+            "203.0.113.9",
+        ),
+        SimEvent(
+            "s-3",
+            START + 9,
+            "u",
+            "s",
+            "heartbeat",
+            "https://shop.example.com/",
+            "",
+            None,
+            "ua",
+            "1.1.1.1",
+        ),
+    ]
+    batch = Batch(tab, START + 9, batched=True)
+    rows = ledger_rows(batch, Sender(FlakyTransport([]), sleep=lambda s: None).deliver(batch))
+    server = validate([e.wire() for e in tab], RequestMeta(received_ms=START))
+    assert [r.get("properties", {}) for r in rows] == [e.properties for e in server]
+    assert rows[1]["properties"] == {"target": "a.buy", "utm_source": "own", "utm_medium": "cpc"}
+    assert "properties" not in rows[2]  # nothing stored, nothing written
+
+
+def test_a_ledger_written_before_rows_carried_properties_still_loads(tmp_path) -> None:
+    old = tmp_path / "old.jsonl"
+    old_row = {
+        "user_id": "u",
+        "session_id": "s",
+        "page_url": "/",
+        "referrer": "",
+        "status": "accepted",
+    }
+    old.write_text(
+        json.dumps({**old_row, "event_id": "s-1", "timestamp": START, "event_type": "page_view"})
+        + "\n"
+        + json.dumps(
+            {**old_row, "event_id": "s-2", "timestamp": START + 4000, "event_type": "click"}
+        )
+        + "\n"
+    )
+    held = stored_events(read_ledger([old]))
+    answers = dashboard(held, START + 60_000)
+    assert answers["clicks"]["targets"] == [{"page_url": "/", "target": "(none)", "clicks": 1}]
+    assert answers["engagement"]["pages"][0]["avg_time_on_page_seconds"] == 4.0
 
 
 def test_stored_events_count_each_held_event_once_in_first_ack_order() -> None:

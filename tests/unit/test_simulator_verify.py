@@ -1,4 +1,5 @@
-"""verify: comparisons that catch each kind of drift, clock edges, and a full round trip on moto."""
+"""verify: comparisons that catch each kind of drift (engagement, clicks and funnels included),
+clock edges, the funnel it checks by default, old ledgers, and a full round trip on moto."""
 
 from __future__ import annotations
 
@@ -14,20 +15,36 @@ from liveinsight import api, ingest
 from liveinsight.buckets import BUCKET_MS
 from liveinsight.recompute import dashboard
 from liveinsight.settings import Settings
+from simulator.comparisons import FLOAT_TOLERANCE
+from simulator.errors import BadArgument
 from simulator.ledger import LedgerWriter, ledger_rows, read_ledger, stored_events
 from simulator.sending import Lanes, RunStats, run
 from simulator.stream import Simulation, batches, events
 from simulator.targets import HandlerTransport, Sender
 from simulator.traffic import HOUR_MS, plan_window
-from simulator.verify import ENDPOINTS, compare, expected_at, verify
+from simulator.verify import (
+    compare,
+    default_funnel,
+    endpoints,
+    expected_at,
+    old_ledger_notes,
+    parse_funnel,
+    verify,
+)
 
 NOW = 1_767_225_600_000 + 7 * 60_000  # a few minutes after a bucket edge
 
 
 def ev(
-    n: int, sid: str, ts: int, kind: str = "page_view", page: str = "/", referrer: str = ""
+    n: int,
+    sid: str,
+    ts: int,
+    kind: str = "page_view",
+    page: str = "/",
+    referrer: str = "",
+    target: str | None = None,
 ) -> dict[str, Any]:
-    return {
+    row = {
         "event_id": f"{sid}-{n}",
         "timestamp": ts,
         "user_id": f"u-{sid}",
@@ -36,19 +53,28 @@ def ev(
         "page_url": page,
         "referrer": referrer,
     }
+    if target is not None:
+        row["properties"] = {"target": target}
+    return row
 
 
 EVENTS = [
     ev(1, "a", NOW - 50 * 60_000, page="/old", referrer="https://www.google.com/"),
     ev(2, "a", NOW - 3 * 60_000, page="/cart"),
-    ev(3, "a", NOW - 2 * 60_000, "conversion", page="/checkout/complete"),
+    ev(3, "a", NOW - 3 * 60_000 + 12_000, "click", page="/cart", target="button#checkout"),
+    ev(4, "a", NOW - 2 * 60_000, "conversion", page="/checkout/complete"),
     ev(1, "b", NOW - 60_000, page="/", referrer="https://search.naver.com/x"),
-    ev(2, "b", NOW - 30_000, "heartbeat", page="/"),
+    ev(2, "b", NOW - 50_000, "click", page="/", target="a.logo"),
+    ev(3, "b", NOW - 30_000, "heartbeat", page="/"),
+    ev(1, "c", NOW - 20 * 60_000, page="/"),
+    ev(2, "c", NOW - 19 * 60_000, page="/cart"),
+    ev(3, "c", NOW - 18 * 60_000, "conversion", page="/checkout/complete"),
 ]
+FUNNEL = ["/", "/cart", "conversion"]
 
 
 def answers(events: list[dict[str, Any]], now: int) -> dict[str, Any]:
-    return expected_at(events, now, timeout_s=1800, timezone="UTC")
+    return expected_at(events, now, timeout_s=1800, timezone="UTC", funnel=FUNNEL)
 
 
 def test_identical_answers_have_no_drift() -> None:
@@ -79,6 +105,36 @@ def test_identical_answers_have_no_drift() -> None:
             lambda r: r["active"]["sessions"][0].update(current_page="/elsewhere"),
             "session fields",
         ),
+        ("engagement", lambda r: r["engagement"].update(visits=9), "visits"),
+        ("engagement", lambda r: r["engagement"].update(bounce_rate=0.25), "bounce_rate"),
+        ("engagement", lambda r: r["engagement"].update(pages_per_visit=1.5), "pages_per_visit"),
+        (
+            "engagement",
+            lambda r: r["engagement"]["pages"][0].update(avg_time_on_page_seconds=12.001),
+            "time on page /",
+        ),
+        (
+            "engagement",
+            lambda r: r["engagement"]["pages"][0].update(views_measured=3),
+            "pages (measured views and order)",
+        ),
+        ("clicks", lambda r: r["clicks"]["pages"][0].update(clicks=5), "pages (counts and order)"),
+        (
+            "clicks",
+            lambda r: r["clicks"]["targets"][0].update(target="a.elsewhere"),
+            "/ -> a.elsewhere",
+        ),
+        ("clicks", lambda r: r["clicks"]["targets"].reverse(), "targets (counts and order)"),
+        ("funnel", lambda r: r["funnel"]["steps"][1].update(visits=0), "step 2 /cart"),
+        ("funnel", lambda r: r["funnel"]["steps"][2].update(drop_off=7), "drop_off differ"),
+        (
+            "funnel",
+            lambda r: r["funnel"]["steps"][1].update(rate_from_first=0.25),
+            "rate_from_first differ",
+        ),
+        ("funnel", lambda r: r["funnel"]["steps"].pop(), "step 3 conversion"),
+        ("funnel", lambda r: r["funnel"].update(truncated=True), "truncated"),
+        ("funnel", lambda r: r.pop("funnel"), "visits started in the window"),
     ],
 )
 def test_each_kind_of_drift_is_caught(area: str, mutate: Any, metric: str) -> None:
@@ -90,12 +146,105 @@ def test_each_kind_of_drift_is_caught(area: str, mutate: Any, metric: str) -> No
     assert any(metric in c.metric for c in drift)
 
 
+def test_the_hand_computed_answers_hold_what_the_drift_cases_assume() -> None:
+    expected = answers(EVENTS, NOW)
+    engagement = expected["engagement"]
+    # "/": b clicks 10 s after its view, c moves on after 60 s; "/cart": a.1 clicks after 12 s,
+    # c converts after 60 s. /old has no next event in its visit (the 47 min gap splits, S1).
+    assert engagement["pages"] == [
+        {"page_url": "/", "avg_time_on_page_seconds": 35.0, "views_measured": 2},
+        {"page_url": "/cart", "avg_time_on_page_seconds": 36.0, "views_measured": 2},
+    ]
+    assert engagement["visits"] == 4 and engagement["bounce_rate"] == 0.75  # a, a.1, b bounce
+    assert engagement["pages_per_visit"] == 5 / 4
+    assert expected["clicks"]["targets"][0] == {"page_url": "/", "target": "a.logo", "clicks": 1}
+    # c goes "/" -> "/cart" -> conversion; b views "/" only; a.1 converts but never saw "/"
+    assert [s["visits"] for s in expected["funnel"]["steps"]] == [2, 1, 1]
+
+
 def test_floats_within_tolerance_and_generated_at_do_not_count_as_drift() -> None:
     expected = answers(EVENTS, NOW)
     reported = copy.deepcopy(expected)
     reported["summary"]["avg_session_seconds"] += 1e-12
     reported["active"]["generated_at"] = "2000-01-01T00:00:00.000Z"
+    for page in reported["engagement"]["pages"]:
+        page["avg_time_on_page_seconds"] *= 1 + FLOAT_TOLERANCE / 10
+    reported["engagement"]["bounce_rate"] -= 1e-12
+    reported["funnel"]["steps"][0]["rate_from_first"] += 1e-12
     assert all(c.ok for c in compare(expected, reported))
+
+
+def test_a_millisecond_of_dwell_on_a_busy_page_is_drift() -> None:
+    expected = answers(EVENTS, NOW)
+    reported = copy.deepcopy(expected)
+    page = reported["engagement"]["pages"][0]
+    page["avg_time_on_page_seconds"] += 0.001 / 10_000  # 1 ms over 10,000 measured views
+    drift = [c for c in compare(expected, reported) if not c.ok]
+    assert [c.metric for c in drift] == ["avg time on page, 2 pages (s)", "time on page / (s)"]
+
+
+def test_top_lists_are_compared_in_the_apis_order_with_ties_by_name() -> None:
+    # Three targets tied at one click each: both sides rank them by name, so the expected list
+    # cut at two rows is exactly what an API cut at two rows reports.
+    events = [
+        ev(1, "t", NOW - 60_000),
+        *(
+            ev(n, "t", NOW - 50_000 + n, "click", target=name)
+            for n, name in enumerate(["c", "a", "b"], 2)
+        ),
+    ]
+    cut = expected_at(events, NOW, timeout_s=1800, timezone="UTC")
+    assert [t["target"] for t in cut["clicks"]["targets"]] == ["a", "b", "c"]
+    reported = copy.deepcopy(cut)
+    reported["clicks"]["targets"].sort(key=lambda t: t["target"], reverse=True)
+    drift = [c for c in compare(cut, reported) if not c.ok]
+    assert [c.metric for c in drift] == ["3 targets (counts and order)"]
+
+
+def test_the_default_funnel_is_the_presets_when_its_pages_are_recognised() -> None:
+    shop = [ev(1, "s", NOW, page="/products/red-shoes"), ev(2, "s", NOW + 1, page="/cart")]
+    assert default_funnel(shop) == (
+        ["/", "/cart", "/checkout", "conversion"],
+        "the ecommerce preset's, recognised by its pages",
+    )
+    news = [ev(1, "n", NOW, page="/news/tech/a-story"), ev(2, "n", NOW + 1, page="/")]
+    assert default_funnel(news)[0] == ["/newsletter/subscribe", "conversion"]
+    foreign = [
+        ev(1, "x", NOW, page="/landing"),
+        ev(1, "y", NOW, page="/landing"),
+        ev(1, "z", NOW, page="/other"),
+    ]
+    assert default_funnel(foreign) == (
+        ["/landing", "conversion"],
+        "the most common entry page, then conversion",
+    )
+
+
+@pytest.mark.parametrize(
+    ("spec", "problem"),
+    [("", "1..10"), (",".join(["/"] * 11), "1..10"), ("/,cart", "'cart' must be a page path")],
+)
+def test_a_bad_funnel_is_refused_like_the_api_would(spec: str, problem: str) -> None:
+    with pytest.raises(BadArgument, match=problem):
+        parse_funnel(spec)
+    assert parse_funnel(" /, /cart ,conversion") == ["/", "/cart", "conversion"]
+
+
+def test_the_funnel_endpoint_asks_for_the_steps_and_the_compared_window() -> None:
+    path = endpoints(["/", "/a b", "conversion"])["funnel"]
+    assert path == "/api/statistics/funnel/?steps=/,/a+b,conversion&hours=24"
+    assert "funnel" not in endpoints()
+    assert all("limit=100" in endpoints()[area] for area in ("engagement", "clicks", "pages"))
+
+
+def test_a_ledger_without_properties_still_verifies_everything_but_click_targets() -> None:
+    old = [{k: v for k, v in row.items() if k != "properties"} for row in EVENTS]
+    expected = answers(old, NOW)
+    assert {t["target"] for t in expected["clicks"]["targets"]} == {"(none)"}
+    drift = [c for c in compare(expected, answers(EVENTS, NOW)) if not c.ok]
+    assert drift and {c.area for c in drift} == {"clicks"}
+    assert all("-> " in c.metric or "targets" in c.metric for c in drift)
+    assert old_ledger_notes(old) and not old_ledger_notes(EVENTS)
 
 
 def test_a_bucket_edge_during_the_fetch_makes_verify_fetch_again() -> None:
@@ -129,10 +278,10 @@ def test_stale_active_sessions_behind_a_cache_get_a_note() -> None:
 # ---- a full round trip: the real handlers on moto ----------------------------------------------
 
 
-def query_fetcher(handler: Any) -> Any:
+def query_fetcher(handler: Any, funnel: list[str] | None = None) -> Any:
     def fetch() -> dict[str, Any]:
         out = {}
-        for area, path in ENDPOINTS.items():
+        for area, path in endpoints(funnel).items():
             route, _, query = path.partition("?")
             event = {
                 "httpMethod": "GET",
@@ -172,10 +321,13 @@ def test_in_process_run_on_moto_verifies_with_zero_drift_and_tampering_is_caught
         )  # one lane: moto is not thread-safe
     assert stats.failed == 0 and stats.statuses["accepted"] > 100 and stats.statuses["filtered"] > 0
 
-    fetch = query_fetcher(api.build_handler(settings))
     held = stored_events(read_ledger([ledger]))
-    report = verify(held, fetch)
+    funnel, _ = default_funnel(held)
+    fetch = query_fetcher(api.build_handler(settings), funnel)
+    report = verify(held, fetch, funnel=funnel)
     assert not report.drift, [c for c in report.drift]
+    assert {c.area for c in report.checks} >= {"engagement", "clicks", "funnel"}
+    assert any(row.get("properties", {}).get("target") for row in held)
 
     # An event the ledger does not know about is drift.
     stray = {
@@ -188,5 +340,5 @@ def test_in_process_run_on_moto_verifies_with_zero_drift_and_tampering_is_caught
         {"httpMethod": "POST", "path": "/collect", "headers": {}, "body": json.dumps(stray)}, None
     )
     assert response["statusCode"] == 200
-    drift = verify(held, fetch).drift
-    assert {c.area for c in drift} >= {"active", "hourly", "pages", "summary"}
+    drift = verify(held, fetch, funnel=funnel).drift
+    assert {c.area for c in drift} >= {"active", "hourly", "pages", "summary", "engagement"}
