@@ -67,11 +67,13 @@ class QueryHandler:
         service: QueryService,
         *,
         healthy: Callable[[], bool],
+        views_lag: Callable[[int], dict[str, Any]] | None = None,
         clock: Callable[[], int] = now_ms,
     ) -> None:
         self.settings = settings
         self.service = service
         self.healthy = healthy
+        self.views_lag = views_lag
         self.clock = clock
         self._cache: dict[int, tuple[float, dict[str, Any]]] = {}
         self._lock = threading.Lock()
@@ -177,9 +179,14 @@ class QueryHandler:
 
     def _health(self, request: ProxyRequest) -> ProxyResponse:
         if self.healthy():
-            return ProxyResponse(
-                200, {"status": "ok", "storage": "ok"}, {"Cache-Control": "no-store"}
-            )
+            body: dict[str, Any] = {"status": "ok", "storage": "ok"}
+            if self.views_lag is not None:
+                try:
+                    body["views"] = self.views_lag(self.clock())
+                except Exception as exc:  # the log answers but its stream does not
+                    log.warning("views lag not measured: %s", exc)
+                    body["views"] = {"lag_events": None, "lag_ms": None, "applied_through": None}
+            return ProxyResponse(200, body, {"Cache-Control": "no-store"})
         return ProxyResponse(
             503,
             {"status": "unavailable", "storage": "unreachable"},
@@ -210,7 +217,24 @@ def build_handler(
                 return False
             return True
 
+    if "views_lag" not in kwargs:
+        kwargs["views_lag"] = views_lag_of(settings, client)
     return QueryHandler(settings, service, healthy=healthy, **kwargs)
+
+
+def views_lag_of(settings: Settings, client: Any) -> Callable[[int], dict[str, Any]]:
+    """``/health``'s ``views`` figures, measured from the stream (see stream.measure_lag)."""
+    from liveinsight.aws import streams_client
+    from liveinsight.stream import measure_lag
+    from liveinsight.views import Views
+
+    streams = streams_client(settings)
+    views = Views(client, prefix=settings.table_prefix)
+
+    def lag(now: int) -> dict[str, Any]:
+        return measure_lag(client, streams, views, now).as_json()
+
+    return lag
 
 
 _handler: QueryHandler | None = None

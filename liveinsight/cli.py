@@ -220,6 +220,7 @@ def run_stack(
         if storage.endpoint_url:
             settings = settings.with_overrides(endpoint_url=storage.endpoint_url)
         created = tables.create_tables(dynamodb_client(settings), settings.table_prefix)
+        poller_thread, stop_poller = start_views_poller(settings)
         pid = f" (java pid {storage.pid})" if getattr(storage, "pid", None) else ""
         click.echo(f"storage   {settings.endpoint_url or 'AWS'}  [{settings.backend}]{pid}")
         names = ", ".join(t.name for t in tables.TABLE_SPECS)
@@ -232,8 +233,23 @@ def run_stack(
             if on_ready is not None:
                 on_ready(settings)
 
-        serve(settings, access_log=access_log, on_started=started)
+        click.echo(
+            "views     stream poller: Events stream -> Sessions, ActiveSessions, Rollups "
+            "(lag at /health)"
+        )
+        try:
+            serve(settings, access_log=access_log, on_started=started)
+        finally:
+            stop_poller.set()
+            poller_thread.join(timeout=10)
     click.echo("stopped")
+
+
+def start_views_poller(settings: Settings) -> tuple[Any, Any]:
+    """The local event source mapping (a thread): Events stream -> views handler."""
+    from liveinsight.stream import poller_for, start_poller
+
+    return start_poller(poller_for(settings))
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -384,6 +400,107 @@ def tables_describe(
 
 
 cli.add_command(query_command)
+
+
+# ---- views ------------------------------------------------------------------------------------
+
+
+@cli.group("views")
+def views_group() -> None:
+    """The views (Sessions, ActiveSessions, Rollups) computed from the Events log."""
+
+
+@views_group.command("poll")
+@table_options
+@click.option("--batch-size", type=int, default=1000, show_default=True, help="Records per batch.")
+@click.option(
+    "--window", type=float, default=0.05, show_default=True, help="Batching window in seconds."
+)
+@click.pass_context
+@clear_errors
+def views_poll(
+    ctx: click.Context, endpoint: str | None, prefix: str | None, batch_size: int, window: float
+) -> None:
+    """Run the stream poller alone, in the foreground, until Ctrl-C.
+
+    `liveinsight up` runs one itself; this is for a DynamoDB started elsewhere, or to run the
+    views in their own process (it can be killed and restarted: the checkpoints make every
+    stream record count once).
+
+    \b
+    Example:
+      liveinsight views poll --endpoint http://127.0.0.1:8000
+    """
+    import threading
+
+    from liveinsight.stream import poller_for
+
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    settings = local_endpoint(base_settings(ctx), endpoint).with_overrides(table_prefix=prefix)
+    poller = poller_for(settings, batch_size=batch_size, window_s=window)
+    click.echo(f"views     polling the Events stream at {settings.endpoint_url or 'AWS'}")
+    stop = threading.Event()
+    try:
+        poller.run(stop)
+    except KeyboardInterrupt:
+        stop.set()
+    click.echo(f"stopped   {poller.stats.records:,} records in {poller.stats.batches:,} batches")
+
+
+@views_group.command("rebuild")
+@table_options
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+@_storage_errors
+@clear_errors
+def views_rebuild(ctx: click.Context, endpoint: str | None, prefix: str | None, yes: bool) -> None:
+    """Recompute every view from the Events log (after a fault, or for a view added later).
+
+    Sessions, ActiveSessions and Rollups are dropped and written again from the log; each
+    stream shard's checkpoint is set to where the log was read, so a running `liveinsight up`
+    goes on from there. Pause ingestion meanwhile: an event stored during the rebuild could
+    be counted twice.
+
+    \b
+    Examples:
+      liveinsight views rebuild --endpoint http://127.0.0.1:8000
+      liveinsight verify --ledger run.jsonl --url http://127.0.0.1:8080   # agrees again
+    """
+    import time
+
+    from rich.progress import Progress
+
+    from liveinsight.aws import streams_client
+    from liveinsight.rebuild import rebuild
+
+    client, settings = _table_client(ctx, endpoint, prefix)
+    if not yes:
+        click.confirm(
+            f"Rebuild the views at {settings.endpoint_url or 'AWS'} from the Events log?",
+            abort=True,
+        )
+    with Progress(transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        result = rebuild(
+            client,
+            streams_client(settings),
+            prefix=settings.table_prefix,
+            timeout_s=settings.session_timeout_s,
+            shards=settings.rollup_shards,
+            now_ms=int(time.time() * 1000),
+            progress=progress,
+        )
+    click.echo(
+        f"rebuilt from {result.events:,} events: {result.visits:,} visits, "
+        f"{result.active:,} active, {result.rollup_items:,} rollup items; "
+        f"{result.shards} stream shard checkpoint(s) set"
+    )
 
 
 def main() -> None:

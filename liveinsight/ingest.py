@@ -16,8 +16,9 @@ from typing import Any
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from liveinsight import bots, events
-from liveinsight.aws import dynamodb_client
+from liveinsight.aws import FAST_CONFIG, dynamodb_client
 from liveinsight.errors import LiveInsightError, MethodNotAllowed, NotFound
+from liveinsight.event_log import FILTERED, EventLog, Outcome
 from liveinsight.proxy import (
     ProxyRequest,
     ProxyResponse,
@@ -27,7 +28,6 @@ from liveinsight.proxy import (
     preflight,
 )
 from liveinsight.settings import Settings
-from liveinsight.store import FILTERED, IngestStore, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class IngestHandler:
     def __init__(
         self,
         settings: Settings,
-        store: IngestStore,
+        store: EventLog,
         *,
         clock: Callable[[], int] = now_ms,
         emit_metrics: Callable[[str], None] = print_line,
@@ -98,7 +98,7 @@ class IngestHandler:
         if bots.is_crawler(meta.user_agent):
             outcomes = [Outcome(e.event_id, e.session_id, FILTERED) for e in valid]
         else:
-            outcomes = self.store.ingest(valid, meta.received_ms)
+            outcomes = self.store.append(valid, meta.received_ms)
         counts = {
             status: sum(1 for o in outcomes if o.status == status)
             for status in ("accepted", "duplicate", "filtered")
@@ -125,11 +125,9 @@ class IngestHandler:
 
 
 def build_handler(settings: Settings, **kwargs: Any) -> IngestHandler:
-    store = IngestStore(
-        dynamodb_client(settings),
+    store = EventLog(
+        dynamodb_client(settings, config=FAST_CONFIG),
         prefix=settings.table_prefix,
-        timeout_s=settings.session_timeout_s,
-        shards=settings.rollup_shards,
         max_attempts=settings.max_write_attempts,
     )
     return IngestHandler(settings, store, **kwargs)

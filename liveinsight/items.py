@@ -45,18 +45,23 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def event_item(event: Event, visit_session_id: str) -> dict[str, Any]:
+def event_item(event: Event, received_ms: int) -> dict[str, Any]:
+    """The Events log item: the event as sent and enriched, never changed afterwards.
+
+    ``session_id`` is the client's session id; which visit the event joins is the views'
+    business. ``received_at`` (ms) is when ingest accepted it: the views' lag is measured by it.
+    """
     values: dict[str, Any] = {
         "event_id": event.event_id,
         "timestamp": event.timestamp,
         "user_id": event.user_id,
-        "session_id": visit_session_id,
-        "client_session_id": event.session_id,
+        "session_id": event.session_id,
         "event_type": event.event_type,
         "page_url": event.page_url,
         "referrer": event.referrer,
         "user_agent": event.user_agent,
         "ip_address": event.ip_address,
+        "received_at": received_ms,
     }
     if event.properties:
         values["properties"] = event.properties

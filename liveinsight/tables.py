@@ -1,12 +1,15 @@
 """The one definition of every table: used by creation, tests and the AWS template test.
 
-Seed names are kept. Two deliberate choices:
+Seed names are kept. Events is the append-only log and the one source of truth; Sessions,
+ActiveSessions and Rollups are views computed from its stream (``views.py``). Two deliberate
+choices:
 - ``Events`` is keyed by ``event_id`` alone. The seed also made ``timestamp`` the sort key, but
   idempotent retries (S7) need "this event_id was stored" to be one conditional put; with a
   composite key a retry that omits the client timestamp would get a new server timestamp and
   slip past the condition.
 - ``Rollups`` is the extra table the dashboard reads (SPEC section 3 allows it): counters per
-  time bucket, page and referrer host, written in the same transaction as the event.
+  time bucket, page and referrer host, written by the views; it also holds the views'
+  per-shard checkpoints (``pk = views#checkpoint``).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class TableSpec:
     ttl_attribute: str | None = None
     # index name -> the non-key attributes it projects (indexes not named here project ALL)
     index_includes: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    stream_view_type: str | None = None  # a DynamoDB stream of this table (the Events log)
 
     def projection(self, index_name: str) -> dict[str, Any]:
         include = dict(self.index_includes).get(index_name)
@@ -59,6 +63,11 @@ class TableSpec:
             "AttributeDefinitions": self.attribute_definitions(),
             "BillingMode": "PAY_PER_REQUEST",
         }
+        if self.stream_view_type:
+            request["StreamSpecification"] = {
+                "StreamEnabled": True,
+                "StreamViewType": self.stream_view_type,
+            }
         if self.indexes:
             request["GlobalSecondaryIndexes"] = [
                 {
@@ -79,6 +88,8 @@ TABLE_SPECS: tuple[TableSpec, ...] = (
             (EVENTS_BY_USER, (("user_id", "HASH", "S"), ("timestamp", "RANGE", "N"))),
             (EVENTS_BY_SESSION, (("session_id", "HASH", "S"), ("timestamp", "RANGE", "N"))),
         ),
+        # The log's stream feeds the views (SPEC 12): new images of inserted events.
+        stream_view_type="NEW_IMAGE",
     ),
     TableSpec(
         name=SESSIONS,

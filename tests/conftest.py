@@ -81,15 +81,30 @@ def local_tables(local_settings: Settings, local_client: Any) -> Iterator[Settin
 # ---- moto ---------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def moto_settings() -> Iterator[Settings]:
-    """Settings whose client is served by moto in-process, with the tables created."""
-    from moto import mock_aws
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """One moto server (in-process thread) for the run: unlike ``mock_aws`` it also serves
+    the DynamoDB Streams API, so the views are fed by the real poller on moto too."""
+    from moto.server import ThreadedMotoServer
 
-    with mock_aws():
-        settings = Settings(backend="moto", rollup_shards=2)
-        create_tables(dynamodb_client(settings), "")
-        yield settings
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def moto_settings(moto_server: str) -> Iterator[Settings]:
+    """Settings whose client is served by moto (emptied for each test), tables created."""
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST"))
+    settings = Settings(backend="moto", endpoint_url=moto_server, rollup_shards=2)
+    create_tables(dynamodb_client(settings), "")
+    yield settings
 
 
 # ---- the HTTP gateway ------------------------------------------------------------------------

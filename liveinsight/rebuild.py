@@ -1,0 +1,155 @@
+"""``liveinsight views rebuild``: every view recomputed from the Events log.
+
+Used after a fault, or to fill a view added later. It notes how far each stream shard goes,
+reads the whole log, recreates Sessions, ActiveSessions and Rollups, writes what the pure rules
+give for the log (the same ``sessions.replay`` and rollup definitions the views apply
+incrementally) and sets each shard's checkpoint to where the log was read, so the views go on
+from there. Run it while nothing is being ingested: an event stored during the rebuild may be
+counted by both (the command says so).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from liveinsight import items, rollups, tables
+from liveinsight.dynamo import Dynamo
+from liveinsight.sessions import Hit, Visit, replay
+from liveinsight.stream import list_shards, stream_arn
+from liveinsight.views import CHECKPOINT_PK, hit_of
+
+VIEW_TABLES = (tables.SESSIONS, tables.ACTIVE_SESSIONS, tables.ROLLUPS)
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    events: int
+    visits: int
+    active: int
+    rollup_items: int
+    shards: int
+
+
+def _shard_tips(streams: Any, arn: str) -> dict[str, tuple[str, int]]:
+    """Each shard's last sequence number now, and its record count."""
+    tips: dict[str, tuple[str, int]] = {}
+    for shard in list_shards(streams, arn):
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard.shard_id, ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        last, count = "", 0
+        while iterator:
+            response = streams.get_records(ShardIterator=iterator, Limit=1000)
+            records = response.get("Records", [])
+            if not records:
+                break
+            last = records[-1]["dynamodb"]["SequenceNumber"]
+            count += len(records)
+            iterator = response.get("NextShardIterator")
+        if last:
+            tips[shard.shard_id] = (last, count)
+    return tips
+
+
+def rebuild(
+    client: Any,
+    streams: Any,
+    *,
+    prefix: str = "",
+    timeout_s: int = 1800,
+    shards: int = 4,
+    now_ms: int,
+    progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
+) -> Rebuilt:
+    """Recompute every view from the log. ``progress(stage, done, total)`` reports along."""
+    dynamo = Dynamo(client)
+    arn = stream_arn(client, prefix)
+    tips = _shard_tips(streams, arn)
+    shards = tables.settle_rollup_shards(client, prefix, shards)
+
+    events_table = tables.table_name(prefix, tables.EVENTS)
+    total = int(client.describe_table(TableName=events_table)["Table"].get("ItemCount", 0))
+    logged: list[dict[str, Any]] = []
+    for page in dynamo.pages("scan", TableName=events_table, ConsistentRead=True):
+        logged.extend(page)
+        progress("reading the log", len(logged), max(total, len(logged)))
+    logged.sort(
+        key=lambda v: (int(v.get("received_at", 0)), int(v["timestamp"]), str(v["event_id"]))
+    )
+    hits: list[tuple[str, Hit]] = [hit_of(v) for v in logged]
+    histories = replay(hits, timeout_s * 1000)
+
+    deltas = rollups.new_deltas()
+    for sid, hit in hits:
+        rollups.event_deltas(hit, rollups.shard_of(sid, shards), deltas)
+    visit_items: list[dict[str, Any]] = []
+    active_items: list[dict[str, Any]] = []
+    for sid, history in histories.items():
+        shard = rollups.shard_of(sid, shards)
+        for visit in history:
+            rollups.visit_deltas(visit, shard, +1, deltas)
+            visit_items.append(_visit_item(visit, len(history) - 1, now_ms, timeout_s, shard))
+            active = items.active_values(visit, timeout_s=timeout_s)
+            if active["expires_at"] * 1000 >= now_ms:
+                active_items.append(items.to_item(active))
+    rollup_items = [
+        items.to_item({"pk": pk, "sk": sk, **counts})
+        for (pk, sk), counts in rollups.prune(deltas).items()
+    ]
+
+    _recreate_views(client, prefix, shards)
+    writes = [
+        (tables.SESSIONS, visit_items),
+        (tables.ACTIVE_SESSIONS, active_items),
+        (tables.ROLLUPS, rollup_items),
+    ]
+    todo = sum(len(batch) for _, batch in writes)
+    done = 0
+    for name, batch in writes:
+        table = tables.table_name(prefix, name)
+        for start in range(0, len(batch), 500):
+            chunk = batch[start : start + 500]
+            dynamo.batch_write(table, [{"PutRequest": {"Item": item}} for item in chunk])
+            done += len(chunk)
+            progress("writing the views", done, todo)
+    rollups_table = tables.table_name(prefix, tables.ROLLUPS)
+    for shard_id, (sequence_number, count) in tips.items():
+        client.put_item(
+            TableName=rollups_table,
+            Item=items.to_item(
+                {
+                    "pk": CHECKPOINT_PK,
+                    "sk": shard_id,
+                    "seq": sequence_number,
+                    "applied": count,
+                    "last_received": max((int(v.get("received_at", 0)) for v in logged), default=0),
+                    "updated_at": now_ms,
+                }
+            ),
+        )
+    return Rebuilt(len(logged), len(visit_items), len(active_items), len(rollup_items), len(tips))
+
+
+def _visit_item(
+    visit: Visit, current: int, now_ms: int, timeout_s: int, shard: int
+) -> dict[str, Any]:
+    values = items.visit_values(visit, now_ms=now_ms, timeout_ms=timeout_s * 1000, shard=shard)
+    if visit.index == 0:
+        values["current_visit"] = current
+    return items.to_item(values)
+
+
+def _recreate_views(client: Any, prefix: str, shards: int) -> None:
+    """Drop and create the view tables (fast on any backend), keeping the shard count."""
+    existing = set(tables.list_table_names(client))
+    for name in VIEW_TABLES:
+        full = tables.table_name(prefix, name)
+        if full in existing:
+            client.delete_table(TableName=full)
+            client.get_waiter("table_not_exists").wait(
+                TableName=full, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+            )
+    tables.create_tables(client, prefix)
+    tables.settle_rollup_shards(client, prefix, shards)

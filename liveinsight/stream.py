@@ -1,0 +1,364 @@
+"""The Events log's DynamoDB stream: the local event source mapping, shard lookup and lag.
+
+``StreamPoller`` does locally what Lambda's event source mapping does on AWS: it reads the
+stream with the ``dynamodbstreams`` API, shard by shard (parents before children), gathers
+records into batches (a batch size and a batching window), and calls the views handler with
+AWS-shaped ``{"Records": [...]}`` events. After a failed batch it starts again from the
+shard's checkpoint, so a batch is retried, never skipped. ``measure_lag`` counts the records
+not yet applied, read from the stream itself, so "lag 0" is never a stale report.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from liveinsight import items, tables
+from liveinsight.errors import BackendUnavailable
+from liveinsight.views import Checkpoint, Views, ViewsHandler
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 1000
+DEFAULT_WINDOW_S = 0.05
+IDLE_S = 0.05
+LAG_CAP = 10_000
+
+
+@dataclass(frozen=True)
+class Shard:
+    shard_id: str
+    parent_id: str | None
+    start: int
+    end: int | None  # None while the shard is open
+
+
+def list_shards(streams: Any, stream_arn: str) -> list[Shard]:
+    shards: list[Shard] = []
+    kwargs: dict[str, Any] = {"StreamArn": stream_arn}
+    while True:
+        description = streams.describe_stream(**kwargs)["StreamDescription"]
+        for raw in description.get("Shards", []):
+            numbers = raw.get("SequenceNumberRange", {})
+            end = numbers.get("EndingSequenceNumber")
+            shards.append(
+                Shard(
+                    raw["ShardId"],
+                    raw.get("ParentShardId"),
+                    int(numbers.get("StartingSequenceNumber", 0)),
+                    int(end) if end else None,
+                )
+            )
+        last = description.get("LastEvaluatedShardId")
+        if not last:
+            return shards
+        kwargs["ExclusiveStartShardId"] = last
+
+
+class ShardLocator:
+    """Which shard a sequence number belongs to (Lambda's stream records do not say)."""
+
+    def __init__(self, streams: Any) -> None:
+        self.streams = streams
+        self._shards: dict[str, list[Shard]] = {}
+
+    def __call__(self, stream_arn: str, sequence_number: str) -> str:
+        seq = int(sequence_number)
+        for refresh in (False, True):
+            if refresh or stream_arn not in self._shards:
+                self._shards[stream_arn] = list_shards(self.streams, stream_arn)
+            candidates = [
+                s
+                for s in self._shards[stream_arn]
+                if s.start <= seq and (s.end is None or seq <= s.end)
+            ]
+            if candidates:
+                return max(candidates, key=lambda s: s.start).shard_id
+        raise BackendUnavailable(
+            f"no shard of {stream_arn} holds sequence number {sequence_number}"
+        )
+
+
+def stream_arn(dynamodb: Any, prefix: str) -> str:
+    table = dynamodb.describe_table(TableName=tables.table_name(prefix, tables.EVENTS))["Table"]
+    arn = table.get("LatestStreamArn")
+    if not arn:
+        raise BackendUnavailable("the Events table has no stream; run `liveinsight tables create`")
+    return str(arn)
+
+
+def lambda_record(raw: dict[str, Any], arn: str) -> dict[str, Any]:
+    """A ``GetRecords`` record in the shape Lambda's event source mapping delivers."""
+    record = dict(raw)
+    dynamodb = dict(record.get("dynamodb", {}))
+    created = dynamodb.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        dynamodb["ApproximateCreationDateTime"] = created.timestamp()
+    record["dynamodb"] = dynamodb
+    record["eventSourceARN"] = arn
+    return record
+
+
+def lineage_order(shards: list[Shard], finished: set[str]) -> list[Shard]:
+    """Shards that may be read now: not finished, and whose parent is finished or gone."""
+    known = {s.shard_id for s in shards}
+    return [
+        s
+        for s in sorted(shards, key=lambda s: s.start)
+        if s.shard_id not in finished
+        and (s.parent_id is None or s.parent_id not in known or s.parent_id in finished)
+    ]
+
+
+@dataclass
+class PollerStats:
+    batches: int = 0
+    records: int = 0
+    failures: int = 0
+    lags_ms: list[int] = field(default_factory=list)
+
+
+class StreamPoller:
+    """A local event source mapping for the Events stream."""
+
+    def __init__(
+        self,
+        dynamodb: Any,
+        streams: Any,
+        handler: ViewsHandler,
+        *,
+        prefix: str = "",
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        window_s: float = DEFAULT_WINDOW_S,
+        clock: Callable[[], int] = lambda: int(time.time() * 1000),
+    ) -> None:
+        self.dynamodb = dynamodb
+        self.streams = streams
+        self.handler = handler
+        self.prefix = prefix
+        self.batch_size = batch_size
+        self.window_s = window_s
+        self.clock = clock
+        self.stats = PollerStats()
+        self._arn: str | None = None
+        self._iterators: dict[str, str | None] = {}
+        self._finished: set[str] = set()
+
+    @property
+    def views(self) -> Views:
+        return self.handler.views
+
+    def poll_once(self) -> int:
+        """Read what each readable shard has now and apply it; the records handed over."""
+        if self._arn is None:
+            self._arn = stream_arn(self.dynamodb, self.prefix)
+        handed = 0
+        for shard in lineage_order(list_shards(self.streams, self._arn), self._finished):
+            handed += self._poll_shard(shard)
+        return handed
+
+    def _iterator(self, shard: Shard) -> str:
+        iterator = self._iterators.get(shard.shard_id)
+        if iterator:
+            return iterator
+        checkpoint = self.views.checkpoint(shard.shard_id)
+        kwargs: dict[str, Any] = {"StreamArn": self._arn, "ShardId": shard.shard_id}
+        if checkpoint.seq is None:
+            kwargs["ShardIteratorType"] = "TRIM_HORIZON"
+        else:
+            kwargs["ShardIteratorType"] = "AFTER_SEQUENCE_NUMBER"
+            kwargs["SequenceNumber"] = checkpoint.sequence_number
+        return str(self.streams.get_shard_iterator(**kwargs)["ShardIterator"])
+
+    def _poll_shard(self, shard: Shard) -> int:
+        assert self._arn is not None
+        iterator: str | None = self._iterator(shard)
+        batch: list[dict[str, Any]] = []
+        deadline = time.monotonic() + self.window_s
+        closed = False
+        while iterator and len(batch) < self.batch_size:
+            try:
+                response = self.streams.get_records(
+                    ShardIterator=iterator, Limit=self.batch_size - len(batch)
+                )
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in (
+                    "ExpiredIteratorException",
+                    "TrimmedDataAccessException",
+                ):
+                    self._iterators.pop(shard.shard_id, None)
+                    return 0
+                raise
+            records = response.get("Records", [])
+            batch.extend(lambda_record(r, self._arn) for r in records)
+            iterator = response.get("NextShardIterator")
+            if iterator is None:
+                closed = True  # a closed shard answers without a next iterator
+            if not records and (not batch or time.monotonic() >= deadline):
+                break
+            if not records:
+                time.sleep(min(0.01, self.window_s))
+        if batch:
+            result = self.handler({"Records": batch}, None, shard_id=shard.shard_id)
+            self.stats.batches += 1
+            if result.get("batchItemFailures"):
+                self.stats.failures += 1
+                self._iterators.pop(shard.shard_id, None)  # again from the checkpoint
+                return 0
+            self.stats.records += len(batch)
+        self._iterators[shard.shard_id] = iterator
+        if closed:
+            self._finished.add(shard.shard_id)
+        return len(batch)
+
+    def drain(self, timeout_s: float = 60.0) -> int:
+        """Apply everything in the stream now; the records handed over. For tests and tools."""
+        deadline = time.monotonic() + timeout_s
+        total = 0
+        while True:
+            handed = self.poll_once()
+            total += handed
+            if handed == 0 and self.stats.failures == 0:
+                return total
+            if time.monotonic() > deadline:
+                raise BackendUnavailable(f"the views did not catch up within {timeout_s:.0f}s")
+            if handed == 0:
+                self.stats.failures = 0
+                time.sleep(IDLE_S)
+
+    def run(self, stop: threading.Event) -> None:
+        """Poll until ``stop`` is set; storage errors are logged and retried with backoff."""
+        delay = IDLE_S
+        while not stop.is_set():
+            try:
+                handed = self.poll_once()
+                delay = IDLE_S
+            except (BackendUnavailable, ClientError, BotoCoreError) as exc:
+                log.warning("stream poller: %s; retrying", exc)
+                self._iterators.clear()
+                self._arn = None
+                handed = 0
+                delay = min(2.0, delay * 2)
+            if handed == 0:
+                stop.wait(delay)
+
+
+def start_poller(poller: StreamPoller) -> tuple[threading.Thread, threading.Event]:
+    stop = threading.Event()
+    thread = threading.Thread(target=poller.run, args=(stop,), name="stream-poller", daemon=True)
+    thread.start()
+    return thread, stop
+
+
+# ---- lag -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lag:
+    """How far the views are behind the log. ``lag_ms``: age of the oldest event not applied."""
+
+    lag_events: int
+    lag_ms: int
+    applied_through: int | None  # receive time (ms) of the newest applied event
+    capped: bool = False  # lag_events is a lower bound
+
+    def as_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "lag_events": self.lag_events,
+            "lag_ms": self.lag_ms,
+            "applied_through": self.applied_through,
+        }
+        if self.capped:
+            body["lag_events_at_least"] = True
+        return body
+
+
+def measure_lag(
+    dynamodb: Any, streams: Any, views: Views, now_ms: int, *, cap: int = LAG_CAP
+) -> Lag:
+    """Records in the stream after each shard's checkpoint, counted up to ``cap``."""
+    arn = stream_arn(dynamodb, views.prefix)
+    checkpoints: dict[str, Checkpoint] = {c.shard_id: c for c in views.checkpoints()}
+    pending = 0
+    oldest: int | None = None
+    for shard in list_shards(streams, arn):
+        checkpoint = checkpoints.get(shard.shard_id)
+        if (
+            checkpoint is not None
+            and shard.end is not None
+            and checkpoint.seq is not None
+            and checkpoint.seq >= shard.end
+        ):
+            continue
+        kwargs: dict[str, Any] = {"StreamArn": arn, "ShardId": shard.shard_id}
+        if checkpoint is None or checkpoint.seq is None:
+            kwargs["ShardIteratorType"] = "TRIM_HORIZON"
+        else:
+            kwargs["ShardIteratorType"] = "AFTER_SEQUENCE_NUMBER"
+            kwargs["SequenceNumber"] = checkpoint.sequence_number
+        iterator: str | None = streams.get_shard_iterator(**kwargs)["ShardIterator"]
+        while iterator and pending < cap:
+            response = streams.get_records(ShardIterator=iterator, Limit=1000)
+            records = response.get("Records", [])
+            for record in records:
+                pending += 1
+                image = record.get("dynamodb", {}).get("NewImage") or {}
+                received = items.from_item(image).get("received_at") if image else None
+                if isinstance(received, int) and (oldest is None or received < oldest):
+                    oldest = received
+            if not records:
+                break
+            iterator = response.get("NextShardIterator")
+    applied = [c.last_received for c in checkpoints.values() if c.last_received]
+    return Lag(
+        lag_events=pending,
+        lag_ms=max(0, now_ms - oldest) if oldest is not None else (1 if pending else 0),
+        applied_through=max(applied) if applied else None,
+        capped=pending >= cap,
+    )
+
+
+def wait_for_views(
+    measure: Callable[[], Lag],
+    *,
+    timeout_s: float = 60.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Lag:
+    """Wait until lag is 0 (bounded); raise with the last lag seen when it does not come."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        lag = measure()
+        if lag.lag_events == 0:
+            return lag
+        if time.monotonic() > deadline:
+            raise BackendUnavailable(
+                f"the views are still {lag.lag_events} events ({lag.lag_ms} ms) behind the log "
+                f"after {timeout_s:.0f}s; is the stream poller running (liveinsight up)?"
+            )
+        sleep(0.1)
+
+
+def poller_for(settings: Any, **kwargs: Any) -> StreamPoller:
+    """A poller wired from Settings: the views handler of ``views.build_handler``."""
+    from liveinsight import views
+    from liveinsight.aws import dynamodb_client, streams_client
+
+    return StreamPoller(
+        dynamodb_client(settings),
+        streams_client(settings),
+        views.build_handler(settings),
+        prefix=settings.table_prefix,
+        **kwargs,
+    )
+
+
+def catch_up(settings: Any, *, timeout_s: float = 60.0) -> int:
+    """Apply everything in the log's stream to the views now (tests, tools, in-process runs)."""
+    return poller_for(settings).drain(timeout_s)
