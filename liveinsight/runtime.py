@@ -142,6 +142,7 @@ class DynamoDBLocal:
             "-port",
             str(self.port),
             "-sharedDb",
+            "-disableTelemetry",
             *storage,
         ]
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop(), outlives this call

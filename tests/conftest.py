@@ -43,6 +43,21 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def wait_for_views(url: str, timeout_s: float = 60.0) -> dict[str, Any]:
+    """Poll a running stack's ``/health`` until the views have caught up with the log
+    (``views.lag_events == 0``); bounded, with the last lag in the failure."""
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        views = httpx.get(f"{url}/health", timeout=10).json().get("views", {})
+        if views.get("lag_events") == 0:
+            return dict(views)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"views still behind after {timeout_s:.0f}s: {views}")
+        time.sleep(0.05)
+
+
 # ---- DynamoDB Local ---------------------------------------------------------------------------
 
 

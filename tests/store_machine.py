@@ -1,27 +1,40 @@
-"""A Hypothesis state machine that drives the real IngestStore against the naive reference.
+"""A Hypothesis state machine: the real ingest (EventLog) and views (Views) against the naive
+reference, with the stream's delivery under the machine's control.
 
-Used by tests/unit (moto, many steps) and tests/integration (DynamoDB Local, fewer steps).
+Ingest rules append to the Events log. The stream is modelled as two shards (records go to a
+shard by a hash of their event_id, as DynamoDB partitions do); delivery rules hand batches of
+a shard's records to ``Views.apply``: in order, redelivered (overlapping what was applied),
+or cut short by a crash between a batch's transactions. The reference replays the records in
+the order the views applied them, so every invariant holds at every step, lag or not.
+
+Used by tests/unit (moto server, many steps) and tests/integration (DynamoDB Local, fewer).
 """
 
 from __future__ import annotations
 
+import zlib
+from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
 from liveinsight import items, tables
+from liveinsight.errors import BackendUnavailable
+from liveinsight.event_log import EventLog
 from liveinsight.events import Event
-from liveinsight.store import IngestStore
+from liveinsight.sessions import Hit
+from liveinsight.views import LogRecord, Views
 from tests.reference import T_MS, Ev, expected_visit, split_visits
 
 NOW = 1_800_000_000_000
 GAPS = [0, 1_000, 30_000, 10 * 60_000, 29 * 60_000, 31 * 60_000, 45 * 60_000]
 PAGES = ["/", "/products", "/cart", "/checkout"]
 REFS = ["", "https://www.google.com/search", "https://m.facebook.com/"]
+SHARDS = ("shard-a", "shard-b")
 
 
-def _scan(client: Any, table: str) -> list[dict[str, Any]]:
+def scan(client: Any, table: str) -> list[dict[str, Any]]:
     out, kwargs = [], {"TableName": table, "ConsistentRead": True}
     while True:
         page = client.scan(**kwargs)
@@ -31,7 +44,13 @@ def _scan(client: Any, table: str) -> list[dict[str, Any]]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-class StoreMachine(RuleBasedStateMachine):
+@dataclass
+class ShardLog:
+    records: list[LogRecord]
+    applied: int = 0  # records[:applied] are in the views
+
+
+class LogMachine(RuleBasedStateMachine):
     """Subclasses set ``client`` and ``prefix`` in ``make_store``."""
 
     sessions = Bundle("sessions")
@@ -43,18 +62,32 @@ class StoreMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.client, self.prefix = self.make_store()
-        self.store = IngestStore(self.client, prefix=self.prefix, timeout_s=T_MS // 1000, shards=2)
-        self.arrivals: dict[str, list[Ev]] = {}
+        self.log = EventLog(self.client, prefix=self.prefix)
+        self.views = self._views()
+        self.shards = {name: ShardLog([]) for name in SHARDS}
+        self.applied: dict[str, list[Ev]] = {}  # per client session, in the order applied
         self.clock: dict[str, int] = {}
         self.events: dict[str, Event] = {}
         self.counter = 0
+        self.seq = 0
 
-    # ---- rules ------------------------------------------------------------------------------
+    def _views(self, **kwargs: Any) -> Views:
+        return Views(
+            self.client,
+            prefix=self.prefix,
+            timeout_s=T_MS // 1000,
+            shards=2,
+            clock=lambda: NOW,
+            sleep=lambda _s: None,
+            **kwargs,
+        )
+
+    # ---- ingest rules ---------------------------------------------------------------------------
 
     @rule(target=sessions, start_back=st.integers(0, 4 * 60))
     def new_visitor(self, start_back: int) -> str:
-        sid = f"sess{len(self.arrivals)}"
-        self.arrivals[sid] = []
+        sid = f"sess{len(self.clock)}"
+        self.applied[sid] = []
         self.clock[sid] = NOW - start_back * 60_000
         return sid
 
@@ -73,31 +106,31 @@ class StoreMachine(RuleBasedStateMachine):
         )
 
     def _ingest(self, batch: list[Event]) -> None:
-        outcomes = self.store.ingest(batch, NOW)
+        outcomes = self.log.append(batch, NOW)
         assert len(outcomes) == len(batch)
         seen = set(self.events)
         for event, outcome in zip(batch, outcomes, strict=True):
-            want_status = "duplicate" if event.event_id in seen else "accepted"
+            want = "duplicate" if event.event_id in seen else "accepted"
+            assert outcome.status == want, (event, outcome)
+            assert outcome.session_id == event.session_id  # the client's id, as sent
+            if want == "accepted":
+                self._to_stream(event)
             seen.add(event.event_id)
-            self.arrivals[event.session_id].append(
-                Ev(
-                    event.event_id,
-                    event.timestamp,
-                    event.event_type,
-                    event.page_url,
-                    event.referrer,
-                    event.user_id,
-                )
-            )
             self.events.setdefault(event.event_id, event)
-            assert outcome.status == want_status, (event, outcome)
-            assert outcome.session_id == self._visit_of(event.session_id, event.event_id)
 
-    def _visit_of(self, sid: str, event_id: str) -> str:
-        for index, visit in enumerate(split_visits(self.arrivals[sid])):
-            if any(e.event_id == event_id for e in visit):
-                return sid if index == 0 else f"{sid}.{index}"
-        raise AssertionError(f"{event_id} not in any visit")
+    def _to_stream(self, event: Event) -> None:
+        self.seq += 1
+        shard = SHARDS[zlib.crc32(event.event_id.encode()) % len(SHARDS)]
+        hit = Hit(
+            event.event_id,
+            event.timestamp,
+            event.event_type,
+            event.page_url,
+            event.referrer,
+            event.user_id,
+        )
+        record = LogRecord(self.seq, str(self.seq), event.session_id, hit, NOW)
+        self.shards[shard].records.append(record)
 
     @rule(
         target=sent,
@@ -123,7 +156,7 @@ class StoreMachine(RuleBasedStateMachine):
         return event
 
     @rule(event=sent)
-    def redeliver(self, event: Event) -> None:
+    def redeliver_event(self, event: Event) -> None:
         self._ingest([event])
 
     @rule(
@@ -142,18 +175,69 @@ class StoreMachine(RuleBasedStateMachine):
             batch.append(batch[0])  # the same event twice in one request
         self._ingest(batch)
 
+    # ---- stream delivery rules -----------------------------------------------------------------
+
+    def _mark_applied(self, shard: str) -> None:
+        """Move the shard's applied mark to its checkpoint, recording the order of application."""
+        log = self.shards[shard]
+        checkpoint = self.views.checkpoint(shard).seq or 0
+        while log.applied < len(log.records) and log.records[log.applied].seq <= checkpoint:
+            record = log.records[log.applied]
+            assert record.hit is not None
+            hit = record.hit
+            self.applied[record.client_session_id].append(
+                Ev(hit.event_id, hit.timestamp, hit.event_type, hit.page, hit.referrer, hit.user_id)
+            )
+            log.applied += 1
+
+    @rule(shard=st.sampled_from(SHARDS), size=st.integers(1, 12))
+    def deliver(self, shard: str, size: int) -> None:
+        log = self.shards[shard]
+        batch = log.records[log.applied : log.applied + size]
+        self.views.apply(shard, batch)
+        self._mark_applied(shard)
+        assert log.applied == min(len(log.records), log.applied)
+
+    @rule(shard=st.sampled_from(SHARDS), back=st.integers(1, 6), size=st.integers(1, 12))
+    def redeliver_batch(self, shard: str, back: int, size: int) -> None:
+        """A batch that was applied before, perhaps running on into new records."""
+        log = self.shards[shard]
+        start = max(0, log.applied - back)
+        batch = log.records[start : start + size]
+        result = self.views.apply(shard, list(reversed(batch)))  # order given does not matter
+        assert result.skipped == min(len(batch), log.applied - start)
+        self._mark_applied(shard)
+
+    @rule(shard=st.sampled_from(SHARDS), size=st.integers(2, 40), after=st.integers(0, 2))
+    def crash_between_transactions(self, shard: str, size: int, after: int) -> None:
+        """The views die after ``after`` transactions of a batch (kept small so it has
+        several); what they wrote stays, the rest comes with the next delivery."""
+        log = self.shards[shard]
+        batch = log.records[log.applied : log.applied + size]
+        crashing = self._views(fail_after=after)
+        crashing._segment = 2  # small segments: several transactions per batch
+        try:
+            crashing.apply(shard, batch)
+        except BackendUnavailable:
+            pass
+        self._mark_applied(shard)
+
     # ---- invariants ---------------------------------------------------------------------------
+
+    def _expected(self) -> dict[str, dict[str, Any]]:
+        expected: dict[str, dict[str, Any]] = {}
+        for sid, applied in self.applied.items():
+            for index, visit in enumerate(split_visits(applied)):
+                expected[f"{sid}.{index}" if index else sid] = expected_visit(sid, index, visit)
+        return expected
 
     @invariant()
     def sessions_table_matches_the_reference(self) -> None:
         stored = {
             v["session_id"]: v
-            for v in _scan(self.client, tables.table_name(self.prefix, tables.SESSIONS))
+            for v in scan(self.client, tables.table_name(self.prefix, tables.SESSIONS))
         }
-        expected: dict[str, dict[str, Any]] = {}
-        for sid, arrivals in self.arrivals.items():
-            for index, visit in enumerate(split_visits(arrivals)):
-                expected[f"{sid}.{index}" if index else sid] = expected_visit(sid, index, visit)
+        expected = self._expected()
         assert set(stored) == set(expected)
         for vid, want in expected.items():
             got = stored[vid]
@@ -173,14 +257,13 @@ class StoreMachine(RuleBasedStateMachine):
     def active_sessions_match_the_reference(self) -> None:
         stored = {
             v["session_id"]: v
-            for v in _scan(self.client, tables.table_name(self.prefix, tables.ACTIVE_SESSIONS))
+            for v in scan(self.client, tables.table_name(self.prefix, tables.ACTIVE_SESSIONS))
         }
-        expected = {}
-        for sid, arrivals in self.arrivals.items():
-            for index, visit in enumerate(split_visits(arrivals)):
-                want = expected_visit(sid, index, visit)
-                if (want["last_activity"] // 1000 + T_MS // 1000) * 1000 >= NOW:
-                    expected[want["session_id"]] = want
+        expected = {
+            vid: want
+            for vid, want in self._expected().items()
+            if (want["last_activity"] // 1000 + T_MS // 1000) * 1000 >= NOW
+        }
         assert set(stored) == set(expected)
         for vid, want in expected.items():
             got = stored[vid]
@@ -189,6 +272,9 @@ class StoreMachine(RuleBasedStateMachine):
             assert got["expires_at"] == want["last_activity"] // 1000 + T_MS // 1000
 
     @invariant()
-    def events_table_holds_each_event_once(self) -> None:
-        stored = _scan(self.client, tables.table_name(self.prefix, tables.EVENTS))
+    def events_table_holds_each_event_once_unchanged(self) -> None:
+        stored = scan(self.client, tables.table_name(self.prefix, tables.EVENTS))
         assert sorted(e["event_id"] for e in stored) == sorted(self.events)
+        for item in stored:
+            assert item["session_id"] == self.events[item["event_id"]].session_id
+            assert item["timestamp"] == self.events[item["event_id"]].timestamp

@@ -12,6 +12,7 @@ import pytest
 
 from liveinsight.aws import dynamodb_client
 from liveinsight.items import from_item
+from liveinsight.stream import catch_up
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # HeadlessChrome is a crawler by user agent (and is filtered), so the test browses as a person.
@@ -92,6 +93,7 @@ def test_demo_site_visit_is_stored_exactly_as_the_session_rules_say(gateway, bro
         "#buy",
     }
 
+    catch_up(gateway.settings)
     (visit,) = scan(client, f"{prefix}Sessions")
     views = sorted(
         (e for e in events if e["event_type"] == "page_view"), key=lambda e: e["timestamp"]

@@ -125,6 +125,7 @@ def test_scenario_of_gaps_duplicates_out_of_order_and_bots_gives_exact_numbers(h
 def test_visit_items_match_the_session_rules(http, gateway) -> None:
     from liveinsight.aws import dynamodb_client
     from liveinsight.items import from_item
+    from liveinsight.stream import catch_up
 
     now = int(time.time() * 1000)
     http.post(
@@ -137,6 +138,7 @@ def test_visit_items_match_the_session_rules(http, gateway) -> None:
             ]
         },
     )
+    catch_up(gateway.settings)
     client = dynamodb_client(gateway.settings)
     item = from_item(
         client.get_item(

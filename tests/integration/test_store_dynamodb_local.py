@@ -1,21 +1,25 @@
-"""The ingest store on a real DynamoDB Local: the state machine, concurrency (S8), redelivery."""
+"""The event log and its views on a real DynamoDB Local, fed by its real stream through the
+poller: the state machine, concurrency (S8), redelivery, and a batch over many transactions."""
 
 from __future__ import annotations
 
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-from liveinsight.aws import dynamodb_client
+from liveinsight.aws import dynamodb_client, streams_client
+from liveinsight.event_log import EventLog
 from liveinsight.events import Event
 from liveinsight.items import from_item
 from liveinsight.settings import Settings
-from liveinsight.store import IngestStore
+from liveinsight.stream import StreamPoller, catch_up, lambda_record, list_shards, stream_arn
 from liveinsight.tables import create_tables
-from tests.store_machine import StoreMachine
+from liveinsight.views import Views, ViewsHandler, records_of
+from tests.store_machine import LogMachine
 
 NOW = 1_800_000_000_000
 
@@ -35,8 +39,8 @@ def _event(i: int, sid: str = "S", ts: int = NOW, kind: str = "page_view") -> Ev
 
 
 @pytest.fixture
-def store(local_tables: Settings, local_client) -> IngestStore:
-    return IngestStore(local_client, prefix=local_tables.table_prefix, shards=2, max_attempts=200)
+def log(local_tables: Settings, local_client) -> EventLog:
+    return EventLog(local_client, prefix=local_tables.table_prefix, max_attempts=200)
 
 
 def _session(client, prefix: str, session_id: str) -> dict:
@@ -46,49 +50,113 @@ def _session(client, prefix: str, session_id: str) -> dict:
     return from_item(item["Item"])
 
 
+def _views(settings: Settings, **kwargs: Any) -> Views:
+    return Views(
+        dynamodb_client(settings),
+        prefix=settings.table_prefix,
+        shards=2,
+        clock=lambda: NOW + 300_000,
+        **kwargs,
+    )
+
+
+def _stream_records(settings: Settings) -> tuple[str, list[dict[str, Any]]]:
+    """The whole stream of the Events log as Lambda records: (shard id, records)."""
+    client, streams = dynamodb_client(settings), streams_client(settings)
+    arn = stream_arn(client, settings.table_prefix)
+    (shard,) = list_shards(streams, arn)
+    iterator = streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard.shard_id, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    records: list[dict[str, Any]] = []
+    while iterator:
+        page = streams.get_records(ShardIterator=iterator, Limit=1000)
+        if not page["Records"]:
+            break
+        records += [lambda_record(r, arn) for r in page["Records"]]
+        iterator = page.get("NextShardIterator")
+    return shard.shard_id, records
+
+
 def test_forty_events_of_one_session_from_eight_threads_lose_no_update(
-    store, local_tables, local_client
+    log, local_tables, local_client
 ) -> None:
-    """S8: concurrent ingestion of one session's events (40 events, 8 threads)."""
+    """S8 at ingest: concurrent single-event requests of one session all land in the log."""
     events = [_event(i, ts=NOW + i * 1000) for i in range(40)]
     barrier = threading.Barrier(8)
 
     def worker(part: list[Event]) -> list:
         barrier.wait()
-        return [o for e in part for o in store.ingest([e], NOW + 60_000)]
+        return [o for e in part for o in log.append([e], NOW + 60_000)]
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         outcomes = [
             o for chunk in pool.map(worker, [events[i::8] for i in range(8)]) for o in chunk
         ]
     assert sorted(o.status for o in outcomes) == ["accepted"] * 40
+    assert {o.session_id for o in outcomes} == {"S"}
+    assert catch_up(local_tables) == 40
     visit = _session(local_client, local_tables.table_prefix, "S")
     assert visit["total_events"] == 40
-    assert visit["start_time"] == NOW
-    assert visit["last_activity"] == NOW + 39_000
+    assert (visit["start_time"], visit["last_activity"]) == (NOW, NOW + 39_000)
     assert visit["session_duration"] == 39
 
 
-def test_concurrent_redeliveries_are_counted_once(store, local_tables, local_client) -> None:
+def test_concurrent_redeliveries_are_counted_once(log, local_tables, local_client) -> None:
     events = [_event(i, sid="R", ts=NOW + i) for i in range(10)]
     with ThreadPoolExecutor(max_workers=6) as pool:
-        results = list(pool.map(lambda _: store.ingest(events, NOW), range(6)))
+        results = list(pool.map(lambda _: log.append(events, NOW), range(6)))
     statuses = [o.status for batch in results for o in batch]
     assert statuses.count("accepted") == 10
     assert statuses.count("duplicate") == 50
+    assert catch_up(local_tables) == 10  # one stream record per distinct event
     assert _session(local_client, local_tables.table_prefix, "R")["total_events"] == 10
 
 
-def test_a_hundred_events_of_one_session_in_one_request_span_several_transactions(
-    store, local_tables, local_client
+def test_two_view_workers_on_one_shard_apply_every_record_once(log, local_tables, local_client) -> None:
+    """S7 + S8 for the views: the same stream batch handed to two workers at once."""
+    log.append([_event(i, sid=f"W{i % 7}", ts=NOW + i * 1000) for i in range(120)], NOW)
+    shard_id, records = _stream_records(local_tables)
+    barrier = threading.Barrier(2)
+
+    def worker(_: int) -> dict[str, Any]:
+        handler = ViewsHandler(_views(local_tables, max_attempts=400), lambda *_: shard_id)
+        barrier.wait()
+        return handler({"Records": records})
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(worker, range(2)))
+    assert answers == [{"batchItemFailures": []}] * 2
+    visits = [_session(local_client, local_tables.table_prefix, f"W{k}") for k in range(7)]
+    assert sum(v["total_events"] for v in visits) == 120
+    assert _views(local_tables).checkpoint(shard_id).applied == 120
+
+
+def test_a_batch_over_many_transactions_survives_a_crash_between_them(
+    log, local_tables, local_client
 ) -> None:
-    events = [_event(i, sid="B", ts=NOW + i * 1000) for i in range(100)]
-    outcomes = store.ingest(events, NOW + 200_000)
-    assert all(o.status == "accepted" for o in outcomes)
-    assert _session(local_client, local_tables.table_prefix, "B")["total_events"] == 100
+    """A hundred events of sixty sessions: the batch needs several transactions; the views die
+    after the first, the same batch comes again and lands exactly once."""
+    log.append([_event(i, sid=f"B{i % 60}", ts=NOW + i * 1000) for i in range(100)], NOW)
+    shard_id, records = _stream_records(local_tables)
+    crashing = ViewsHandler(_views(local_tables, fail_after=1), lambda *_: shard_id)
+    answer = crashing({"Records": records})
+    assert answer == {"batchItemFailures": [{"itemIdentifier": records[0]["dynamodb"]["SequenceNumber"]}]}
+    half = _views(local_tables).checkpoint(shard_id)
+    assert 0 < half.applied < 100
+    handler = ViewsHandler(_views(local_tables), lambda *_: shard_id)
+    assert handler({"Records": records}) == {"batchItemFailures": []}
+    assert handler({"Records": records}) == {"batchItemFailures": []}  # and once more
+    assert _views(local_tables).checkpoint(shard_id).applied == 100
+    totals = [
+        _session(local_client, local_tables.table_prefix, f"B{k}")["total_events"]
+        for k in range(60)
+    ]
+    assert sum(totals) == 100
+    assert len(records_of({"Records": records})) == 100
 
 
-class LocalStoreMachine(StoreMachine):
+class LocalLogMachine(LogMachine):
     settings_for_run: Settings
 
     def make_store(self):
@@ -98,13 +166,43 @@ class LocalStoreMachine(StoreMachine):
         return client, prefix
 
 
-LocalStoreMachine.TestCase.settings = settings(
-    max_examples=6, stateful_step_count=15, deadline=None, suppress_health_check=list(HealthCheck)
+LocalLogMachine.TestCase.settings = settings(
+    max_examples=5, stateful_step_count=15, deadline=None, suppress_health_check=list(HealthCheck)
 )
 
 
 def test_state_machine_against_dynamodb_local(local_settings: Settings) -> None:
     """A shorter run of the same state machine as tests/unit, on the real emulator."""
-    LocalStoreMachine.settings_for_run = local_settings
-    case = LocalStoreMachine.TestCase("runTest")
+    LocalLogMachine.settings_for_run = local_settings
+    case = LocalLogMachine.TestCase("runTest")
     case.runTest()
+
+
+def test_the_real_poller_catches_up_through_redelivery_and_a_restart(
+    log, local_tables, local_client
+) -> None:
+    """The local event source mapping on the real stream: batches of 7, a poller replaced
+    mid-way (a restart), and a redelivered stream read from the start."""
+    events = [_event(i, sid=f"P{i % 9}", ts=NOW + i * 1000) for i in range(60)]
+    log.append(events[:30], NOW)
+
+    def poller() -> StreamPoller:
+        handler = ViewsHandler(_views(local_tables), lambda *_: "unused")
+        return StreamPoller(
+            dynamodb_client(local_tables),
+            streams_client(local_tables),
+            handler,
+            prefix=local_tables.table_prefix,
+            batch_size=7,
+            window_s=0,
+        )
+
+    first = poller()
+    assert first.poll_once() == 7  # one batch, then "killed"
+    log.append(events[30:], NOW)
+    assert poller().drain() == 53  # a new poller starts from the checkpoint
+    shard_id, records = _stream_records(local_tables)
+    again = ViewsHandler(_views(local_tables), lambda *_: shard_id)({"Records": records})
+    assert again == {"batchItemFailures": []}
+    totals = [_session(local_client, local_tables.table_prefix, f"P{k}")["total_events"] for k in range(9)]
+    assert sum(totals) == 60

@@ -21,6 +21,7 @@ from liveinsight.aws import dynamodb_client
 from liveinsight.items import from_item
 from liveinsight.runtime import free_port
 from liveinsight.tables import create_tables
+from tests.conftest import wait_for_views
 
 LIVEINSIGHT = str(Path(sys.executable).parent / "liveinsight")
 UA = {
@@ -134,6 +135,7 @@ def test_three_workers_many_sessions_and_overlapping_redeliveries_count_exactly(
     accepted = [r["event_id"] for r in results if r["status"] == "accepted"]
     assert sorted(accepted) == sorted(e["event_id"] for e in events)  # each exactly once
 
+    wait_for_views(up.url)
     client = dynamodb_client(local_settings)
     visits = {v["session_id"]: v for v in scan(client, f"{prefix}Sessions")}
     assert set(visits) == set(sessions)

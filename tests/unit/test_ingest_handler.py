@@ -9,6 +9,7 @@ import pytest
 from liveinsight.aws import dynamodb_client
 from liveinsight.ingest import build_handler
 from liveinsight.items import from_item
+from liveinsight.stream import catch_up
 from tests.conftest import load_event
 
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
@@ -130,7 +131,7 @@ def test_storage_down_is_503_with_retry_after(moto_settings) -> None:
     assert result["headers"]["Retry-After"]
 
 
-def test_batch_without_timestamps_follows_arrival_order(handler, client) -> None:
+def test_batch_without_timestamps_follows_arrival_order(handler, client, moto_settings) -> None:
     """Same receive time for every event: server ids sort in arrival order, so the earliest
     event's referrer and the latest event's page win (S3, S4, S6)."""
     event = load_event("collect_v1")
@@ -151,6 +152,7 @@ def test_batch_without_timestamps_follows_arrival_order(handler, client) -> None
     body = json.loads(handler(event, None)["body"])
     ids = [r["event_id"] for r in body["results"]]
     assert ids == sorted(ids)
+    catch_up(moto_settings)
     (visit,) = [from_item(i) for i in client.scan(TableName="Sessions")["Items"]]
     assert (visit["referrer"], visit["entry_page"], visit["exit_page"]) == (
         "https://r0.example/",

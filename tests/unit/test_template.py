@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from liveinsight.tables import TABLE_SPECS
+from liveinsight.tables import EVENTS, ROLLUP_SHARDS_KEY, ROLLUPS, TABLE_SPECS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,13 +39,53 @@ def template() -> dict[str, Any]:
     )  # a SafeLoader subclass
 
 
-def _table_resource(template: dict[str, Any], name: str) -> dict[str, Any]:
-    for resource in template["Resources"].values():
+def _table_id(template: dict[str, Any], name: str) -> str:
+    """The logical id of the table the code calls ``name``."""
+    for logical_id, resource in template["Resources"].items():
         if resource["Type"] == "AWS::DynamoDB::Table" and resource["Properties"]["TableName"] == {
             "Sub": f"${{AWS::StackName}}-{name}"
         }:
-            return resource["Properties"]
+            return logical_id
     raise AssertionError(f"no table {name} in template.yaml")
+
+
+def _table_resource(template: dict[str, Any], name: str) -> dict[str, Any]:
+    return template["Resources"][_table_id(template, name)]["Properties"]
+
+
+def _function(template: dict[str, Any], handler: str) -> dict[str, Any]:
+    for resource in template["Resources"].values():
+        if (
+            resource["Type"] == "AWS::Serverless::Function"
+            and resource["Properties"]["Handler"] == handler
+        ):
+            return resource["Properties"]
+    raise AssertionError(f"no function with handler {handler} in template.yaml")
+
+
+def _statements(function: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for policy in function["Policies"] for s in policy.get("Statement", [])]
+
+
+def _allowed_on(function: dict[str, Any], resource: Any) -> set[str]:
+    """Actions the function's inline statements allow on ``resource``."""
+    allowed: set[str] = set()
+    for statement in _statements(function):
+        if statement["Effect"] == "Allow" and statement["Resource"] == resource:
+            actions = statement["Action"]
+            allowed.update([actions] if isinstance(actions, str) else actions)
+    return allowed
+
+
+def _crud_tables(function: dict[str, Any]) -> set[str]:
+    return {
+        policy["DynamoDBCrudPolicy"]["TableName"]["Ref"]
+        for policy in function["Policies"]
+        if "DynamoDBCrudPolicy" in policy
+    }
+
+
+STREAM_READ = {"dynamodb:DescribeStream", "dynamodb:GetShardIterator", "dynamodb:GetRecords"}
 
 
 @pytest.mark.parametrize("spec", TABLE_SPECS, ids=[s.name for s in TABLE_SPECS])
@@ -60,6 +100,11 @@ def test_template_tables_equal_the_code_tables(template, spec) -> None:
     assert props["BillingMode"] == request["BillingMode"]
     ttl = props.get("TimeToLiveSpecification")
     assert (ttl["AttributeName"] if ttl and ttl["Enabled"] else None) == spec.ttl_attribute
+    # CloudFormation has no StreamEnabled: a StreamSpecification there means "enabled".
+    stream = request.get("StreamSpecification")
+    assert props.get("StreamSpecification") == (
+        {"StreamViewType": stream["StreamViewType"]} if stream and stream["StreamEnabled"] else None
+    )
 
 
 def test_template_has_no_table_the_code_does_not_know(template) -> None:
@@ -75,7 +120,11 @@ def test_functions_point_at_the_real_handlers(template) -> None:
         for r in template["Resources"].values()
         if r["Type"] == "AWS::Serverless::Function"
     }
-    assert handlers == {"liveinsight.ingest.lambda_handler", "liveinsight.api.lambda_handler"}
+    assert handlers == {
+        "liveinsight.ingest.lambda_handler",
+        "liveinsight.api.lambda_handler",
+        "liveinsight.views.lambda_handler",
+    }
     for handler in handlers:
         module, name = handler.rsplit(".", 1)
         assert callable(getattr(importlib.import_module(module), name))
@@ -93,6 +142,69 @@ def test_http_api_routes_match_the_gateway(template) -> None:
         ("GET", "/health"),
         ("GET", "/openapi.json"),
     }
+
+
+def test_views_consume_the_events_stream_in_order_with_partial_batch_responses(template) -> None:
+    views = _function(template, "liveinsight.views.lambda_handler")
+    sources = [e for e in views["Events"].values() if e["Type"] == "DynamoDB"]
+    assert len(sources) == 1
+    source = sources[0]["Properties"]
+    assert source["Stream"] == {"GetAtt": f"{_table_id(template, EVENTS)}.StreamArn"}
+    assert source["StartingPosition"] == "TRIM_HORIZON"
+    assert 1 <= source["BatchSize"] <= 10_000  # the DynamoDB event source maximum
+    assert source["MaximumBatchingWindowInSeconds"] == 1
+    assert source["BisectBatchOnFunctionError"] is True
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # The per-shard checkpoint needs each shard's batches one at a time, in order.
+    assert source["ParallelizationFactor"] == 1
+    assert 0 <= source["MaximumRetryAttempts"] <= 10_000
+    # A batch given up on is recorded, so a rebuild can be called for.
+    failed = source["DestinationConfig"]["OnFailure"]
+    assert failed["Type"] == "SQS"
+    assert template["Resources"][failed["Destination"]["GetAtt"].split(".")[0]]["Type"] == (
+        "AWS::SQS::Queue"
+    )
+
+
+def test_views_write_the_view_tables_and_read_the_stream(template) -> None:
+    views = _function(template, "liveinsight.views.lambda_handler")
+    assert _crud_tables(views) == {
+        _table_id(template, spec.name) for spec in TABLE_SPECS if spec.name != EVENTS
+    }
+    stream = {"GetAtt": f"{_table_id(template, EVENTS)}.StreamArn"}
+    assert _allowed_on(views, stream) >= STREAM_READ
+
+
+def test_query_reads_the_stream_for_the_views_lag(template) -> None:
+    query = _function(template, "liveinsight.api.lambda_handler")
+    events = _table_id(template, EVENTS)
+    assert _allowed_on(query, {"GetAtt": f"{events}.StreamArn"}) >= STREAM_READ
+    assert "dynamodb:DescribeTable" in _allowed_on(query, {"GetAtt": f"{events}.Arn"})
+
+
+def test_query_may_record_only_the_rollup_shard_count(template) -> None:
+    query = _function(template, "liveinsight.api.lambda_handler")
+    [put] = [s for s in _statements(query) if "dynamodb:PutItem" in s["Action"]]
+    assert put["Resource"] == {"GetAtt": f"{_table_id(template, ROLLUPS)}.Arn"}
+    leading = put["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"]
+    assert leading == [ROLLUP_SHARDS_KEY["pk"]["S"]]
+
+
+def test_the_request_path_can_write_the_events_log_only(template) -> None:
+    ingest = _function(template, "liveinsight.ingest.lambda_handler")
+    assert _crud_tables(ingest) == {_table_id(template, EVENTS)}
+
+
+def test_every_function_is_configured_from_the_same_environment(template) -> None:
+    shared = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert {"LIVEINSIGHT_BACKEND", "LIVEINSIGHT_TABLE_PREFIX", "LIVEINSIGHT_ROLLUP_SHARDS"} <= set(
+        shared
+    )
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            own = resource["Properties"].get("Environment", {}).get("Variables", {})
+            assert not set(own) & set(shared), "a function overrides a shared setting"
+            assert "POWERTOOLS_SERVICE_NAME" in own
 
 
 def test_cfn_lint_passes() -> None:
