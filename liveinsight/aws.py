@@ -41,4 +41,4 @@ def _client(service: str, settings: Settings, config: Config | None) -> Any:
         kwargs["aws_access_key_id"] = LOCAL_ACCESS_KEY
         kwargs["aws_secret_access_key"] = LOCAL_SECRET_KEY
     # A private session: boto3's default session is not thread-safe to create clients from.
-    return boto3.session.Session().client(service, **kwargs)
+    return boto3.session.Session().client(service, **kwargs)  # type: ignore[call-overload]

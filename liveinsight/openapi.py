@@ -150,8 +150,19 @@ class FunnelResponse(_Model):
     truncated: bool
 
 
+class ViewsLag(BaseModel):
+    """How far the views (Sessions, ActiveSessions, Rollups) are behind the Events log."""
+
+    lag_events: int | None = Field(None, description="stream records not yet applied")
+    lag_ms: int | None = Field(None, description="age (ms) of the oldest event not yet applied")
+    applied_through: int | None = Field(
+        None, description="receive time (epoch ms) of the newest applied event"
+    )
+
+
 class HealthResponse(BaseModel):
     status: Literal["ok", "unavailable"]
+    views: ViewsLag | None = None
 
 
 MODELS: tuple[type[BaseModel], ...] = (

@@ -1,7 +1,9 @@
 """Rollup contributions, pure: what one accepted event or one visit adds to which counter.
 
-The store writes these deltas in the same transaction as the event itself, so a counter moves
-exactly once per accepted event (a duplicate adds nothing) and the dashboard never scans Events.
+The views write these deltas in the same transaction as the visits they come with and the
+stream shard's checkpoint, so a counter moves exactly once per accepted event (a duplicate is
+never in the log twice, a redelivered record is behind the checkpoint) and the dashboard never
+scans Events.
 
 Item layout in the ``Rollups`` table (``pk``, ``sk``):
 - ``c#<gran>#<bucket_start>#<shard>`` / ``-``: counters ``events``, ``page_view``, ``click``,

@@ -12,6 +12,7 @@ Used by tests/unit (moto server, many steps) and tests/integration (DynamoDB Loc
 
 from __future__ import annotations
 
+import contextlib
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -216,10 +217,8 @@ class LogMachine(RuleBasedStateMachine):
         batch = log.records[log.applied : log.applied + size]
         crashing = self._views(fail_after=after)
         crashing._segment = 2  # small segments: several transactions per batch
-        try:
+        with contextlib.suppress(BackendUnavailable):
             crashing.apply(shard, batch)
-        except BackendUnavailable:
-            pass
         self._mark_applied(shard)
 
     # ---- invariants ---------------------------------------------------------------------------

@@ -8,6 +8,8 @@ import time
 import httpx
 import pytest
 
+from liveinsight.stream import catch_up
+
 MIN = 60_000
 UA = {
     "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
@@ -36,7 +38,9 @@ def http(gateway):
         yield client
 
 
-def test_scenario_of_gaps_duplicates_out_of_order_and_bots_gives_exact_numbers(http) -> None:
+def test_scenario_of_gaps_duplicates_out_of_order_and_bots_gives_exact_numbers(
+    http, gateway
+) -> None:
     now = int(time.time() * 1000)
     t0 = now - 60 * MIN
     batch = [
@@ -55,7 +59,8 @@ def test_scenario_of_gaps_duplicates_out_of_order_and_bots_gives_exact_numbers(h
         ev("conversion", "A", "/checkout", now - 30_000, "a5"),
     ]
     body = http.post("/collect", json={"events": batch}).json()
-    assert [r["session_id"] for r in body["results"]] == ["A", "A", "A", "A.1", "A.1"]
+    # The client's id as sent: which visit (A, A.1) an event joins is the views' decision.
+    assert [r["session_id"] for r in body["results"]] == ["A"] * 5
     assert body["accepted"] == 5
 
     # out of order within visit B, then a redelivery of the whole batch
@@ -84,6 +89,11 @@ def test_scenario_of_gaps_duplicates_out_of_order_and_bots_gives_exact_numbers(h
     ).json()
     assert bot["filtered"] == 1 and bot["results"][0]["status"] == "filtered"
 
+    lagging = http.get("/health").json()["views"]
+    assert lagging["lag_events"] == 8 and lagging["lag_ms"] >= 0
+    assert catch_up(gateway.settings) == 8  # the stream held exactly the accepted events
+    caught_up = http.get("/health").json()["views"]
+    assert caught_up["lag_events"] == 0 and caught_up["applied_through"] >= now - 60_000
     summary = http.get("/api/statistics/summary/").json()
     assert summary["active_sessions"] == 2  # A.1 and B (A ended 58 min ago)
     assert summary["active_users"] == 2
@@ -194,6 +204,11 @@ def test_body_over_the_limit_is_refused_before_parsing(http) -> None:
 
 def test_health_openapi_and_unknown_routes(http) -> None:
     assert http.get("/health").json()["status"] == "ok"
+    assert http.get("/health").json()["views"] == {
+        "lag_events": 0,
+        "lag_ms": 0,
+        "applied_through": None,
+    }
     document = http.get("/openapi.json").json()
     assert document["openapi"].startswith("3.")
     assert "/collect" in document["paths"]
@@ -228,7 +243,7 @@ def test_hostile_inputs_never_get_a_5xx(http) -> None:
         )
 
 
-def test_engagement_clicks_and_funnel_over_http(http) -> None:
+def test_engagement_clicks_and_funnel_over_http(http, gateway) -> None:
     now = int(time.time() * 1000)
     t0 = now - 10 * MIN
     events = [
@@ -242,6 +257,7 @@ def test_engagement_clicks_and_funnel_over_http(http) -> None:
     ]
     events[1]["properties"] = {"target": "#hero"}
     assert http.post("/collect", json={"events": events}).json()["accepted"] == 7
+    catch_up(gateway.settings)
 
     engagement = http.get("/api/statistics/engagement/").json()
     assert engagement["visits"] == 2

@@ -113,7 +113,9 @@ def test_concurrent_redeliveries_are_counted_once(log, local_tables, local_clien
     assert _session(local_client, local_tables.table_prefix, "R")["total_events"] == 10
 
 
-def test_two_view_workers_on_one_shard_apply_every_record_once(log, local_tables, local_client) -> None:
+def test_two_view_workers_on_one_shard_apply_every_record_once(
+    log, local_tables, local_client
+) -> None:
     """S7 + S8 for the views: the same stream batch handed to two workers at once."""
     log.append([_event(i, sid=f"W{i % 7}", ts=NOW + i * 1000) for i in range(120)], NOW)
     shard_id, records = _stream_records(local_tables)
@@ -141,7 +143,9 @@ def test_a_batch_over_many_transactions_survives_a_crash_between_them(
     shard_id, records = _stream_records(local_tables)
     crashing = ViewsHandler(_views(local_tables, fail_after=1), lambda *_: shard_id)
     answer = crashing({"Records": records})
-    assert answer == {"batchItemFailures": [{"itemIdentifier": records[0]["dynamodb"]["SequenceNumber"]}]}
+    assert answer == {
+        "batchItemFailures": [{"itemIdentifier": records[0]["dynamodb"]["SequenceNumber"]}]
+    }
     half = _views(local_tables).checkpoint(shard_id)
     assert 0 < half.applied < 100
     handler = ViewsHandler(_views(local_tables), lambda *_: shard_id)
@@ -204,5 +208,7 @@ def test_the_real_poller_catches_up_through_redelivery_and_a_restart(
     shard_id, records = _stream_records(local_tables)
     again = ViewsHandler(_views(local_tables), lambda *_: shard_id)({"Records": records})
     assert again == {"batchItemFailures": []}
-    totals = [_session(local_client, local_tables.table_prefix, f"P{k}")["total_events"] for k in range(9)]
+    totals = [
+        _session(local_client, local_tables.table_prefix, f"P{k}")["total_events"] for k in range(9)
+    ]
     assert sum(totals) == 60

@@ -11,13 +11,15 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from liveinsight.aws import dynamodb_client
+from liveinsight.event_log import EventLog
 from liveinsight.events import Event
 from liveinsight.query import QueryService
 from liveinsight.reads import DynamoRollupSource
 from liveinsight.recompute import dashboard
 from liveinsight.settings import Settings
-from liveinsight.store import IngestStore
 from liveinsight.tables import create_tables
+from liveinsight.views import Views
+from tests.log_records import log_records
 
 MIN = 60_000
 NOW = 1_795_860_450_000
@@ -89,11 +91,15 @@ def client():
 def test_every_query_equals_the_naive_recomputation(client, requests, shards, hours) -> None:
     prefix = f"q{uuid.uuid4().hex[:8]}_"
     create_tables(client, prefix)
-    store = IngestStore(client, prefix=prefix, shards=shards)
+    log = EventLog(client, prefix=prefix)
+    views = Views(client, prefix=prefix, shards=shards, clock=lambda: NOW)
     accepted = []
     for request in requests:
         ingest_time = max(e.timestamp for e in request)
-        for event, outcome in zip(request, store.ingest(request, ingest_time), strict=True):
+        outcomes = log.append(request, ingest_time)
+        stored = [e for e, o in zip(request, outcomes, strict=True) if o.status == "accepted"]
+        views.apply("shard-1", log_records(stored, ingest_time))
+        for event, outcome in zip(request, outcomes, strict=True):
             if outcome.status == "accepted":
                 accepted.append(
                     {

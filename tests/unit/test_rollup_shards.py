@@ -3,27 +3,29 @@
 from __future__ import annotations
 
 from liveinsight.aws import dynamodb_client
+from liveinsight.event_log import EventLog
 from liveinsight.events import Event
 from liveinsight.query import QueryService
 from liveinsight.reads import DynamoRollupSource
-from liveinsight.store import IngestStore
 from liveinsight.tables import settle_rollup_shards
+from liveinsight.views import Views
+from tests.log_records import log_records
 
 NOW = 1_795_860_450_000
 
 
 def test_first_writer_records_the_shard_count_and_everyone_adopts_it(moto_settings) -> None:
     client = dynamodb_client(moto_settings)
-    store = IngestStore(client, shards=5)
     events = [
         Event(f"e{i}", NOW - i * 1000, "u", f"session-{i}", "page_view", "/", "", "ua", "")
         for i in range(20)
     ]
-    store.ingest(events, NOW)
+    EventLog(client).append(events, NOW)
+    Views(client, shards=5, clock=lambda: NOW).apply("shard-1", log_records(events, NOW))
     assert settle_rollup_shards(client, "", 1) == 5
     reader = QueryService(DynamoRollupSource(client, shards=1))  # misconfigured reader
     assert reader.summary(NOW)["events_24h"] == 20
-    assert IngestStore(client, shards=2).shards == 5
+    assert Views(client, shards=2).shards == 5
 
 
 def test_loopback_peer_may_forward_a_client_address() -> None:
