@@ -8,10 +8,18 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from liveinsight import items, rollups, tables
-from liveinsight.buckets import HOUR_MS, M5, Bucket, bucket_start
+from liveinsight.buckets import H1, HOUR_MS, Bucket, bucket_start
+from liveinsight.dynamo import Dynamo
 from liveinsight.engagement import Step
 from liveinsight.errors import BackendUnavailable
 from liveinsight.query import ActiveVisit
+
+NAMED_FIELDS = {
+    rollups.PAGES: ("views",),
+    rollups.REFERRERS: ("sessions",),
+    rollups.TIME_ON_PAGE: ("dwell_ms", "dwell_n"),
+    rollups.CLICKS: (),
+}
 
 
 class DynamoRollupSource:
@@ -21,6 +29,7 @@ class DynamoRollupSource:
         self, client: Any, *, prefix: str = "", shards: int = 4, parallelism: int = 8
     ) -> None:
         self.client = client
+        self.dynamo = Dynamo(client)
         self._prefix = prefix
         self._configured_shards = shards
         self._shards: int | None = None
@@ -42,70 +51,77 @@ class DynamoRollupSource:
         return self._shards
 
     def counters(self, wanted: list[Bucket]) -> dict[Bucket, dict[str, int]]:
-        """Each bucket's counters, summed over the write shards."""
-        by_pk = {
-            rollups.counter_key(b.granularity, b.start, shard)[0]: b
-            for b in wanted
+        """Each bucket's counters, summed over the write shards: a whole hour from its item's
+        totals, a 5-minute bucket from its slot in the hour's item."""
+        hours = {bucket_start(b.start, HOUR_MS) for b in wanted}
+        keys = [
+            {"pk": {"S": rollups.counter_key(hour, shard)[0]}, "sk": {"S": "-"}}
+            for hour in sorted(hours)
             for shard in range(self.shards)
-        }
-        totals: dict[Bucket, dict[str, int]] = {b: {} for b in wanted}
-        keys = list(by_pk)
+        ]
         chunks = [keys[i : i + 100] for i in range(0, len(keys), 100)]
-        for found in self._pool.map(self._get_counters, chunks):
+        by_hour: dict[int, dict[tuple[int | None, str], int]] = {h: {} for h in hours}
+        for found in self._pool.map(self._get_items, chunks):
             for values in found:
-                bucket = by_pk[values["pk"]]
-                for name in rollups.COUNTER_FIELDS:
-                    if name in values:
-                        totals[bucket][name] = totals[bucket].get(name, 0) + int(values[name])
+                hour = int(values["pk"].split("#")[1])
+                sums = by_hour[hour]
+                for name, n in values.items():
+                    if name in ("pk", "sk") or not isinstance(n, int):
+                        continue
+                    slot, field = rollups.parse_field(name)
+                    sums[(slot, field)] = sums.get((slot, field), 0) + n
+        totals: dict[Bucket, dict[str, int]] = {}
+        for bucket in wanted:
+            sums = by_hour[bucket_start(bucket.start, HOUR_MS)]
+            slot = None if bucket.granularity == H1 else bucket.start
+            totals[bucket] = {
+                field: sums[(slot, field)]
+                for field in rollups.COUNTER_FIELDS
+                if (slot, field) in sums
+            }
         return totals
 
-    def _get_counters(self, pks: list[str]) -> list[dict[str, Any]]:
-        request: dict[str, Any] = {
-            self.rollups_table: {"Keys": [{"pk": {"S": pk}, "sk": {"S": "-"}} for pk in pks]}
-        }
-        found: list[dict[str, Any]] = []
-        for _ in range(20):
-            response = _call(self.client.batch_get_item, RequestItems=request)
-            found.extend(
-                items.from_item(raw)
-                for raw in response.get("Responses", {}).get(self.rollups_table, [])
-            )
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                return found
-        raise BackendUnavailable("storage kept rollup keys unprocessed")
+    def _get_items(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return self.dynamo.batch_get(self.rollups_table, keys, consistent=False)
 
     def named(self, kind: str, wanted: list[Bucket]) -> dict[str, dict[str, int]]:
-        """Per page / host / target: every counter of its items in ``wanted``, summed.
+        """Per page / host / (page, target): its counters in ``wanted``, summed.
 
-        One Query per hour partition; 5-minute buckets of a partial hour become a key range.
+        One Query per hour partition (one item per page or host); a whole hour counts its
+        totals, a partial hour the 5-minute slots in the window.
         """
-        first_m5: dict[int, int] = {}
-        whole_hours: list[int] = []
+        slots: dict[int, set[int] | None] = {}
         for bucket in wanted:
             hour = bucket_start(bucket.start, HOUR_MS)
-            if bucket.granularity == M5:
-                first_m5[hour] = min(first_m5.get(hour, bucket.start), bucket.start)
-            elif kind in rollups.HOURLY_KINDS:
-                whole_hours.append(hour)
-            else:
-                first_m5[hour] = hour
-        queries: list[tuple[str, int | None]] = [
-            (rollups.named_pk(kind, h), since) for h, since in first_m5.items()
-        ]
-        queries += [(rollups.hourly_pk(kind, h), None) for h in whole_hours]
+            if bucket.granularity == H1:
+                slots[hour] = None
+            elif slots.get(hour, set()) is not None:
+                slots.setdefault(hour, set()).add(bucket.start)  # type: ignore[union-attr]
+        fields = NAMED_FIELDS[kind]
         totals: dict[str, dict[str, int]] = {}
-        for rows in self._pool.map(lambda query: self._query_partition(*query), queries):
+        partitions = [(rollups.named_pk(kind, hour), hour) for hour in slots]
+        for hour, rows in self._pool.map(lambda p: (p[1], self._query_partition(p[0])), partitions):
+            wanted_slots = slots[hour]
             for values in rows:
-                name = (
-                    values["sk"]
-                    if values["pk"].startswith(f"{kind}h#")
-                    else rollups.name_of(values["sk"])
-                )
-                counts = totals.setdefault(name, {})
-                for field, n in values.items():
-                    if field not in ("pk", "sk") and isinstance(n, int):
-                        counts[field] = counts.get(field, 0) + n
+                for name, n in values.items():
+                    if name in ("pk", "sk") or not isinstance(n, int):
+                        continue
+                    slot, field = rollups.parse_field(name)
+                    if (slot is None) != (wanted_slots is None) or (
+                        wanted_slots is not None and slot not in wanted_slots
+                    ):
+                        continue
+                    if kind == rollups.CLICKS:
+                        if not field.startswith(rollups.CLICK_FIELD):
+                            continue
+                        target = field[len(rollups.CLICK_FIELD) :]
+                        key, field = f"{values['sk']}{rollups.CLICK_SEPARATOR}{target}", "clicks"
+                    elif field in fields:
+                        key = values["sk"]
+                    else:
+                        continue
+                    counts = totals.setdefault(key, {})
+                    counts[field] = counts.get(field, 0) + n
         return totals
 
     def visit_steps(
@@ -142,23 +158,17 @@ class DynamoRollupSource:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return rows
 
-    def _query_partition(self, pk: str, since: int | None) -> list[dict[str, Any]]:
-        """All items of a partition, or those from the 5-minute bucket ``since`` on."""
+    def _query_partition(self, pk: str) -> list[dict[str, Any]]:
+        """All items of a partition (one hour of one kind)."""
         rows: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self.rollups_table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": pk}},
-        }
-        if since is not None:
-            kwargs["KeyConditionExpression"] = "pk = :pk AND sk >= :since"
-            kwargs["ExpressionAttributeValues"][":since"] = {"S": f"{since:013d}#"}
-        while True:
-            page = _call(self.client.query, **kwargs)
-            rows.extend(items.from_item(raw) for raw in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return rows
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        for page in self.dynamo.pages(
+            "query",
+            TableName=self.rollups_table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": pk}},
+        ):
+            rows.extend(page)
+        return rows
 
     def active_visits(self, now_ms: int) -> list[ActiveVisit]:
         """ActiveSessions items not yet expired (TTL deletion is lazy, so filter here too)."""

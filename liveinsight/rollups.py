@@ -5,21 +5,23 @@ stream shard's checkpoint, so a counter moves exactly once per accepted event (a
 never in the log twice, a redelivered record is behind the checkpoint) and the dashboard never
 scans Events.
 
-Item layout in the ``Rollups`` table (``pk``, ``sk``):
-- ``c#<gran>#<bucket_start>#<shard>`` / ``-``: counters ``events``, ``page_view``, ``click``,
-  ``conversion``, ``heartbeat``, ``visits``, ``converted_visits``. Every event of a bucket hits
-  these, so they are write-sharded: the shard is a stable hash of the client session id, and a
-  read sums all shards. On real DynamoDB that spreads one hot bucket over ``shards`` partition
-  keys instead of one.
-- ``p#<hour_start>`` / ``<m5_start>#<page path>``: ``views`` (page_views per page and 5 minutes).
-- ``r#<hour_start>`` / ``<m5_start>#<referrer host>``: ``sessions`` (visits started, by host).
-  One partition per hour holds its twelve 5-minute buckets, so a page_view writes one item and a
-  window reads one Query per hour (a key range for the partial first hour). Items are separate
-  per page/host, which DynamoDB's split-for-heat spreads by sort key.
+Item layout in the ``Rollups`` table (``pk``, ``sk``): one item per *hour*, whose 5-minute
+buckets are attributes of it. A field ``f`` counts the whole hour; ``<m5 start>\tf`` counts
+one 5-minute bucket. So one write serves both granularities, and a read takes whole hours from
+the totals and a partial hour from its slots.
+- ``c#<hour_start>#<shard>`` / ``-``: counters ``events``, ``page_view``, ``click``,
+  ``conversion``, ``heartbeat``, ``visits``, ``converted_visits``, ``bounced_visits``,
+  ``visit_page_views``. Every event of an hour hits these, so they are write-sharded: the shard
+  is a stable hash of the client session id, and a read sums all shards.
+- ``p#<hour_start>`` / ``<page path>``: everything about a page in that hour: ``views``
+  (page_views), ``dwell_ms`` and ``dwell_n`` (time on page), and ``k\t<target>`` (clicks per
+  target). One item per page and hour, which DynamoDB's split-for-heat spreads by sort key.
+- ``r#<hour_start>`` / ``<referrer host>``: ``sessions`` (visits started, by host).
+A window reads one Query per hour for pages and hosts, one batch get for the counters.
 
-Visit-level counters (visits, converted_visits, referrer hosts) belong to the bucket of the
-visit's *start*; when an out-of-order event moves the start or the referrer, the delta between
-the old and the new visit moves the count.
+Visit-level counters (visits, converted_visits, referrer hosts, time on page) belong to the
+bucket of the visit's *start* (time on page: of the page_view); when an out-of-order event moves
+the start or the referrer, the delta between the old and the new visit moves the count.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from liveinsight.buckets import GRANULARITY_MS, HOUR_MS, bucket_start
+from liveinsight.buckets import HOUR_MS, bucket_start
 from liveinsight.engagement import times_on_page
 from liveinsight.sessions import Hit, Visit
 
@@ -44,12 +46,13 @@ COUNTER_FIELDS = (
     "bounced_visits",
     "visit_page_views",
 )
+# The kinds a read asks for. Pages, time on page and clicks live in one item per page and hour
+# (physical kind PAGES); referrer hosts in their own (REFERRERS).
 PAGES, REFERRERS, TIME_ON_PAGE, CLICKS = "p", "r", "t", "k"
-# Kinds also kept per hour: the five dashboard reads must not grow with traffic. Clicks and
-# time on page stay 5-minute only (fewer writes); their reads grow with distinct
-# (page, 5 minutes) pairs, which the site's size bounds.
-HOURLY_KINDS = (PAGES, REFERRERS)
-CLICK_SEPARATOR = "\t"  # between page and target in a click item; both refuse control characters
+PHYSICAL = {PAGES: PAGES, TIME_ON_PAGE: PAGES, CLICKS: PAGES, REFERRERS: REFERRERS}
+CLICK_SEPARATOR = "\t"  # between page and target; both refuse control characters
+CLICK_FIELD = "k" + CLICK_SEPARATOR  # a page item's click counter: CLICK_FIELD + target
+SLOT = "\t"  # <5-minute bucket start>\t<field>: no field name starts with a digit
 DIRECT = "(direct)"
 NO_TARGET = "(none)"
 
@@ -61,15 +64,28 @@ def shard_of(client_session_id: str, shards: int) -> int:
     return zlib.crc32(client_session_id.encode()) % shards
 
 
-def counter_key(granularity: str, start: int, shard: int) -> RollupKey:
-    return (f"c#{granularity}#{start}#{shard}", "-")
+def counter_key(hour_start: int, shard: int) -> RollupKey:
+    return (f"c#{hour_start}#{shard}", "-")
 
 
-MAX_NAME_BYTES = 900  # a DynamoDB sort key holds 1024 bytes; keep room for the bucket prefix
+def slot(field: str, m5_start: int) -> str:
+    """The attribute counting ``field`` in one 5-minute bucket of an hour item."""
+    return f"{m5_start}{SLOT}{field}"
+
+
+def parse_field(name: str) -> tuple[int | None, str]:
+    """(5-minute bucket start or None for the hour's total, field) of an hour item attribute."""
+    if name[:1].isdigit():
+        start, _, field = name.partition(SLOT)
+        return int(start), field
+    return None, name
+
+
+MAX_NAME_BYTES = 900  # a DynamoDB sort key holds 1024 bytes; keep room
 
 
 def rollup_name(name: str) -> str:
-    """A page/host/target as it is counted: cut to what fits in a sort key (UTF-8 safe)."""
+    """A page/host as it is counted: cut to what fits in a sort key (UTF-8 safe)."""
     encoded = name.encode("utf-8")
     if len(encoded) <= MAX_NAME_BYTES:
         return name
@@ -77,7 +93,8 @@ def rollup_name(name: str) -> str:
 
 
 def click_name(page: str, target: str) -> str:
-    return rollup_name(f"{page}{CLICK_SEPARATOR}{target or NO_TARGET}")
+    """How a (page, target) pair of clicks is named in answers and in the recomputation."""
+    return f"{rollup_name(page)}{CLICK_SEPARATOR}{target or NO_TARGET}"
 
 
 def split_click_name(name: str) -> tuple[str, str]:
@@ -85,40 +102,20 @@ def split_click_name(name: str) -> tuple[str, str]:
     return page, target
 
 
-def named_key(kind: str, ts_ms: int, name: str) -> RollupKey:
-    """The item of a page, referrer host, click target or time-on-page page in the 5 minutes
-    of ``ts_ms`` (``kind`` is PAGES, REFERRERS, CLICKS or TIME_ON_PAGE)."""
-    return (
-        f"{kind}#{bucket_start(ts_ms, HOUR_MS)}",
-        f"{bucket_start(ts_ms):013d}#{rollup_name(name)}",
-    )
-
-
 def named_pk(kind: str, hour_start: int) -> str:
-    """The partition of a kind's 5-minute items in one hour."""
-    return f"{kind}#{hour_start}"
+    """The partition of a kind's items in one hour (one item per page or host)."""
+    return f"{PHYSICAL[kind]}#{hour_start}"
 
 
-def hourly_pk(kind: str, hour_start: int) -> str:
-    """The partition of a kind's whole-hour items (sort key: the name alone)."""
-    return f"{kind}h#{hour_start}"
+def _add_both(deltas: Deltas, key: RollupKey, field: str, ts_ms: int, amount: int) -> None:
+    """Count in the hour's total and in the 5-minute slot of ``ts_ms``."""
+    _add(deltas, key, field, amount)
+    _add(deltas, key, slot(field, bucket_start(ts_ms)), amount)
 
 
 def _add_named(deltas: Deltas, kind: str, ts_ms: int, name: str, field: str, amount: int) -> None:
-    """Count a name in its 5 minutes, and - for the dashboard's own kinds (pages, referrers) -
-    in its hour too, so a 24 h read touches one item per name and hour, however busy."""
-    _add(deltas, named_key(kind, ts_ms, name), field, amount)
-    if kind in HOURLY_KINDS:
-        _add(
-            deltas,
-            (hourly_pk(kind, bucket_start(ts_ms, HOUR_MS)), rollup_name(name)),
-            field,
-            amount,
-        )
-
-
-def name_of(sort_key: str) -> str:
-    return sort_key.split("#", 1)[1]
+    key = (named_pk(kind, bucket_start(ts_ms, HOUR_MS)), rollup_name(name))
+    _add_both(deltas, key, field, ts_ms, amount)
 
 
 def referrer_host(referrer: str | None) -> str:
@@ -141,29 +138,27 @@ def _add(deltas: Deltas, key: RollupKey, field: str, amount: int) -> None:
 
 
 def event_deltas(hit: Hit, shard: int, deltas: Deltas) -> None:
-    for granularity, size in GRANULARITY_MS.items():
-        start = bucket_start(hit.timestamp, size)
-        key = counter_key(granularity, start, shard)
-        _add(deltas, key, "events", 1)
-        _add(deltas, key, hit.event_type, 1)
+    key = counter_key(bucket_start(hit.timestamp, HOUR_MS), shard)
+    _add_both(deltas, key, "events", hit.timestamp, 1)
+    _add_both(deltas, key, hit.event_type, hit.timestamp, 1)
     if hit.event_type == "page_view":
         _add_named(deltas, PAGES, hit.timestamp, hit.page, "views", 1)
     elif hit.event_type == "click":
-        _add_named(deltas, CLICKS, hit.timestamp, click_name(hit.page, hit.target), "clicks", 1)
+        field = CLICK_FIELD + (hit.target or NO_TARGET)
+        _add_named(deltas, CLICKS, hit.timestamp, hit.page, field, 1)
 
 
 def visit_deltas(visit: Visit | None, shard: int, sign: int, deltas: Deltas) -> None:
     """Add (sign=+1) or remove (sign=-1) a visit's own contribution."""
     if visit is None:
         return
-    for granularity, size in GRANULARITY_MS.items():
-        start = bucket_start(visit.start_time, size)
-        key = counter_key(granularity, start, shard)
-        _add(deltas, key, "visits", sign)
-        _add(deltas, key, "converted_visits", sign if visit.converted else 0)
-        _add(deltas, key, "bounced_visits", sign if visit.bounced else 0)
-        _add(deltas, key, "visit_page_views", sign * visit.page_views)
-    _add_named(deltas, REFERRERS, visit.start_time, referrer_host(visit.referrer), "sessions", sign)
+    start = visit.start_time
+    key = counter_key(bucket_start(start, HOUR_MS), shard)
+    _add_both(deltas, key, "visits", start, sign)
+    _add_both(deltas, key, "converted_visits", start, sign if visit.converted else 0)
+    _add_both(deltas, key, "bounced_visits", start, sign if visit.bounced else 0)
+    _add_both(deltas, key, "visit_page_views", start, sign * visit.page_views)
+    _add_named(deltas, REFERRERS, start, referrer_host(visit.referrer), "sessions", sign)
     # Time on page belongs to the page_view's 5 minutes; an out-of-order event that changes a
     # page_view's next event moves its time through this old/new difference.
     for step, gap_ms in times_on_page(visit.stamps, visit.steps):

@@ -117,6 +117,7 @@ class Views:
         return_capacity: bool = False,
     ) -> None:
         self.dynamo = Dynamo(client, sleep=sleep)
+        self.action_kinds: dict[str, int] | None = None  # diagnostics: actions written, by kind
         self.names = Tables(
             sessions=tables.table_name(prefix, tables.SESSIONS),
             active=tables.table_name(prefix, tables.ACTIVE_SESSIONS),
@@ -251,6 +252,16 @@ class Views:
                     states.update(self._read_states(sids))
                     continue
                 transactions += 1
+                if self.action_kinds is not None:
+                    for action in actions:
+                        body = next(iter(action.values()))
+                        pk = body.get("Key", {}).get("pk", {}).get("S") or body.get("Item", {}).get(
+                            "pk", {}
+                        ).get("S")
+                        kind = (
+                            f"{body['TableName']}:{pk.split('#')[0] if pk else next(iter(action))}"
+                        )
+                        self.action_kinds[kind] = self.action_kinds.get(kind, 0) + 1
                 for entry in response.get("ConsumedCapacity") or []:
                     if self.capacity is not None:
                         self.capacity.append(float(entry.get("CapacityUnits", 0)))
@@ -280,8 +291,13 @@ class Views:
                 segment.reserved + sum(len(p.actions) for p in segment.plans) + len(segment.deltas)
             )
             if actions <= MAX_TRANSACTION_ACTIONS or size == 1:
-                # Adapt the next first guess: a little more when this one fitted easily.
-                self._segment = max(1, size * 5 // 4 if actions < 80 else size)
+                # The next first guess: more records while this one left room.
+                if actions < 60:
+                    self._segment = size * 2
+                elif actions < 90:
+                    self._segment = size + size // 4 + 1
+                else:
+                    self._segment = size
                 return segment, start + size
             size = max(1, size * MAX_TRANSACTION_ACTIONS // (actions + 10))
 
@@ -368,11 +384,11 @@ class ViewsHandler:
 
 
 def build_handler(settings: Any) -> ViewsHandler:
-    from liveinsight.aws import dynamodb_client, streams_client
+    from liveinsight.aws import FAST_CONFIG, dynamodb_client, streams_client
     from liveinsight.stream import ShardLocator
 
     views = Views(
-        dynamodb_client(settings),
+        dynamodb_client(settings, config=FAST_CONFIG),
         prefix=settings.table_prefix,
         timeout_s=settings.session_timeout_s,
         shards=settings.rollup_shards,
