@@ -193,6 +193,14 @@ def test_transaction_conflicts_are_retried_transparently(moto_settings) -> None:
     assert status == 200 and body["accepted"] == 3
 
 
+def test_a_single_event_failing_storage_is_503_and_not_stored(moto_settings) -> None:
+    client = dynamodb_client(moto_settings)
+    flaky = FlakyClient(client, "put_item", throttled(), range(1, 1000))
+    status, body, _ = post(handler_with(moto_settings, flaky), NOW_EVENTS[:1])
+    assert (status, body["error"]) == (503, "backend_unavailable")
+    assert stored_counts(client)["Events"] == 0
+
+
 def test_query_api_requires_the_bearer_token_when_configured(moto_settings) -> None:
     handler = api.build_handler(moto_settings.with_overrides(api_token="s3cret-token"))
 
