@@ -223,8 +223,13 @@ class MotoServer:
         return None
 
     def start(self) -> MotoServer:
+        import logging
+
         from moto.server import ThreadedMotoServer
 
+        # One werkzeug line per DynamoDB call would drown the console (the stream poller alone
+        # calls several times a second).
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         if not port_is_free(self.port):
             raise RuntimeStartError(f"port {self.port} is already in use on 127.0.0.1")
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
