@@ -98,8 +98,11 @@ def visit_values(visit: Visit, *, now_ms: int, timeout_ms: int, shard: int = 0) 
             if getattr(visit, name) is not None
         },
         "start_hour": start_hour(visit.start_time, shard),
-        "stamps": list(visit.stamps),
-        "steps": steps_values(visit.steps),
+        # The timeline as two JSON strings: a visit item is rewritten on every stream segment
+        # that touches it, and hundreds of nested number values cost far more to serialize
+        # (client and emulator) and to store than one string each.
+        "stamps": json.dumps(visit.stamps, separators=(",", ":")),
+        "steps": json.dumps(steps_values(visit.steps), separators=(",", ":")),
     }
     return values
 
@@ -108,7 +111,9 @@ def steps_values(steps: tuple[Step, ...]) -> list[list[Any]]:
     return [[s.timestamp, s.event_id, s.kind, s.page] for s in steps]
 
 
-def steps_from_values(raw: list[Any]) -> tuple[Step, ...]:
+def steps_from_values(raw: list[Any] | str) -> tuple[Step, ...]:
+    if isinstance(raw, str):
+        raw = json.loads(raw)
     return tuple(Step(int(s[0]), str(s[1]), str(s[2]), str(s[3])) for s in raw)
 
 
@@ -135,9 +140,14 @@ def visit_from_values(values: dict[str, Any]) -> Visit:
         page_views=int(values.get("page_views", 0)),
         conversions=int(values.get("conversions", 0)),
         version=int(values.get("version", 0)),
-        stamps=tuple(int(t) for t in values.get("stamps", [])),
+        stamps=tuple(int(t) for t in _listed(values.get("stamps", []))),
         steps=steps_from_values(values.get("steps", [])),
     )
+
+
+def _listed(raw: list[Any] | str) -> list[Any]:
+    """A timeline attribute: a JSON string, or a list (items written before it was one)."""
+    return list(json.loads(raw)) if isinstance(raw, str) else list(raw)
 
 
 def active_values(visit: Visit, *, timeout_s: int) -> dict[str, Any]:
