@@ -4,7 +4,8 @@ No boto3, no clock: the views (``views.py``) read the state, call ``plan_session
 client session of a stretch of stream records, pack the plans with ``Segment`` into one
 transaction each, and write them. Each visit write is conditioned on the version read (S8);
 the base item ``S`` names the current visit ``S.k``; items read but not rewritten get a
-condition check, so a stale read can never commit.
+condition check, so a stale read can never commit. ActiveSessions items are not part of the
+transaction (see ``views.Views.apply``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class SessionPlan:
     actions: list[dict[str, Any]]
     deltas: rollups.Deltas
     after: Visit  # the current visit once written (its version included)
+    active: list[dict[str, Any]] = field(default_factory=list)  # ActiveSessions items
 
 
 def plan_session(
@@ -60,6 +62,7 @@ def plan_session(
     new_current = placement.current_index
     shard = rollups.shard_of(sid, shards)
     actions: list[dict[str, Any]] = []
+    active_items: list[dict[str, Any]] = []
     changes: list[tuple[Visit | None, Visit]] = []
     after: Visit | None = None
     for index, visit in placement.visits.items():
@@ -80,11 +83,11 @@ def plan_session(
         actions.append({"Put": put})
         active = items.active_values(visit, timeout_s=timeout_s)
         if active["expires_at"] * 1000 >= now_ms:
-            actions.append({"Put": {"TableName": names.active, "Item": items.to_item(active)}})
+            active_items.append(items.to_item(active))
     actions.extend(_guards(state, placement, new_current, names.sessions))
     assert after is not None  # the current visit is always among those touched
     deltas = rollups.deltas_for(hits, changes, sid, shards)
-    return SessionPlan(sid, hits, placement, actions, deltas, after)
+    return SessionPlan(sid, hits, placement, actions, deltas, after, active_items)
 
 
 def _guards(
@@ -177,6 +180,9 @@ class Segment:
         self.plans.append(plan)
         rollups.merge(self.deltas, plan.deltas)
         self.deltas = rollups.prune(self.deltas)
+
+    def active_items(self) -> list[dict[str, Any]]:
+        return [item for plan in self.plans for item in plan.active]
 
     def actions(self, rollups_table: str) -> list[dict[str, Any]]:
         out = [a for plan in self.plans for a in plan.actions]
