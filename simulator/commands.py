@@ -39,6 +39,7 @@ from simulator.targets import check_api
 from simulator.traffic import Spike, Window, parse_duration, parse_start, plan_window
 from simulator.verify import default_funnel, http_fetcher, old_ledger_notes, parse_funnel
 from simulator.verify import verify as verify_api
+from simulator.views_lag import DEFAULT_WAIT_VIEWS_S, wait_for_views
 from simulator.visitors import SimEvent
 
 DEFAULT_LEDGER = "liveinsight-ledger.jsonl"
@@ -56,10 +57,9 @@ def _run(
     progress: bool,
     settings: Settings,
 ) -> tuple[RunStats, str, bool]:
-    """Open the target (if any), send with a progress bar; stats, target description, interrupted."""
-    transport, target = (
-        open_target(settings, choice) if choice.chosen else (None, "none (generated only)")
-    )
+    """Open the target (if any), send with a progress bar, then apply the views an in-process
+    run wrote (nothing else would); stats, target description, interrupted."""
+    target = open_target(settings, choice) if choice.chosen else None
     stats = RunStats()
     display = RunProgress(
         Console(stderr=True),
@@ -76,14 +76,23 @@ def _run(
             window,
             stats,
             display,
-            transport=transport,
+            transport=target.transport if target else None,
             choice=choice,
             ledger=ledger,
             seed=seed,
         )
     finally:
         signal.signal(signal.SIGTERM, previous)
-    return stats, target, interrupted
+    if target is None:
+        return stats, "none (generated only)", interrupted
+    description = target.description
+    if target.views_settings is not None:
+        if interrupted:
+            description += "; views not applied (interrupted): run `liveinsight views poll`"
+        else:
+            applied = target.apply_views()
+            description += f"; views applied in-process ({applied:,} stream records)"
+    return stats, description, interrupted
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -381,6 +390,15 @@ def replay(
     is_flag=True,
     help="Show every page, referrer, target and bucket, not only drifting ones.",
 )
+@click.option(
+    "--wait-views",
+    "wait_views_s",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_WAIT_VIEWS_S,
+    show_default=True,
+    metavar="S",
+    help="Wait at most S seconds for the views to catch up with the event log (/health lag 0).",
+)
 @click.pass_context
 @one_line_errors
 def verify(
@@ -390,14 +408,16 @@ def verify(
     token: str | None,
     funnel_spec: str | None,
     show_all: bool,
+    wait_views_s: float,
 ) -> None:
     """Recompute every dashboard number from the ledger and compare it with the API.
 
     Active sessions, hourly, pages, referrers, summary, engagement (time on page, bounce rate,
     pages per visit), clicks (pages and targets) and one funnel, step by step. Exits 1 on any
     drift. Expected values come from liveinsight.recompute over the events the ledger says the
-    server holds. Verify a stack started with --active-cache 0; otherwise the active sessions
-    it reports may be up to 30 s old.
+    server holds. The views (sessions, rollups) follow the event log moments later: verify first
+    waits until /health reports them caught up (lag 0). Verify a stack started with
+    --active-cache 0; otherwise the active sessions it reports may be up to 30 s old.
 
     \b
     Examples:
@@ -412,7 +432,11 @@ def verify(
     held = stored_events(rows)
     steps, why = (steps, "--funnel") if steps else default_funnel(held)
     check_api(url)
-    fetch = http_fetcher(url, token=token or settings.api_token, funnel=steps)
+    token = token or settings.api_token
+    lag = wait_for_views(
+        url, timeout_s=wait_views_s, token=token, report=lambda line: click.echo(line, err=True)
+    )
+    fetch = http_fetcher(url, token=token, funnel=steps)
     report = verify_api(
         held,
         fetch,
@@ -432,6 +456,7 @@ def verify(
         "filtered": sum(1 for r in rows if r["status"] == "filtered"),
         "failed": failed,
         "funnel": f"{','.join(steps)} ({why})",
+        "views": lag.describe() if lag else "lag not served (an older API)",
         "now": iso(report.now_ms),
     }
     verify_table(Console(), report, facts, show_all=show_all)

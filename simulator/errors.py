@@ -3,6 +3,7 @@
 SimulatorError
 ├── BadArgument          an option value or combination that cannot work
 ├── TargetUnreachable    the API (or DynamoDB endpoint) did not answer usefully
+├── ViewsBehind          the API's views did not catch up with its event log in time
 └── LedgerError          a ledger or recording file is missing or unreadable
 """
 
@@ -20,6 +21,10 @@ class BadArgument(SimulatorError):
 
 
 class TargetUnreachable(SimulatorError):
+    pass
+
+
+class ViewsBehind(SimulatorError):
     pass
 
 

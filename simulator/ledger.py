@@ -5,8 +5,9 @@ A row holds exactly what the server stores for the event (``event_id``, ``timest
 ``referrer``, and ``properties`` as the server stores them: the ones sent plus the ``utm_*``
 parameters of the page URL's query, see ``liveinsight.events._enrich``; left out when empty)
 plus the request facts (``user_agent``, ``ip_address`` as sent), the answer
-(``status``: accepted / duplicate / filtered / failed, and ``visit``: the server session the
-event landed in), the number of ``attempts`` and, for failures, the ``error``.
+(``status``: accepted / duplicate / filtered / failed), the number of ``attempts`` and, for
+failures, the ``error``. Ledgers written before the event log (SPEC 12) also carry ``visit``, the
+server visit the answer named; nothing reads it now (the views assign visits after ingest).
 
 ``stored_events`` is what ``verify`` feeds to ``liveinsight.recompute.dashboard``: each event
 once, at its first acknowledgement that says the server holds it. A ``duplicate`` counts too:
@@ -48,7 +49,6 @@ def ledger_rows(batch: Batch, delivery: Delivery) -> list[dict[str, Any]]:
             "user_agent": event.user_agent,
             "ip_address": event.ip_address,
             "status": ack.status,
-            "visit": ack.visit,
             "attempts": delivery.attempts,
         }
         properties = stored_properties(event.properties, utm)

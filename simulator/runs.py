@@ -40,6 +40,34 @@ class Display(Protocol):
     def tick(self, force: bool = False) -> None: ...
 
 
+@dataclass(frozen=True)
+class Target:
+    """An opened target. ``views_settings``: the in-process target's storage, whose views this
+    run applies itself (no ``liveinsight up`` runs the stream poller for it); None when the
+    target's own stack applies them (the HTTP API, or the views Lambda on AWS)."""
+
+    transport: Transport
+    description: str
+    views_settings: Settings | None = None
+
+    def apply_views(self, *, timeout_s: float = 60.0) -> int | None:
+        """Apply what this run wrote to the views, now; the stream records applied (None: not
+        this run's job). Safe beside a running poller: each batch counts once (SPEC 12)."""
+        if self.views_settings is None:
+            return None
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from liveinsight.errors import LiveInsightError
+        from liveinsight.stream import catch_up
+
+        try:
+            return catch_up(self.views_settings, timeout_s=timeout_s)
+        except LiveInsightError as exc:
+            raise TargetUnreachable(f"cannot apply the views: {exc.message}") from None
+        except (BotoCoreError, ClientError) as exc:
+            raise TargetUnreachable(f"cannot apply the views: {exc}") from None
+
+
 @dataclass(frozen=True, kw_only=True)
 class TargetChoice:
     """Where to send, as the options say. ``url`` and ``in_process`` exclude each other."""
@@ -57,8 +85,8 @@ class TargetChoice:
         return bool(self.url or self.in_process)
 
 
-def open_target(settings: Settings, choice: TargetChoice) -> tuple[Transport, str]:
-    """A checked transport (the API answers /health, or DynamoDB answers) and its description."""
+def open_target(settings: Settings, choice: TargetChoice) -> Target:
+    """A checked target (the API answers /health, or DynamoDB answers)."""
     if choice.url and choice.in_process:
         raise BadArgument("choose one target: --url or --in-process")
     if choice.url:
@@ -66,7 +94,7 @@ def open_target(settings: Settings, choice: TargetChoice) -> tuple[Transport, st
         transport = HttpTransport(
             choice.url, timeout_s=choice.timeout_s, connections=choice.concurrency
         )
-        return transport, choice.url
+        return Target(transport, choice.url)
     from botocore.exceptions import BotoCoreError, ClientError
 
     from liveinsight.aws import dynamodb_client
@@ -81,9 +109,12 @@ def open_target(settings: Settings, choice: TargetChoice) -> tuple[Transport, st
     except (BotoCoreError, ClientError) as exc:
         raise TargetUnreachable(f"cannot use DynamoDB at {where}: {exc}") from None
     handler = build_handler(settings, emit_metrics=lambda line: None)
-    return HandlerTransport(
-        handler
-    ), f"in-process handler -> {where} (prefix {settings.table_prefix!r})"
+    return Target(
+        HandlerTransport(handler),
+        f"in-process handler -> {where} (prefix {settings.table_prefix!r})",
+        # On AWS the views Lambda consumes the stream; locally nothing does unless we do.
+        views_settings=settings if settings.endpoint_url else None,
+    )
 
 
 def deliver(

@@ -45,11 +45,11 @@ class Transport(Protocol):
 
 @dataclass(frozen=True)
 class Ack:
-    """One event's acknowledgement. ``visit`` is the server visit (S1) it landed in."""
+    """One event's acknowledgement. Which visit (S1) it joins is not in the answer: the views
+    decide that from the event log, moments later (SPEC 12)."""
 
     event_id: str
     status: str  # accepted | duplicate | filtered | failed
-    visit: str = ""
 
 
 @dataclass
@@ -186,9 +186,7 @@ def _acks(batch: Batch, body: Any) -> list[Ack]:
         if result is None:
             acks.append(Ack(event.event_id, "failed"))
         else:
-            acks.append(
-                Ack(event.event_id, str(result.get("status")), str(result.get("session_id") or ""))
-            )
+            acks.append(Ack(event.event_id, str(result.get("status"))))
     return acks
 
 

@@ -160,3 +160,19 @@ def gateway(local_tables: Settings) -> Iterator[RunningGateway]:
     with RunningGateway(create_app(settings)) as running:
         running.settings = settings  # type: ignore[attr-defined]
         yield running
+
+
+@pytest.fixture
+def views_poller(gateway: RunningGateway) -> Iterator[Any]:
+    """What ``liveinsight up`` runs beside the gateway: a stream poller thread applying the
+    gateway's Events stream to its views. Stopped through its Event and joined."""
+    from liveinsight.stream import poller_for, start_poller
+
+    poller = poller_for(gateway.settings)  # type: ignore[attr-defined]
+    thread, stop = start_poller(poller)
+    try:
+        yield poller
+    finally:
+        stop.set()
+        thread.join(timeout=15)
+        assert not thread.is_alive(), "the stream poller did not stop"

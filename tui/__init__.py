@@ -7,7 +7,7 @@ returns when the user quits.
     commands.py        the click command: flags, checks, help
     app.py             DashboardApp: Live and Insights screens, polling workers, keys
     feed.py            Feed: one polled set of endpoints, its state and its banner
-    client.py          HttpSnapshotSource: five GETs -> a Snapshot, three -> Insights (httpx)
+    client.py          HttpSnapshotSource: six GETs (/health too) -> a Snapshot, three -> Insights
     snapshot.py        the typed Snapshot and the parsing of the API's JSON
     insights.py        the typed Insights (engagement, clicks, funnel), --funnel checks
     insights_view.py   the Insights screen's tiles and panels

@@ -59,6 +59,7 @@ KPI_TILES = (
     ("conversion-rate", "Conversion rate"),
     ("ingest-rate", "Ingest rate"),
     ("data-age", "Data age"),
+    ("views-lag", "Views lag"),
 )
 
 
@@ -251,6 +252,10 @@ class DashboardApp(App[None]):
         self.tiles["avg-session"].value = humanize.duration(summary.avg_session_seconds)
         self.tiles["conversion-rate"].value = humanize.percent(summary.conversion_rate)
         self.tiles["ingest-rate"].value = humanize.rate(self.ingest_rate)
+        views = snapshot.views
+        self.tiles["views-lag"].value = (
+            humanize.NO_VALUE if views is None else humanize.views_lag(views.events, views.lag_ms)
+        )
         if self.aggregates_due(snapshot, now):
             self.show_aggregates(snapshot)
             self.aggregates_drawn = (now, snapshot.first_bucket)

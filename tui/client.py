@@ -1,5 +1,6 @@
-"""Reading the query API over HTTP: five GETs, one :class:`Snapshot` back for the live view;
-three more, one :class:`Insights` back, for the Insights screen.
+"""Reading the query API over HTTP: five GETs and ``/health`` (the views' lag), one
+:class:`Snapshot` back for the live view; three more, one :class:`Insights` back, for the
+Insights screen.
 
 The app depends only on :class:`SnapshotSource`, so tests hand it an in-memory fake. Every
 failure (refused, timed out, HTTP error, not JSON, wrong shape) becomes one
@@ -37,7 +38,8 @@ class ApiUnavailable(Exception):
 
 class SnapshotSource(Protocol):
     def fetch(self) -> Snapshot:
-        """All five answers; raises ApiUnavailable. Called from a worker thread."""
+        """All five answers and the views' lag; raises ApiUnavailable. Called from a worker
+        thread."""
         ...
 
     def fetch_insights(self, funnel: Sequence[str]) -> Insights:

@@ -30,6 +30,10 @@ LIVE_NUMBERS = (
     ("Conversion rate", "conversion events / all events in 24 h"),
     ("Ingest rate", "change of Events (24h) between two polls / seconds between them"),
     ("Data age", "seconds since the last successful answer from the API"),
+    (
+        "Views lag",
+        "how far the views (sessions, rollups) trail the event log: age of the oldest event not yet applied, and how many (/health)",
+    ),
     ("Traffic", "events and page views per 5-minute bucket, the last 100 minutes"),
     ("Referrers", "visits started in 24 h by referrer host; % of the hosts shown"),
     ("Last seen", "time of a session's latest event, in the chart's timezone (the API's)"),

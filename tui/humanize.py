@@ -53,3 +53,13 @@ def age(seconds: float | None) -> str:
     if seconds < 60:
         return f"{int(max(0.0, seconds))} s"
     return duration(seconds)
+
+
+def views_lag(events: int | None, lag_ms: int | None) -> str:
+    """How far behind the event log the views are: ``0``, ``1.4 s · 132 ev``, or ``unknown``."""
+    if events is None:
+        return "unknown"
+    if events == 0:
+        return "0"
+    behind = f"{events:,} ev"
+    return behind if lag_ms is None else f"{seconds(lag_ms / 1000)} · {behind}"

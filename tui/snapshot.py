@@ -1,8 +1,9 @@
 """One poll of the query API (SPEC section 6) as plain, typed values.
 
-``parse_snapshot`` turns the five JSON answers into a :class:`Snapshot` and refuses anything
-of the wrong shape with :class:`UnexpectedAnswer`, so the widgets never meet a missing key or
-a string where a number belongs. Strings stay raw here; the widgets pass them through
+``parse_snapshot`` turns the five JSON answers (and ``/health``, for how far the views are
+behind the event log) into a :class:`Snapshot` and refuses anything of the wrong shape with
+:class:`UnexpectedAnswer`, so the widgets never meet a missing key or a string where a number
+belongs. Strings stay raw here; the widgets pass them through
 ``tui.sanitize`` when they draw them. Times are epoch milliseconds, durations seconds.
 """
 
@@ -21,12 +22,14 @@ HOURLY_PATH = "/api/statistics/hourly/"
 PAGES_PATH = "/api/statistics/pages/?hours=24&limit=10"
 REFERRERS_PATH = "/api/statistics/referrers/?hours=24&limit=10"
 ACTIVE_PATH = "/api/sessions/active/"
+HEALTH_PATH = "/health"
 ANSWER_PATHS = {
     "summary": SUMMARY_PATH,
     "hourly": HOURLY_PATH,
     "pages": PAGES_PATH,
     "referrers": REFERRERS_PATH,
     "active": ACTIVE_PATH,
+    "health": HEALTH_PATH,
 }
 CLOCK_LABEL = re.compile(r"(\d{1,2}):(\d{2})")
 MINUTE_MS = 60_000
@@ -76,6 +79,15 @@ class ActiveSession:
 
 
 @dataclass(frozen=True, slots=True)
+class ViewsLag:
+    """How far the views (sessions, rollups) are behind the event log, from ``/health``:
+    events not applied yet and the age (ms) of the oldest. None: the API could not tell."""
+
+    events: int | None
+    lag_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     summary: Summary
     traffic: tuple[TrafficPoint, ...]
@@ -85,6 +97,7 @@ class Snapshot:
     sessions: tuple[ActiveSession, ...]
     generated_at_ms: int  # server time of the active-sessions answer
     clock_offset_ms: int  # of the API's timezone from UTC, as its bucket labels show it
+    views: ViewsLag | None = None  # None: the API serves no views lag (older than the event log)
 
     @property
     def first_bucket(self) -> int:
@@ -100,7 +113,8 @@ class Snapshot:
 
 
 def parse_snapshot(answers: Mapping[str, Any]) -> Snapshot:
-    """``answers`` maps ``summary``, ``hourly``, ``pages``, ``referrers``, ``active`` to JSON."""
+    """``answers`` maps ``summary``, ``hourly``, ``pages``, ``referrers``, ``active`` (and,
+    optionally, ``health``) to JSON."""
     summary = json_object(answers.get("summary"), "summary")
     hourly = json_object(answers.get("hourly"), "hourly")
     active = json_object(answers.get("active"), "active")
@@ -125,7 +139,26 @@ def parse_snapshot(answers: Mapping[str, Any]) -> Snapshot:
         sessions=sessions,
         generated_at_ms=_iso_ms(active.get("generated_at"), sessions),
         clock_offset_ms=clock_offset_ms(traffic),
+        views=views_lag(answers.get("health")),
     )
+
+
+def views_lag(health: Any) -> ViewsLag | None:
+    """``/health``'s ``views``; None when there is no answer or it has no ``views``."""
+    if health is None:
+        return None
+    views = json_object(health, "health").get("views")
+    if views is None:
+        return None
+    views = json_object(views, "health views")
+    return ViewsLag(
+        events=_optional_int(views, "lag_events", "health views"),
+        lag_ms=_optional_int(views, "lag_ms", "health views"),
+    )
+
+
+def _optional_int(parent: Mapping[str, Any], key: str, where: str) -> int | None:
+    return None if parent.get(key) is None else json_int(parent, key, where)
 
 
 def clock_offset_ms(points: tuple[TrafficPoint, ...]) -> int:

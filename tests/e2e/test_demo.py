@@ -64,6 +64,10 @@ def test_demo_serves_live_traffic_and_sigterm_stops_everything() -> None:
                 url = f"http://127.0.0.1:{port}/api/statistics/summary/"
                 events = httpx.get(url, timeout=5).json()["events_24h"]
             time.sleep(0.5)
+        # The events reached the dashboard's reads, so the demo's stream poller applies the
+        # views; /health says how far behind they are.
+        views = httpx.get(f"http://127.0.0.1:{port}/health", timeout=10).json()["views"]
+        assert isinstance(views["lag_events"], int) and views["applied_through"] is not None
         descendants = children_of(process.pid)
         assert len(descendants) >= 3  # java + two simulators
         process.send_signal(signal.SIGTERM)

@@ -10,15 +10,16 @@ import json
 import uuid
 from pathlib import Path
 
+import psutil
 from click.testing import CliRunner
 
 from liveinsight.settings import Settings
 from loadtest.commands import loadtest
-from loadtest.http_bench import measure
+from loadtest.http_bench import StackProcess, batched_load, single_event_load
 
 
 def test_a_short_run_has_no_failures_reconciles_and_leaves_its_reports(
-    gateway, tmp_path: Path
+    gateway, views_poller, tmp_path: Path
 ) -> None:
     report = tmp_path / "report"
     settings = gateway.settings
@@ -52,9 +53,17 @@ def test_a_short_run_has_no_failures_reconciles_and_leaves_its_reports(
     assert "reconciliation OK" in again.output
 
 
-def test_the_http_benchmark_reports_its_figures(local_settings: Settings) -> None:
+def test_the_http_benchmark_loads_a_real_stack_without_failures(
+    local_settings: Settings, tmp_path: Path
+) -> None:
     settings = local_settings.with_overrides(table_prefix=f"hb{uuid.uuid4().hex[:8]}_")
-    figures = measure(settings, seconds=2, users=4)
-    assert figures["http_single_failures"] == 0 and figures["http_batched_failures"] == 0
-    assert figures["http_single_per_s"] > 0 and figures["http_batched_per_s"] > 0
-    assert figures["http_single_p99_ms"] is not None
+    with StackProcess(settings, tmp_path / "stack.log", workers=1) as stack:
+        single = single_event_load(stack.url, 1, threads=2)
+        batched = batched_load(stack.url, 1, threads=2, size=10, sessions=20)
+        assert stack.wait_for_views(60) >= 0
+        pid = stack.pid
+    assert single.failures == 0 and batched.failures == 0, (single.errors, batched.errors)
+    assert single.events == single.requests > 0
+    assert batched.events == 10 * batched.requests > 0
+    assert single.percentile_ms(0.99) is not None
+    assert pid is not None and not psutil.pid_exists(pid)  # stopped by pid, and reaped

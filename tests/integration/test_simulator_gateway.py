@@ -1,5 +1,6 @@
-"""The simulator against the real stack (DynamoDB Local + HTTP gateway): simulate, verify (every
-dashboard number, engagement, clicks and a funnel included), replay."""
+"""The simulator against the real stack (DynamoDB Local + HTTP gateway + the stream poller that
+applies the views): simulate, verify (every dashboard number, engagement, clicks and a funnel
+included, once /health says the views caught up), replay."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import httpx
 from click.testing import CliRunner
 
+from liveinsight.stream import catch_up
 from simulator.commands import replay, simulate, verify
 
 
@@ -36,7 +38,7 @@ def drift_rows(output: str) -> list[list[str]]:
 
 
 def test_a_seeded_run_verifies_engagement_clicks_and_the_funnel_with_zero_drift(
-    gateway, tmp_path: Path
+    gateway, views_poller, tmp_path: Path
 ) -> None:
     ledger = tmp_path / "ledger.jsonl"
     result = invoke(
@@ -85,7 +87,7 @@ def test_a_seeded_run_verifies_engagement_clicks_and_the_funnel_with_zero_drift(
 
 
 def test_a_seeded_backfill_verifies_with_zero_drift_and_its_replay_is_all_duplicates(
-    gateway, tmp_path: Path
+    gateway, views_poller, tmp_path: Path
 ) -> None:
     ledger, recording, replayed = (
         tmp_path / n for n in ("ledger.jsonl", "run.jsonl", "replay.jsonl")
@@ -119,13 +121,14 @@ def test_a_seeded_backfill_verifies_with_zero_drift_and_its_replay_is_all_duplic
         assert "zero drift" in result.output
 
 
-def test_the_in_process_target_stores_what_the_http_api_then_reports(
+def test_the_in_process_target_applies_its_views_so_the_http_api_then_reports_them(
     gateway, tmp_path: Path
 ) -> None:
+    """No stream poller runs here: the in-process run applies the views it wrote itself."""
     settings = gateway.settings
     ledger = tmp_path / "ledger.jsonl"
     # The writer must shard rollups the way the gateway's readers do.
-    env = {"LIVEINSIGHT_ROLLUP_SHARDS": str(settings.rollup_shards)}
+    env = {"LIVEINSIGHT_ROLLUP_SHARDS": str(settings.rollup_shards), **WIDE}
     result = invoke(
         simulate,
         f"--in-process --endpoint {settings.endpoint_url} --prefix {settings.table_prefix} --seed 8"
@@ -133,15 +136,43 @@ def test_the_in_process_target_stores_what_the_http_api_then_reports(
         env=env,
     )
     assert result.exit_code == 0, result.output
-    assert statuses(ledger)["accepted"] > 100
+    accepted = statuses(ledger)["accepted"]
+    assert accepted > 100
+    assert f"views applied in-process ({accepted:,} stream records)" in result.output
 
-    result = invoke(verify, f"--ledger {ledger} --url {gateway.url}")
+    result = invoke(verify, f"--ledger {ledger} --url {gateway.url} --wait-views 0")
+    assert result.exit_code == 0, result.output
+    assert "zero drift" in result.output and "views caught up" in result.output
+
+
+def test_verify_without_a_stream_poller_says_the_views_are_behind_then_agrees_once_applied(
+    gateway, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "ledger.jsonl"
+    result = invoke(
+        simulate,
+        f"--url {gateway.url} --seed 4 --visitors 6 --backfill 30m --batch 20 --ledger {ledger}"
+        " --no-progress",
+    )
+    assert result.exit_code == 0, result.output
+    accepted = statuses(ledger)["accepted"]
+
+    result = invoke(verify, f"--ledger {ledger} --url {gateway.url} --wait-views 1")
+    assert result.exit_code == 1
+    assert (
+        f"Error: the views are still {accepted} events" in result.output
+        and "is the stream poller running" in result.output
+    ), result.output
+    assert "DRIFT" not in result.output  # nothing compared while the views lag
+
+    assert catch_up(gateway.settings) == accepted
+    result = invoke(verify, f"--ledger {ledger} --url {gateway.url} --wait-views 0")
     assert result.exit_code == 0, result.output
     assert "zero drift" in result.output
 
 
 def test_verify_reports_drift_when_the_api_holds_events_the_ledger_does_not(
-    gateway, tmp_path: Path
+    gateway, views_poller, tmp_path: Path
 ) -> None:
     ledger = tmp_path / "ledger.jsonl"
     result = invoke(

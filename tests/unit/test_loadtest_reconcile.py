@@ -32,7 +32,6 @@ def row(
         "page_url": f"/p/{n % 3}",
         "referrer": "",
         "status": status,
-        "visit": tab,
     }
 
 
@@ -128,13 +127,13 @@ def test_a_run_that_sent_nothing_does_not_pass() -> None:
 
 
 def item(r: dict[str, Any]) -> dict[str, Any]:
+    """The Events log item of a ledger row: the event as sent (its client session id)."""
     return {
         "event_id": r["event_id"],
         "timestamp": r["timestamp"],
         "event_type": r["event_type"],
         "user_id": r["user_id"],
-        "session_id": r["visit"],
-        "client_session_id": r["session_id"],
+        "session_id": r["session_id"],
         "page_url": r["page_url"],
     }
 
@@ -150,6 +149,8 @@ def test_every_held_event_is_an_item_with_the_ledgers_fields() -> None:
     assert [c.name for c in missing.drift] == ["held events stored (Events by event_id)"]
     moved = storage(ledger, [*ledger[:9], dict(ledger[9], page_url="/elsewhere")])
     assert "page_url" in moved.drift[0].note
+    other_tab = storage(ledger, [*ledger[:9], dict(ledger[9], session_id="s2")])
+    assert "session_id" in other_tab.drift[0].note
     leaked = storage(ledger, ledger)
     assert [c.name for c in leaked.drift] == ["filtered events not stored"]
 

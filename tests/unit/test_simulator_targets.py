@@ -128,7 +128,8 @@ def test_ledger_rows_keep_what_the_server_stores() -> None:
     assert all(
         r["page_url"].startswith("/") and "?" not in r["page_url"] for r in rows
     )  # stored as the path
-    assert rows[0]["visit"] == batch.session_id and rows[0]["status"] == "accepted"
+    assert rows[0]["session_id"] == batch.session_id and rows[0]["status"] == "accepted"
+    assert "visit" not in rows[0]  # the views, not the answer, decide the visit (SPEC 12)
 
 
 def test_ledger_rows_carry_the_properties_exactly_as_the_server_enriches_them() -> None:

@@ -15,12 +15,13 @@ from liveinsight import api, ingest
 from liveinsight.buckets import BUCKET_MS
 from liveinsight.recompute import dashboard
 from liveinsight.settings import Settings
+from liveinsight.stream import catch_up
 from simulator.comparisons import FLOAT_TOLERANCE
 from simulator.errors import BadArgument
-from simulator.ledger import LedgerWriter, ledger_rows, read_ledger, stored_events
-from simulator.sending import Lanes, RunStats, run
+from simulator.ledger import read_ledger, stored_events
+from simulator.runs import TargetChoice, deliver, open_target
+from simulator.sending import RunStats
 from simulator.stream import Simulation, batches, events
-from simulator.targets import HandlerTransport, Sender
 from simulator.traffic import HOUR_MS, plan_window
 from simulator.verify import (
     compare,
@@ -300,45 +301,68 @@ def query_fetcher(handler: Any, funnel: list[str] | None = None) -> Any:
     return fetch
 
 
-def test_in_process_run_on_moto_verifies_with_zero_drift_and_tampering_is_caught(
+class NoDisplay:
+    def __enter__(self) -> NoDisplay:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def tick(self, force: bool = False) -> None:
+        return None
+
+
+def test_in_process_run_on_moto_verifies_with_zero_drift_once_its_views_are_applied(
     moto_settings: Settings, tmp_path
 ) -> None:
     settings = moto_settings.with_overrides(active_cache_s=0.0)
-    handler = ingest.build_handler(settings, emit_metrics=lambda line: None)
+    choice = TargetChoice(in_process=True, endpoint=settings.endpoint_url, concurrency=1)
+    target = open_target(settings, choice)  # one lane: moto is not thread-safe
+    assert target.views_settings is not None
     window, visitors, rate = plan_window(int(time.time() * 1000), backfill_ms=HOUR_MS, visitors=25)
     simulation = Simulation(
         seed=21, window=window, visitors=visitors, rate_per_min=rate, idle_return_share=0.3
     )
     ledger = tmp_path / "ledger.jsonl"
     stats = RunStats()
-    with LedgerWriter(ledger) as writer:
-        lanes = Lanes(
-            [Sender(HandlerTransport(handler))],
-            lambda b, d: (writer.write(ledger_rows(b, d)), stats.add(d)),
-        )
-        run(
-            batches(events(simulation), 8), window, stats, lanes
-        )  # one lane: moto is not thread-safe
+    interrupted = deliver(
+        batches(events(simulation), 8),
+        window,
+        stats,
+        NoDisplay(),
+        transport=target.transport,
+        choice=choice,
+        ledger=ledger,
+    )
+    assert not interrupted
     assert stats.failed == 0 and stats.statuses["accepted"] > 100 and stats.statuses["filtered"] > 0
 
     held = stored_events(read_ledger([ledger]))
     funnel, _ = default_funnel(held)
     fetch = query_fetcher(api.build_handler(settings), funnel)
+    # Ingest wrote the log only: until the views are applied the API has seen nothing.
+    unapplied = verify(held, fetch, funnel=funnel).drift
+    assert {c.area for c in unapplied} >= {"hourly", "pages", "summary"}
+
+    assert target.apply_views() == stats.statuses["accepted"]  # each stored event once
     report = verify(held, fetch, funnel=funnel)
     assert not report.drift, [c for c in report.drift]
     assert {c.area for c in report.checks} >= {"engagement", "clicks", "funnel"}
     assert any(row.get("properties", {}).get("target") for row in held)
+    assert target.apply_views() == 0  # nothing new in the log
 
-    # An event the ledger does not know about is drift.
+    # An event the ledger does not know about is drift, once the views have applied it.
     stray = {
         "event_type": "page_view",
         "user_id": "u-stray",
         "session_id": "s-stray",
         "page_url": "/stray",
     }
+    handler = ingest.build_handler(settings, emit_metrics=lambda line: None)
     response = handler(
         {"httpMethod": "POST", "path": "/collect", "headers": {}, "body": json.dumps(stray)}, None
     )
     assert response["statusCode"] == 200
+    assert catch_up(settings) == 1
     drift = verify(held, fetch, funnel=funnel).drift
     assert {c.area for c in drift} >= {"active", "hourly", "pages", "summary", "engagement"}

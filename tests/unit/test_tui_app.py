@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+import tui_fakes
 from tui_fakes import (
     BUCKET_MS,
     NOW_MS,
@@ -26,6 +27,7 @@ from tui_fakes import (
 from tui.client import ApiUnavailable
 from tui.help import HelpScreen
 from tui.sessions_table import SessionsTable
+from tui.snapshot import parse_snapshot
 from tui.widgets import KpiTile
 
 # ---- what the first poll shows ------------------------------------------------------------
@@ -44,6 +46,7 @@ async def test_first_poll_fills_every_tile_under_its_exact_label() -> None:
             "Conversion rate": "2.13 %",
             "Ingest rate": "–",
             "Data age": "0 s",
+            "Views lag": "0",
         }
         text = screen_text(app)
         for label in shown:
@@ -109,6 +112,45 @@ async def test_data_age_counts_seconds_since_the_last_answer() -> None:
         clock.now += 42
         app.show_status()  # what the 1-second ticker calls
         assert tile(app, "data-age").value == "42 s"
+
+
+@pytest.mark.parametrize(
+    ("lag_events", "lag_ms", "shown"),
+    [
+        (0, 0, "0"),
+        (132, 1400, "1.4 s · 132 ev"),
+        (2500, 75_000, "1m 15s · 2,500 ev"),
+        (None, None, "unknown"),  # the API could not read its stream
+    ],
+)
+async def test_views_lag_beside_the_data_age_says_how_far_the_views_trail_the_log(
+    lag_events: int | None, lag_ms: int | None, shown: str
+) -> None:
+    app = make_app(FakeSource(snapshot(lag_events=lag_events, lag_ms=lag_ms)))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        assert tile(app, "views-lag").value == shown
+        assert "Views lag" in screen_text(app) and shown in screen_text(app)
+
+
+async def test_an_api_without_views_lag_in_its_health_shows_a_dash() -> None:
+    answers = tui_fakes.answers()
+    answers["health"] = {"status": "ok", "storage": "ok"}
+    app = make_app(FakeSource(parse_snapshot(answers)))
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        assert tile(app, "views-lag").value == "–"
+
+
+async def test_the_views_lag_follows_each_answer() -> None:
+    source = FakeSource(snapshot(lag_events=40, lag_ms=900), snapshot(lag_events=0, lag_ms=0))
+    app = make_app(source)
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        assert tile(app, "views-lag").value == "0.9 s · 40 ev"
+        await pilot.press("r")
+        await settle(pilot)
+        assert tile(app, "views-lag").value == "0"
 
 
 # ---- keys ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from tui_fakes import insight_answers, settle
+from tui_fakes import health, insight_answers, settle
 
 from tui.app import DashboardApp
 from tui.client import ApiUnavailable, HttpSnapshotSource, normalise_url
@@ -81,6 +81,7 @@ ANSWERS.update(
         for name, answer in insight_answers(visits=40, bounce_rate=0.375).items()
     }
 )
+ANSWERS["/health"] = health(lag_events=132, lag_ms=1400)
 
 
 class StubApi(BaseHTTPRequestHandler):
@@ -144,7 +145,7 @@ def closed_port() -> int:
 # ---- the source ---------------------------------------------------------------------------
 
 
-def test_source_reads_the_five_answers_into_one_snapshot_with_the_bearer_token(
+def test_source_reads_the_five_answers_and_the_views_lag_into_one_snapshot_with_the_token(
     api: StubServer,
 ) -> None:
     with HttpSnapshotSource(api.url + "/", token=TOKEN) as source:
@@ -157,14 +158,41 @@ def test_source_reads_the_five_answers_into_one_snapshot_with_the_bearer_token(
     ]
     assert [s.session_id for s in snapshot.sessions] == ["visit-0", "visit-1", "visit-2"]
     assert len(snapshot.traffic) == 20
+    assert snapshot.views is not None
+    assert (snapshot.views.events, snapshot.views.lag_ms) == (132, 1400)
     assert sorted(path for path, _ in api.requests) == [
         "/api/sessions/active/",
         "/api/statistics/hourly/",
         "/api/statistics/pages/?hours=24&limit=10",
         "/api/statistics/referrers/?hours=24&limit=10",
         "/api/statistics/summary/",
+        "/health",
     ]
     assert {auth for _, auth in api.requests} == {f"Bearer {TOKEN}"}
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"status": "ok", "storage": "ok"}', None),  # an API from before the event log
+        (b'{"status": "ok", "views": {"lag_events": null, "lag_ms": null}}', (None, None)),
+        (b'{"status": "ok", "views": {"lag_events": 0, "lag_ms": 0}}', (0, 0)),
+    ],
+)
+def test_the_views_lag_is_read_from_health_when_the_api_serves_it(
+    api: StubServer, body: bytes, expected: tuple[int | None, int | None] | None
+) -> None:
+    api.overrides["/health"] = (200, body)
+    with HttpSnapshotSource(api.url) as source:
+        views = source.fetch().views
+    assert (views if views is None else (views.events, views.lag_ms)) == expected
+
+
+def test_a_health_answer_of_the_wrong_shape_is_one_short_reason(api: StubServer) -> None:
+    api.overrides["/health"] = (200, b'{"status": "ok", "views": {"lag_events": "many"}}')
+    with HttpSnapshotSource(api.url) as source, pytest.raises(ApiUnavailable) as caught:
+        source.fetch()
+    assert str(caught.value) == "unexpected answer: health views: 'lag_events' should be a number"
 
 
 def test_source_reads_the_three_insight_answers_for_the_funnel_it_is_given(
@@ -265,6 +293,7 @@ async def drive_dashboard(app: DashboardApp, api: StubServer) -> None:
         assert tiles["Events (24h)"] == "4,321"
         assert tiles["Active sessions"] == "3"
         assert tiles["Conversion rate"] == "5.00 %"
+        assert tiles["Views lag"] == "1.4 s · 132 ev"
         assert app.query_one(SessionsTable).row_count == 3
         assert app.live_feed.last_error is None
 

@@ -39,8 +39,11 @@ def answers(
     sessions: list[dict[str, Any]] | None = None,
     pages: list[tuple[str, int]] | None = None,
     referrers: list[tuple[str, int]] | None = None,
+    lag_events: int | None = 0,
+    lag_ms: int | None = 0,
 ) -> dict[str, Any]:
-    """The five live answers (SPEC section 6 shapes) with fixed, realistic numbers."""
+    """The five live answers and ``/health`` (SPEC section 6 shapes) with fixed, realistic
+    numbers; the views caught up unless ``lag_events`` says otherwise."""
     if sessions is None:
         sessions = [session(f"s{i}", last_seen_s=i * 10, duration=60 * (5 - i)) for i in range(5)]
     first = NOW_MS - NOW_MS % BUCKET_MS - (19 - buckets_later) * BUCKET_MS
@@ -85,6 +88,17 @@ def answers(
             "sessions": sessions,
             "generated_at": "2026-01-01T00:00:00.000Z",
         },
+        "health": health(lag_events, lag_ms),
+    }
+
+
+def health(lag_events: int | None = 0, lag_ms: int | None = 0) -> dict[str, Any]:
+    """``/health`` of a stack on the event log (SPEC section 12)."""
+    applied = None if lag_events is None else NOW_MS - (lag_ms or 0)
+    return {
+        "status": "ok",
+        "storage": "ok",
+        "views": {"lag_events": lag_events, "lag_ms": lag_ms, "applied_through": applied},
     }
 
 
