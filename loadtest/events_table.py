@@ -23,7 +23,6 @@ ATTRIBUTES = (
     "event_type",
     "user_id",
     "session_id",
-    "client_session_id",
     "page_url",
 )
 MAX_ROUNDS = 12
