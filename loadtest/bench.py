@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -129,10 +130,53 @@ def bench(
       liveinsight bench --seconds 5 --e2e-seconds 20 --events 20000 --capacity-events 2000
       liveinsight bench --skip e2e --skip query     a part at a time
     """
-    feedback = Feedback()
     results: dict[str, Any] = {key: None for key in SPEC_KEYS}
     results["machine"] = {"cpus": os.cpu_count(), "load_avg_at_start": os.getloadavg()[0]}
     measured: dict[str, str] = {}
+    interrupted = False
+    try:
+        run_all(
+            results,
+            measured,
+            seconds=seconds,
+            e2e_seconds=e2e_seconds,
+            e2e_users=e2e_users,
+            large=large,
+            capacity_events=capacity_events,
+            workers=workers,
+            skip=skip,
+        )
+    except KeyboardInterrupt:
+        # Every process the bench started was stopped on the way out (context managers);
+        # what was measured before is still reported.
+        interrupted = True
+        click.echo("interrupted: the figures measured so far", err=True)
+    results["interrupted"] = interrupted
+    results["misses"] = misses(results)
+    if as_json:
+        click.echo(json.dumps({**results, "measured": measured}, indent=2))
+    else:
+        for line in lines(results, measured):
+            click.echo(line)
+    if interrupted:
+        sys.exit(130)
+
+
+def run_all(
+    results: dict[str, Any],
+    measured: dict[str, str],
+    *,
+    seconds: float,
+    e2e_seconds: int,
+    e2e_users: int,
+    large: int,
+    capacity_events: int,
+    workers: int,
+    skip: tuple[str, ...],
+) -> None:
+    """Every part not skipped, on one DynamoDB Local, into ``results`` (the JSON keys) and
+    ``measured`` (how each figure was measured) as each part finishes."""
+    feedback = Feedback()
     with tempfile.TemporaryDirectory(prefix="liveinsight-bench-") as tmp:
         with DynamoDBLocal(port=free_port()) as runtime:
             feedback.phase(
@@ -142,7 +186,14 @@ def bench(
             settings = Settings(
                 backend="endpoint", endpoint_url=runtime.endpoint_url, active_cache_s=0.0
             )
-            run = Bench(settings, feedback, Path(tmp), db_pid=runtime.pid or 0)
+            run = Bench(
+                settings,
+                feedback,
+                Path(tmp),
+                db_pid=runtime.pid or 0,
+                results=results,
+                measured=measured,
+            )
             run.warm_up()
             run.raw(seconds)
             if "http" not in skip:
@@ -156,11 +207,3 @@ def bench(
             run.raw(seconds, key="raw_put_per_s_after")
         if "simulator" not in skip:
             run.part("simulator", lambda: run.simulator(min(seconds, 5.0)))
-        results.update(run.results)
-        measured.update(run.measured)
-    results["misses"] = misses(results)
-    if as_json:
-        click.echo(json.dumps({**results, "measured": measured}, indent=2))
-    else:
-        for line in lines(results, measured):
-            click.echo(line)

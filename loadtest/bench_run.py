@@ -29,15 +29,22 @@ class Bench:
     """One run: the results (JSON keys), how each was measured, and the progress feedback."""
 
     def __init__(
-        self, settings: Settings, feedback: Feedback, workdir: Path, *, db_pid: int
+        self,
+        settings: Settings,
+        feedback: Feedback,
+        workdir: Path,
+        *,
+        db_pid: int,
+        results: dict[str, Any] | None = None,
+        measured: dict[str, str] | None = None,
     ) -> None:
         self.settings = settings
         self.db_pid = db_pid
         self.feedback = feedback
         self.workdir = workdir
         self.client = dynamodb_client(settings)
-        self.results: dict[str, Any] = {}
-        self.measured: dict[str, str] = {}
+        self.results: dict[str, Any] = results if results is not None else {}
+        self.measured: dict[str, str] = measured if measured is not None else {}
 
     def prefixed(self, prefix: str) -> Settings:
         create_tables(self.client, prefix)
@@ -182,8 +189,12 @@ class Bench:
         )
         self.measured["e2e_ratio"] = where
         self.measured["e2e_per_s"] = f"{where}; {cpu.summary()}"
+        health = sorted(run.health_ms)
+        self.results["health_ms_p50"] = health[len(health) // 2] if health else None
         self.measured["views_lag_p99_ms"] = (
-            f"{len(run.lag)} /health samples, at most {run.lag_max_events or 0:,} events behind"
+            f"{len(run.lag)} /health samples ({run.health_errors} unanswered; /health took "
+            f"{self.results['health_ms_p50'] or 0:,.0f} ms p50), "
+            f"at most {run.lag_max_events or 0:,} events behind"
         )
         if run.catchup_ms is None:
             self.measured["views_catchup_ms"] = (

@@ -37,6 +37,7 @@ from simulator.verify import verify as verify_api
 DEFAULT_USERS = 32
 DEFAULT_WAIT = "0"  # flat out: the figure is what the stack sustains
 SAMPLE_EVERY_S = 0.5
+HEALTH_TIMEOUT_S = 30.0
 CATCH_UP_TIMEOUT_S = 120.0
 
 
@@ -59,6 +60,8 @@ class EndToEnd:
     filtered: int
     uncertain: int
     lag: list[LagSample] = field(default_factory=list)
+    health_ms: list[float] = field(default_factory=list)
+    health_errors: int = 0
     catchup_ms: float | None = None
     reconciliation_drift: list[str] = field(default_factory=list)
     verify_drift: list[str] = field(default_factory=list)
@@ -86,6 +89,7 @@ class LagSampler:
         self.stack = stack
         self.every_s = every_s
         self.samples: list[LagSample] = []
+        self.answer_ms: list[float] = []  # how long each /health took (it reads the stream)
         self.errors = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="lag-sampler", daemon=True)
@@ -102,11 +106,14 @@ class LagSampler:
 
     def _run(self) -> None:
         while not self._stop.wait(self.every_s):
+            asked = time.monotonic()
             try:
-                views = self.stack.views(timeout_s=5)
-            except Exception:  # a slow answer under load is a missing sample, not a failure
+                views = self.stack.views(timeout_s=HEALTH_TIMEOUT_S)
+            except Exception:  # no answer under load is a missing sample, not a failure
                 self.errors += 1
                 continue
+            finally:
+                self.answer_ms.append((time.monotonic() - asked) * 1000)
             if isinstance(views.get("lag_events"), int) and isinstance(views.get("lag_ms"), int):
                 self.samples.append(
                     LagSample(time.monotonic() - self._start, views["lag_events"], views["lag_ms"])
@@ -200,6 +207,8 @@ def run_end_to_end(
         filtered=len(events.filtered),
         uncertain=len(events.uncertain),
         lag=sampler.samples,
+        health_ms=sampler.answer_ms,
+        health_errors=sampler.errors,
         catchup_ms=catchup_ms,
         reconciliation_drift=[c.name for c in reconciliation.drift],
         verify_drift=[f"{c.area} {c.metric}" for c in verified.drift],

@@ -1,5 +1,5 @@
-"""The views under SIGKILL (SPEC 12): the stream poller killed mid-run, and the storage killed
-after the views caught up.
+"""The views under SIGKILL (SPEC 12): the stream poller killed mid-run and restarted, and the
+storage killed (after the views caught up, after log puts, mid-apply) then the views rebuilt.
 
 Both run DynamoDB Local on ``-dbPath`` (a real java process), the real gateway (no poller of
 its own) and ``liveinsight views poll`` as a separate process, all on 127.0.0.1, each stopped
@@ -37,6 +37,8 @@ from tests.integration.test_storage_restart import (
     wait_for_lag_zero,
     wait_until,
 )
+
+HELD = ("accepted", "duplicate")
 
 
 def applied_records(settings: Settings) -> int:
@@ -128,9 +130,6 @@ def test_poller_sigkilled_mid_run_and_restarted_counts_every_event_once(tmp_path
         first.stop()
         second.stop()
         storage.stop()
-
-
-HELD = ("accepted", "duplicate")
 
 
 @pytest.mark.parametrize("kill_at", ["after a views transaction", "after a log put", "mid-apply"])
