@@ -126,9 +126,10 @@ def moto_settings(moto_server: str) -> Iterator[Settings]:
 
 
 class RunningGateway:
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, settings: Settings | None = None) -> None:
         import uvicorn
 
+        self.settings = settings  # what the app was built with (fixtures read it)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
@@ -157,8 +158,7 @@ def gateway(local_tables: Settings) -> Iterator[RunningGateway]:
     from liveinsight.gateway import create_app
 
     settings = local_tables.with_overrides(active_cache_s=0.0)
-    with RunningGateway(create_app(settings)) as running:
-        running.settings = settings  # type: ignore[attr-defined]
+    with RunningGateway(create_app(settings), settings) as running:
         yield running
 
 
@@ -168,7 +168,7 @@ def views_poller(gateway: RunningGateway) -> Iterator[Any]:
     gateway's Events stream to its views. Stopped through its Event and joined."""
     from liveinsight.stream import poller_for, start_poller
 
-    poller = poller_for(gateway.settings)  # type: ignore[attr-defined]
+    poller = poller_for(gateway.settings)
     thread, stop = start_poller(poller)
     try:
         yield poller
