@@ -225,14 +225,17 @@ def build_handler(
 def views_lag_of(settings: Settings, client: Any) -> Callable[[int], dict[str, Any]]:
     """``/health``'s ``views`` figures, measured from the stream (see stream.measure_lag)."""
     from liveinsight.aws import streams_client
-    from liveinsight.stream import measure_lag
+    from liveinsight.stream import measure_lag, stream_arn
     from liveinsight.views import Views
 
     streams = streams_client(settings)
     views = Views(client, prefix=settings.table_prefix)
+    arns: list[str] = []  # the Events stream's ARN, read once it exists
 
     def lag(now: int) -> dict[str, Any]:
-        return measure_lag(client, streams, views, now).as_json()
+        if not arns:
+            arns.append(stream_arn(client, settings.table_prefix))
+        return measure_lag(client, streams, views, now, arn=arns[0]).as_json()
 
     return lag
 

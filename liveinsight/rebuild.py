@@ -17,7 +17,7 @@ from typing import Any
 from liveinsight import items, rollups, tables
 from liveinsight.dynamo import Dynamo
 from liveinsight.sessions import Hit, Visit, replay
-from liveinsight.stream import list_shards, stream_arn
+from liveinsight.stream import list_shards, shard_iterator, stream_arn
 from liveinsight.views import CHECKPOINT_PK, hit_of
 
 VIEW_TABLES = (tables.SESSIONS, tables.ACTIVE_SESSIONS, tables.ROLLUPS)
@@ -36,9 +36,7 @@ def _shard_tips(streams: Any, arn: str) -> dict[str, tuple[str, int]]:
     """Each shard's last sequence number now, and its record count."""
     tips: dict[str, tuple[str, int]] = {}
     for shard in list_shards(streams, arn):
-        iterator = streams.get_shard_iterator(
-            StreamArn=arn, ShardId=shard.shard_id, ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
+        iterator: str | None = shard_iterator(streams, arn, shard.shard_id, None)
         last, count = "", 0
         while iterator:
             response = streams.get_records(ShardIterator=iterator, Limit=1000)

@@ -20,7 +20,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from liveinsight import items, tables
+from liveinsight import tables
 from liveinsight.errors import BackendUnavailable
 from liveinsight.views import Checkpoint, Views, ViewsHandler
 
@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 DEFAULT_BATCH_SIZE = 1000
 DEFAULT_WINDOW_S = 0.05
 IDLE_S = 0.05
+MAX_IDLE_S = (
+    0.25  # an idle poller backs off to this: every call queues on the emulator's one thread
+)
+SHARD_REFRESH_S = 10.0  # DescribeStream is costly on DynamoDB Local: the shard list is cached
 LAG_CAP = 10_000
 
 
@@ -84,6 +88,23 @@ class ShardLocator:
         raise BackendUnavailable(
             f"no shard of {stream_arn} holds sequence number {sequence_number}"
         )
+
+
+def shard_iterator(streams: Any, arn: str, shard_id: str, after: str | None) -> str:
+    """An iterator just after sequence number ``after``, or at the oldest record (None)."""
+    kwargs: dict[str, Any] = {"StreamArn": arn, "ShardId": shard_id}
+    if after is None:
+        kwargs["ShardIteratorType"] = "TRIM_HORIZON"
+    else:
+        kwargs["ShardIteratorType"] = "AFTER_SEQUENCE_NUMBER"
+        kwargs["SequenceNumber"] = after
+    return str(streams.get_shard_iterator(**kwargs)["ShardIterator"])
+
+
+def received_at(record: dict[str, Any]) -> int | None:
+    """The ``received_at`` (ms) of a stream record's new image, if it has one."""
+    value = record.get("dynamodb", {}).get("NewImage", {}).get("received_at", {}).get("N")
+    return int(value) if value is not None else None
 
 
 def stream_arn(dynamodb: Any, prefix: str) -> str:
@@ -150,6 +171,8 @@ class StreamPoller:
         self._arn: str | None = None
         self._iterators: dict[str, str | None] = {}
         self._finished: set[str] = set()
+        self._shards: list[Shard] = []
+        self._shards_read = 0.0  # time.monotonic() of the last DescribeStream
 
     @property
     def views(self) -> Views:
@@ -159,8 +182,11 @@ class StreamPoller:
         """Read what each readable shard has now and apply it; the records handed over."""
         if self._arn is None:
             self._arn = stream_arn(self.dynamodb, self.prefix)
+        if not self._shards or time.monotonic() - self._shards_read > SHARD_REFRESH_S:
+            self._shards = list_shards(self.streams, self._arn)
+            self._shards_read = time.monotonic()
         handed = 0
-        for shard in lineage_order(list_shards(self.streams, self._arn), self._finished):
+        for shard in lineage_order(self._shards, self._finished):
             handed += self._poll_shard(shard)
         return handed
 
@@ -168,14 +194,10 @@ class StreamPoller:
         iterator = self._iterators.get(shard.shard_id)
         if iterator:
             return iterator
+        assert self._arn is not None
         checkpoint = self.views.checkpoint(shard.shard_id)
-        kwargs: dict[str, Any] = {"StreamArn": self._arn, "ShardId": shard.shard_id}
-        if checkpoint.seq is None:
-            kwargs["ShardIteratorType"] = "TRIM_HORIZON"
-        else:
-            kwargs["ShardIteratorType"] = "AFTER_SEQUENCE_NUMBER"
-            kwargs["SequenceNumber"] = checkpoint.sequence_number
-        return str(self.streams.get_shard_iterator(**kwargs)["ShardIterator"])
+        after = checkpoint.sequence_number if checkpoint.seq is not None else None
+        return shard_iterator(self.streams, self._arn, shard.shard_id, after)
 
     def _poll_shard(self, shard: Shard) -> int:
         assert self._arn is not None
@@ -216,6 +238,7 @@ class StreamPoller:
         self._iterators[shard.shard_id] = iterator
         if closed:
             self._finished.add(shard.shard_id)
+            self._shards = []  # its children may be new: read the list again
         return len(batch)
 
     def drain(self, timeout_s: float = 60.0) -> int:
@@ -239,11 +262,12 @@ class StreamPoller:
         while not stop.is_set():
             try:
                 handed = self.poll_once()
-                delay = IDLE_S
+                delay = IDLE_S if handed else min(MAX_IDLE_S, delay * 1.5)
             except (BackendUnavailable, ClientError, BotoCoreError) as exc:
                 log.warning("stream poller: %s; retrying", exc)
                 self._iterators.clear()
                 self._arn = None
+                self._shards = []
                 handed = 0
                 delay = min(2.0, delay * 2)
             if handed == 0:
@@ -281,46 +305,50 @@ class Lag:
 
 
 def measure_lag(
-    dynamodb: Any, streams: Any, views: Views, now_ms: int, *, cap: int = LAG_CAP
+    dynamodb: Any,
+    streams: Any,
+    views: Views,
+    now_ms: int,
+    *,
+    cap: int = LAG_CAP,
+    arn: str | None = None,
 ) -> Lag:
-    """Records in the stream after each shard's checkpoint, counted up to ``cap``."""
-    arn = stream_arn(dynamodb, views.prefix)
+    """Records in the stream after each shard's checkpoint that were received by ``now_ms``,
+    counted up to ``cap``. Records arriving during the count are not counted, so the figure
+    and ``lag_ms`` describe one moment."""
+    arn = arn or stream_arn(dynamodb, views.prefix)
     checkpoints: dict[str, Checkpoint] = {c.shard_id: c for c in views.checkpoints()}
     pending = 0
     oldest: int | None = None
     for shard in list_shards(streams, arn):
         checkpoint = checkpoints.get(shard.shard_id)
-        if (
-            checkpoint is not None
-            and shard.end is not None
-            and checkpoint.seq is not None
-            and checkpoint.seq >= shard.end
-        ):
+        applied = checkpoint.seq if checkpoint is not None else None
+        if applied is not None and shard.end is not None and applied >= shard.end:
             continue
-        kwargs: dict[str, Any] = {"StreamArn": arn, "ShardId": shard.shard_id}
-        if checkpoint is None or checkpoint.seq is None:
-            kwargs["ShardIteratorType"] = "TRIM_HORIZON"
-        else:
-            kwargs["ShardIteratorType"] = "AFTER_SEQUENCE_NUMBER"
-            kwargs["SequenceNumber"] = checkpoint.sequence_number
-        iterator: str | None = streams.get_shard_iterator(**kwargs)["ShardIterator"]
+        after = (
+            checkpoint.sequence_number if checkpoint is not None and applied is not None else None
+        )
+        iterator: str | None = shard_iterator(streams, arn, shard.shard_id, after)
         while iterator and pending < cap:
             response = streams.get_records(ShardIterator=iterator, Limit=1000)
             records = response.get("Records", [])
+            newer = False
             for record in records:
+                received = received_at(record)
+                if received is not None and received > now_ms:
+                    newer = True  # this and what follows came after the moment measured
+                    break
                 pending += 1
-                image = record.get("dynamodb", {}).get("NewImage") or {}
-                received = items.from_item(image).get("received_at") if image else None
-                if isinstance(received, int) and (oldest is None or received < oldest):
+                if received is not None and (oldest is None or received < oldest):
                     oldest = received
-            if not records:
+            if not records or newer:
                 break
             iterator = response.get("NextShardIterator")
-    applied = [c.last_received for c in checkpoints.values() if c.last_received]
+    through = [c.last_received for c in checkpoints.values() if c.last_received]
     return Lag(
         lag_events=pending,
         lag_ms=max(0, now_ms - oldest) if oldest is not None else (1 if pending else 0),
-        applied_through=max(applied) if applied else None,
+        applied_through=max(through) if through else None,
         capped=pending >= cap,
     )
 
