@@ -203,6 +203,7 @@ def run_stack(
     from liveinsight.errors import ConfigError
     from liveinsight.gateway import serve
     from liveinsight.runtime import port_is_free, storage_runtime
+    from liveinsight.stream import running_poller
 
     if not port_is_free(settings.port, settings.host):
         raise ConfigError(
@@ -220,7 +221,6 @@ def run_stack(
         if storage.endpoint_url:
             settings = settings.with_overrides(endpoint_url=storage.endpoint_url)
         created = tables.create_tables(dynamodb_client(settings), settings.table_prefix)
-        poller_thread, stop_poller = start_views_poller(settings)
         pid = f" (java pid {storage.pid})" if getattr(storage, "pid", None) else ""
         click.echo(f"storage   {settings.endpoint_url or 'AWS'}  [{settings.backend}]{pid}")
         names = ", ".join(t.name for t in tables.TABLE_SPECS)
@@ -237,19 +237,9 @@ def run_stack(
             "views     stream poller: Events stream -> Sessions, ActiveSessions, Rollups "
             "(lag at /health)"
         )
-        try:
+        with running_poller(settings):
             serve(settings, access_log=access_log, on_started=started)
-        finally:
-            stop_poller.set()
-            poller_thread.join(timeout=10)
     click.echo("stopped")
-
-
-def start_views_poller(settings: Settings) -> tuple[Any, Any]:
-    """The local event source mapping (a thread): Events stream -> views handler."""
-    from liveinsight.stream import poller_for, start_poller
-
-    return start_poller(poller_for(settings))
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:

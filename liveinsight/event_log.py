@@ -81,13 +81,6 @@ class EventLog:
             results.append(Outcome(event.event_id, event.session_id, status))
         return results
 
-    def healthy(self) -> bool:
-        try:
-            self.dynamo.call("describe_table", TableName=self.table)
-        except BackendUnavailable:
-            return False
-        return True
-
     def _put(self, event: Event, received_ms: int) -> str:
         kwargs: dict[str, Any] = {
             "TableName": self.table,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -63,12 +64,8 @@ class DynamoRollupSource:
         by_hour: dict[int, dict[tuple[int | None, str], int]] = {h: {} for h in hours}
         for found in self._pool.map(self._get_items, chunks):
             for values in found:
-                hour = int(values["pk"].split("#")[1])
-                sums = by_hour[hour]
-                for name, n in values.items():
-                    if name in ("pk", "sk") or not isinstance(n, int):
-                        continue
-                    slot, field = rollups.parse_field(name)
+                sums = by_hour[int(values["pk"].split("#")[1])]
+                for slot, field, n in _counts(values):
                     sums[(slot, field)] = sums.get((slot, field), 0) + n
         totals: dict[Bucket, dict[str, int]] = {}
         for bucket in wanted:
@@ -90,23 +87,19 @@ class DynamoRollupSource:
         One Query per hour partition (one item per page or host); a whole hour counts its
         totals, a partial hour the 5-minute slots in the window.
         """
-        slots: dict[int, set[int] | None] = {}
+        whole = {b.start for b in wanted if b.granularity == H1}
+        slots: dict[int, set[int] | None] = {hour: None for hour in whole}
         for bucket in wanted:
             hour = bucket_start(bucket.start, HOUR_MS)
-            if bucket.granularity == H1:
-                slots[hour] = None
-            elif slots.get(hour, set()) is not None:
-                slots.setdefault(hour, set()).add(bucket.start)  # type: ignore[union-attr]
+            if hour not in whole:
+                slots[hour] = (slots.get(hour) or set()) | {bucket.start}
         fields = NAMED_FIELDS[kind]
         totals: dict[str, dict[str, int]] = {}
         partitions = [(rollups.named_pk(kind, hour), hour) for hour in slots]
         for hour, rows in self._pool.map(lambda p: (p[1], self._query_partition(p[0])), partitions):
             wanted_slots = slots[hour]
             for values in rows:
-                for name, n in values.items():
-                    if name in ("pk", "sk") or not isinstance(n, int):
-                        continue
-                    slot, field = rollups.parse_field(name)
+                for slot, field, n in _counts(values):
                     if (slot is None) != (wanted_slots is None) or (
                         wanted_slots is not None and slot not in wanted_slots
                     ):
@@ -139,23 +132,18 @@ class DynamoRollupSource:
         return paths[:cap], len(paths) > cap
 
     def _query_starts(self, start_hour: str, since_ms: int, cap: int) -> list[tuple[Step, ...]]:
-        kwargs: dict[str, Any] = {
-            "TableName": self.sessions_table,
-            "IndexName": tables.SESSIONS_BY_START,
-            "KeyConditionExpression": "start_hour = :h AND start_time >= :since",
-            "ExpressionAttributeValues": {":h": {"S": start_hour}, ":since": {"N": str(since_ms)}},
-            "ProjectionExpression": "steps",
-        }
         rows: list[tuple[Step, ...]] = []
-        while len(rows) <= cap:
-            page = _call(self.client.query, **kwargs)
-            rows.extend(
-                items.steps_from_values(items.from_item(raw).get("steps", []))
-                for raw in page.get("Items", [])
-            )
-            if "LastEvaluatedKey" not in page:
+        for page in self.dynamo.pages(
+            "query",
+            TableName=self.sessions_table,
+            IndexName=tables.SESSIONS_BY_START,
+            KeyConditionExpression="start_hour = :h AND start_time >= :since",
+            ExpressionAttributeValues={":h": {"S": start_hour}, ":since": {"N": str(since_ms)}},
+            ProjectionExpression="steps",
+        ):
+            rows.extend(items.steps_from_values(v.get("steps", [])) for v in page)
+            if len(rows) > cap:
                 break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return rows
 
     def _query_partition(self, pk: str) -> list[dict[str, Any]]:
@@ -172,33 +160,29 @@ class DynamoRollupSource:
 
     def active_visits(self, now_ms: int) -> list[ActiveVisit]:
         """ActiveSessions items not yet expired (TTL deletion is lazy, so filter here too)."""
-        kwargs: dict[str, Any] = {
-            "TableName": self.active_table,
+        pages = self.dynamo.pages(
+            "scan",
+            TableName=self.active_table,
             # An item expires once expires_at is in the past; S6 is applied to last_activity after.
-            "FilterExpression": "expires_at >= :now",
-            "ExpressionAttributeValues": {":now": {"N": str(now_ms // 1000)}},
-        }
-        visits = []
-        while True:
-            page = _call(self.client.scan, **kwargs)
-            for raw in page.get("Items", []):
-                v = items.from_item(raw)
-                visits.append(
-                    ActiveVisit(
-                        session_id=v["session_id"],
-                        user_id=v.get("user_id", ""),
-                        current_page=v.get("current_page", ""),
-                        start_time=int(v.get("start_time", v["last_activity"])),
-                        last_activity=int(v["last_activity"]),
-                    )
-                )
-            if "LastEvaluatedKey" not in page:
-                return visits
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            FilterExpression="expires_at >= :now",
+            ExpressionAttributeValues={":now": {"N": str(now_ms // 1000)}},
+        )
+        return [
+            ActiveVisit(
+                session_id=v["session_id"],
+                user_id=v.get("user_id", ""),
+                current_page=v.get("current_page", ""),
+                start_time=int(v.get("start_time", v["last_activity"])),
+                last_activity=int(v["last_activity"]),
+            )
+            for page in pages
+            for v in page
+        ]
 
 
-def _call(operation: Any, **kwargs: Any) -> Any:
-    try:
-        return operation(**kwargs)
-    except (ClientError, BotoCoreError) as exc:
-        raise BackendUnavailable("storage is unavailable") from exc
+def _counts(values: dict[str, Any]) -> Iterator[tuple[int | None, str, int]]:
+    """(5-minute slot or None for the hour, field, count) of a rollup item's counters."""
+    for name, n in values.items():
+        if name not in ("pk", "sk") and isinstance(n, int):
+            slot, field = rollups.parse_field(name)
+            yield slot, field, n

@@ -10,11 +10,12 @@ not yet applied, read from the stream itself, so "lag 0" is never a stale report
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -143,7 +144,6 @@ class PollerStats:
     batches: int = 0
     records: int = 0
     failures: int = 0
-    lags_ms: list[int] = field(default_factory=list)
 
 
 class StreamPoller:
@@ -390,3 +390,16 @@ def poller_for(settings: Any, **kwargs: Any) -> StreamPoller:
 def catch_up(settings: Any, *, timeout_s: float = 60.0) -> int:
     """Apply everything in the log's stream to the views now (tests, tools, in-process runs)."""
     return poller_for(settings).drain(timeout_s)
+
+
+@contextlib.contextmanager
+def running_poller(settings: Any) -> Iterator[StreamPoller]:
+    """A poller thread for ``settings`` while the block runs (what ``up`` and ``demo`` run
+    beside the gateway); stopped and joined after it."""
+    poller = poller_for(settings)
+    thread, stop = start_poller(poller)
+    try:
+        yield poller
+    finally:
+        stop.set()
+        thread.join(timeout=10)

@@ -92,6 +92,17 @@ class Checkpoint:
     applied: int = 0
     last_received: int = 0
 
+    @classmethod
+    def of(cls, values: dict[str, Any]) -> Checkpoint:
+        """A checkpoint item (plain values) as read."""
+        return cls(
+            str(values["sk"]),
+            int(values["seq"]),
+            str(values["seq"]),
+            int(values.get("applied", 0)),
+            int(values.get("last_received", 0)),
+        )
+
 
 @dataclass(frozen=True)
 class Applied:
@@ -117,7 +128,6 @@ class Views:
         return_capacity: bool = False,
     ) -> None:
         self.dynamo = Dynamo(client, sleep=sleep)
-        self.action_kinds: dict[str, int] | None = None  # diagnostics: actions written, by kind
         self.names = Tables(
             sessions=tables.table_name(prefix, tables.SESSIONS),
             active=tables.table_name(prefix, tables.ACTIVE_SESSIONS),
@@ -153,39 +163,17 @@ class Views:
         found = self.dynamo.batch_get(
             self.names.rollups, [{**key("pk", CHECKPOINT_PK), **key("sk", shard_id)}]
         )
-        if not found:
-            return Checkpoint(shard_id)
-        values = found[0]
-        return Checkpoint(
-            shard_id,
-            int(values["seq"]),
-            str(values["seq"]),
-            int(values.get("applied", 0)),
-            int(values.get("last_received", 0)),
-        )
+        return Checkpoint.of(found[0]) if found else Checkpoint(shard_id)
 
     def checkpoints(self) -> list[Checkpoint]:
-        rows = [
-            row
-            for page in self.dynamo.pages(
-                "query",
-                TableName=self.names.rollups,
-                KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues={":pk": {"S": CHECKPOINT_PK}},
-                ConsistentRead=True,
-            )
-            for row in page
-        ]
-        return [
-            Checkpoint(
-                str(r["sk"]),
-                int(r["seq"]),
-                str(r["seq"]),
-                int(r.get("applied", 0)),
-                int(r.get("last_received", 0)),
-            )
-            for r in rows
-        ]
+        pages = self.dynamo.pages(
+            "query",
+            TableName=self.names.rollups,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": CHECKPOINT_PK}},
+            ConsistentRead=True,
+        )
+        return [Checkpoint.of(row) for page in pages for row in page]
 
     def _checkpoint_action(self, old: Checkpoint, last: LogRecord, applied: int) -> dict[str, Any]:
         received = max(old.last_received, last.received_at)
@@ -262,16 +250,6 @@ class Views:
                     states.update(self._read_states(sids))
                     continue
                 transactions += 1
-                if self.action_kinds is not None:
-                    for action in actions:
-                        body = next(iter(action.values()))
-                        pk = body.get("Key", {}).get("pk", {}).get("S") or body.get("Item", {}).get(
-                            "pk", {}
-                        ).get("S")
-                        kind = (
-                            f"{body['TableName']}:{pk.split('#')[0] if pk else next(iter(action))}"
-                        )
-                        self.action_kinds[kind] = self.action_kinds.get(kind, 0) + 1
                 for entry in response.get("ConsumedCapacity") or []:
                     if self.capacity is not None:
                         self.capacity.append(float(entry.get("CapacityUnits", 0)))

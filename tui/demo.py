@@ -55,19 +55,6 @@ def gateway_thread(settings: Settings) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def views_poller(settings: Settings) -> Iterator[None]:
-    """The local event source mapping: the Events stream applied to the views, in a thread."""
-    from liveinsight.stream import poller_for, start_poller
-
-    thread, stop = start_poller(poller_for(settings))
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=10)
-
-
-@contextlib.contextmanager
 def traffic(
     url: str, workdir: Path, *, seed: int | None, rate: float, backfill: str, log: Any
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
@@ -180,10 +167,12 @@ def demo(
             ) as storage,
             log_path.open("wb") as log,
         ):
+            from liveinsight.stream import running_poller  # the views' poller, only when run
+
             settings = settings.with_overrides(endpoint_url=storage.endpoint_url)
             create_tables(dynamodb_client(settings), settings.table_prefix)
             click.echo(f"storage   {storage.endpoint_url}  [{settings.backend}]")
-            with views_poller(settings), gateway_thread(settings) as url:
+            with running_poller(settings), gateway_thread(settings) as url:
                 click.echo(f"gateway   {url}  (demo site: {url}/demo/)")
                 with traffic(
                     url, workdir, seed=seed, rate=rate, backfill=backfill, log=log
