@@ -402,9 +402,19 @@ def views_group() -> None:
 
 @views_group.command("poll")
 @table_options
-@click.option("--batch-size", type=int, default=1000, show_default=True, help="Records per batch.")
 @click.option(
-    "--window", type=float, default=0.05, show_default=True, help="Batching window in seconds."
+    "--batch-size",
+    type=click.IntRange(1, 10_000),
+    default=1000,
+    show_default=True,
+    help="Records per batch (Lambda's BatchSize for a stream: 1 to 10,000).",
+)
+@click.option(
+    "--window",
+    type=click.FloatRange(0, 300),
+    default=0.05,
+    show_default=True,
+    help="Batching window in seconds (MaximumBatchingWindowInSeconds: up to 300).",
 )
 @click.pass_context
 @clear_errors

@@ -63,15 +63,17 @@ def subprocess_env() -> dict[str, str]:
 class ViewsPoller:
     """`liveinsight views poll --endpoint URL` in its own process, stopped by its pid."""
 
-    def __init__(self, endpoint: str, log_path: Path) -> None:
+    def __init__(self, endpoint: str, log_path: Path, batch_size: int | None = None) -> None:
         self.endpoint = endpoint
         self.log_path = log_path
+        self.batch_size = batch_size
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ViewsPoller:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [*POLL, "--endpoint", self.endpoint],
+                [*POLL, "--endpoint", self.endpoint]
+                + ([] if self.batch_size is None else ["--batch-size", str(self.batch_size)]),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

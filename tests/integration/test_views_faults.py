@@ -148,7 +148,13 @@ def test_storage_sigkilled_then_rebuild_gives_what_the_surviving_log_implies(
     settings = Settings(backend="endpoint", endpoint_url=storage.endpoint_url, active_cache_s=0.0)
     create_tables(dynamodb_client(settings), "")
     main, probe = tmp_path / "ledger.jsonl", tmp_path / "probe.jsonl"
-    poller = ViewsPoller(storage.endpoint_url, tmp_path / "poller.log")
+    # Mid-apply, the backlog goes in small batches (each its own transactions), so the kill
+    # lands inside it; in one 1000-record batch it would be applied before it could be seen.
+    poller = ViewsPoller(
+        storage.endpoint_url,
+        tmp_path / "poller.log",
+        batch_size=5 if kill_at == "mid-apply" else None,
+    )
     try:
         if kill_at != "mid-apply":
             poller.start()
