@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from liveinsight import openapi
+from liveinsight.acquisition import DIMENSIONS
 from liveinsight.aws import dynamodb_client
 from liveinsight.engagement import CONVERSION_STEP, parse_steps
 from liveinsight.errors import (
@@ -34,6 +35,7 @@ from liveinsight.settings import Settings
 log = logging.getLogger(__name__)
 
 HOURS_RANGE = (1, 72)
+COMPARE_CHOICES = ("previous",)
 LIMIT_RANGE = (1, 100)
 ACTIVE_LIMIT_RANGE = (1, 1000)
 MAX_FUNNEL_STEPS = 10
@@ -55,6 +57,25 @@ def int_param(query: dict[str, str], name: str, default: int, bounds: tuple[int,
     value = int(raw)
     if not low <= value <= high:
         raise BadQueryParameter(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def choice_param(query: dict[str, str], name: str, choices: tuple[str, ...]) -> str | None:
+    """A parameter that must be one of ``choices``; absent or empty is None."""
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw not in choices:
+        allowed = ", ".join(choices)
+        raise BadQueryParameter(f"{name} must be one of {allowed}, got {raw[:64]!r}")
+    return raw
+
+
+def required_choice(query: dict[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """Like :func:`choice_param`, but absent is a 400 naming the allowed values."""
+    value = choice_param(query, name, choices)
+    if value is None:
+        raise BadQueryParameter(f"{name} is required: one of {', '.join(choices)}")
     return value
 
 
@@ -86,6 +107,7 @@ class QueryHandler:
             "/api/statistics/engagement": self._engagement,
             "/api/statistics/clicks": self._clicks,
             "/api/statistics/funnel": self._funnel,
+            "/api/statistics/breakdown": self._breakdown,
             "/health": self._health,
             "/openapi.json": self._openapi,
         }
@@ -161,6 +183,14 @@ class QueryHandler:
         hours = int_param(request.query, "hours", DEFAULT_HOURS, HOURS_RANGE)
         limit = int_param(request.query, "limit", DEFAULT_LIMIT, LIMIT_RANGE)
         return _fresh(self.service.clicks(self.clock(), hours, limit))
+
+    def _breakdown(self, request: ProxyRequest) -> ProxyResponse:
+        by = required_choice(request.query, "by", DIMENSIONS)
+        compare = choice_param(request.query, "compare", COMPARE_CHOICES)
+        hours = int_param(request.query, "hours", DEFAULT_HOURS, HOURS_RANGE)
+        limit = int_param(request.query, "limit", DEFAULT_LIMIT, LIMIT_RANGE)
+        body = self.service.breakdown(self.clock(), by, hours, limit, compare=compare == "previous")
+        return _fresh(body)
 
     def _funnel(self, request: ProxyRequest) -> ProxyResponse:
         hours = int_param(request.query, "hours", DEFAULT_HOURS, HOURS_RANGE)

@@ -46,12 +46,24 @@ class Bucket:
 def window_cover(now_ms: int, hours: int) -> list[Bucket]:
     """The fewest stored buckets whose union is exactly the window: 5-minute buckets up to the
     first hour boundary, then whole hours up to the hour that holds ``now + 5 min``."""
-    start = window_start(now_ms, hours)
-    first_hour = -(-start // HOUR_MS) * HOUR_MS  # ceil to the hour
-    cover = [Bucket(M5, t) for t in range(start, first_hour, BUCKET_MS)]
     last_hour = bucket_start(now_ms + MAX_FUTURE_MS, HOUR_MS)
-    cover.extend(Bucket(H1, t) for t in range(first_hour, last_hour + 1, HOUR_MS))
-    return cover
+    return cover(window_start(now_ms, hours), last_hour + HOUR_MS)
+
+
+def previous_window(now_ms: int, hours: int) -> tuple[int, int]:
+    """[start, end) of the window of ``hours`` just before the one ending at ``now_ms``."""
+    end = window_start(now_ms, hours)
+    return end - hours * HOUR_MS, end
+
+
+def cover(start: int, end: int) -> list[Bucket]:
+    """The fewest stored buckets whose union is [start, end) (both 5-minute aligned)."""
+    first_hour = min(-(-start // HOUR_MS) * HOUR_MS, end)  # ceil to the hour
+    last_hour = max(bucket_start(end, HOUR_MS), first_hour)
+    out = [Bucket(M5, t) for t in range(start, first_hour, BUCKET_MS)]
+    out.extend(Bucket(H1, t) for t in range(first_hour, last_hour, HOUR_MS))
+    out.extend(Bucket(M5, t) for t in range(last_hour, end, BUCKET_MS))
+    return out
 
 
 def hourly_starts(now_ms: int) -> list[int]:

@@ -11,7 +11,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from liveinsight.buckets import HOUR_MS, bucket_start
 from liveinsight.engagement import Step
 from liveinsight.events import Event
-from liveinsight.sessions import Mark, Visit
+from liveinsight.sessions import NO_TAGS, Mark, Tags, Visit
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -117,15 +117,29 @@ def steps_from_values(raw: list[Any] | str) -> tuple[Step, ...]:
     return tuple(Step(int(s[0]), str(s[1]), str(s[2]), str(s[3])) for s in raw)
 
 
+TAG_FIELDS = Tags.__slots__
+
+
 def _mark_values(mark: Mark) -> dict[str, Any]:
-    return {"t": mark.timestamp, "id": mark.event_id, "page": mark.page, "ref": mark.referrer}
+    values = {"t": mark.timestamp, "id": mark.event_id, "page": mark.page, "ref": mark.referrer}
+    if mark.tags != NO_TAGS:
+        values["tags"] = [getattr(mark.tags, name) for name in TAG_FIELDS]
+    return values
+
+
+def _mark(values: dict[str, Any]) -> Mark:
+    tags = values.get("tags")
+    return Mark(
+        int(values["t"]),
+        str(values["id"]),
+        str(values["page"]),
+        str(values["ref"]),
+        Tags(*(str(t) for t in tags)) if tags else NO_TAGS,
+    )
 
 
 def visit_from_values(values: dict[str, Any]) -> Visit:
-    marks = {
-        name: Mark(int(m["t"]), str(m["id"]), str(m["page"]), str(m["ref"]))
-        for name, m in values.get("marks", {}).items()
-    }
+    marks = {name: _mark(m) for name, m in values.get("marks", {}).items()}
     return Visit(
         client_session_id=values["client_session_id"],
         index=int(values["visit_index"]),

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
 from liveinsight import __version__
+from liveinsight.acquisition import DIMENSIONS
 from liveinsight.events import EventIn
 
 
@@ -150,6 +151,32 @@ class FunnelResponse(_Model):
     truncated: bool
 
 
+class BreakdownFigures(_Model):
+    """The visits started in a window with one dimension value (or all of them, ``totals``)."""
+
+    visits: int = Field(ge=0)
+    visitors: int = Field(ge=0, description="distinct user_ids among those visits")
+    bounce_rate: float = Field(ge=0, le=1, description="bounced visits / visits")
+    avg_visit_seconds: float = Field(ge=0, description="total visit seconds / visits")
+    pages_per_visit: float = Field(ge=0, description="page views / visits")
+    conversions: int = Field(ge=0, description="visits with a conversion")
+    conversion_rate: float = Field(ge=0, le=1, description="conversions / visits")
+
+
+class BreakdownTotals(BreakdownFigures):
+    previous: BreakdownFigures | None = Field(None, description="the window before (compare)")
+
+
+class BreakdownRow(BreakdownTotals):
+    value: str
+
+
+class BreakdownResponse(_Model):
+    by: Literal[DIMENSIONS]  # type: ignore[valid-type]
+    rows: list[BreakdownRow]
+    totals: BreakdownTotals
+
+
 class ViewsLag(BaseModel):
     """How far the views (Sessions, ActiveSessions, Rollups) are behind the Events log."""
 
@@ -178,6 +205,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     EngagementResponse,
     ClicksResponse,
     FunnelResponse,
+    BreakdownResponse,
     HealthResponse,
 )
 
@@ -321,6 +349,27 @@ def document() -> dict[str, Any]:
                         "example": "/,/products,/cart,conversion",
                     },
                     _WINDOW_PARAMS[0],
+                ],
+            ),
+            "/api/statistics/breakdown/": _get(
+                "Visits started in the window, by acquisition dimension (SPEC 13)",
+                BreakdownResponse,
+                [
+                    {
+                        "name": "by",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string", "enum": list(DIMENSIONS)},
+                        "example": "source",
+                    },
+                    *_WINDOW_PARAMS,
+                    {
+                        "name": "compare",
+                        "in": "query",
+                        "required": False,
+                        "description": "previous: add the same figures for the window before",
+                        "schema": {"type": "string", "enum": ["previous"]},
+                    },
                 ],
             ),
             "/health": {

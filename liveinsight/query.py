@@ -16,7 +16,15 @@ from typing import Any, Protocol
 from liveinsight import buckets
 from liveinsight.buckets import Bucket
 from liveinsight.engagement import Step, funnel_depth
-from liveinsight.rollups import CLICKS, PAGES, REFERRERS, TIME_ON_PAGE, split_click_name
+from liveinsight.rollups import (
+    CLICKS,
+    PAGES,
+    REFERRERS,
+    TIME_ON_PAGE,
+    VISITOR,
+    breakdown_kind,
+    split_click_name,
+)
 
 EVENT_COUNTERS = ("events", "page_view", "click", "conversion", "heartbeat")
 DEFAULT_HOURS = 24
@@ -186,6 +194,61 @@ def funnel_view(
     return {"visits": len(depths), "steps": steps, "truncated": truncated}
 
 
+BreakdownCounts = Mapping[str, Mapping[str, int]]  # value -> breakdown fields and visitor refs
+
+
+def _breakdown_figures(counts: Mapping[str, int], visitors: int) -> dict[str, Any]:
+    """One row's figures; every rate from the counts (never an average of rates)."""
+    visits = counts.get("visits", 0)
+
+    def per_visit(field: str) -> float:
+        return counts.get(field, 0) / visits if visits else 0.0
+
+    return {
+        "visits": visits,
+        "visitors": visitors,
+        "bounce_rate": per_visit("bounced"),
+        "avg_visit_seconds": per_visit("visit_s"),
+        "pages_per_visit": per_visit("pages"),
+        "conversions": counts.get("converted", 0),
+        "conversion_rate": per_visit("converted"),
+    }
+
+
+def _visitors(counts: Mapping[str, int]) -> set[str]:
+    return {f for f, n in counts.items() if f.startswith(VISITOR) and n > 0}
+
+
+def _breakdown_totals(rows: BreakdownCounts) -> dict[str, Any]:
+    summed: dict[str, int] = {}
+    everyone: set[str] = set()
+    for counts in rows.values():
+        for field, n in counts.items():
+            if not field.startswith(VISITOR):
+                summed[field] = summed.get(field, 0) + n
+        everyone |= _visitors(counts)
+    return _breakdown_figures(summed, len(everyone))
+
+
+def breakdown_view(
+    by: str, rows: BreakdownCounts, limit: int, previous: BreakdownCounts | None = None
+) -> dict[str, Any]:
+    """SPEC 13: per value of dimension ``by``, the visits started in the window, most visits
+    first (ties by value). ``totals`` covers every value, not only the rows shown. With
+    ``previous`` (the window before), each row and the totals get ``previous`` figures."""
+    visits = {value: counts.get("visits", 0) for value, counts in rows.items()}
+    answer: dict[str, Any] = {"by": by, "rows": [], "totals": _breakdown_totals(rows)}
+    for value, _ in top(visits, limit):
+        row = {"value": value, **_breakdown_figures(rows[value], len(_visitors(rows[value])))}
+        if previous is not None:
+            before = previous.get(value, {})
+            row["previous"] = _breakdown_figures(before, len(_visitors(before)))
+        answer["rows"].append(row)
+    if previous is not None:
+        answer["totals"]["previous"] = _breakdown_totals(previous)
+    return answer
+
+
 def summary_view(
     active: dict[str, Any], totals_24h: Mapping[str, int], active_durations: list[int]
 ) -> dict[str, Any]:
@@ -285,6 +348,26 @@ class QueryService:
             since, now_ms + buckets.MAX_FUTURE_MS, MAX_FUNNEL_VISITS
         )
         return funnel_view(funnel, (funnel_depth(p, funnel) for p in paths), truncated=truncated)
+
+    def breakdown(
+        self,
+        now_ms: int,
+        by: str,
+        hours: int = DEFAULT_HOURS,
+        limit: int = DEFAULT_LIMIT,
+        *,
+        compare: bool = False,
+    ) -> dict[str, Any]:
+        """Visits started in the window by one acquisition dimension: one Query per hour of
+        the window (one item per value and hour), never Events nor Sessions."""
+        kind = breakdown_kind(by)
+        rows = self.source.named(kind, buckets.window_cover(now_ms, hours))
+        previous = None
+        if compare:
+            previous = self.source.named(
+                kind, buckets.cover(*buckets.previous_window(now_ms, hours))
+            )
+        return breakdown_view(by, rows, limit, previous)
 
     def _totals(self, now_ms: int, hours: int) -> dict[str, int]:
         totals: dict[str, int] = {}

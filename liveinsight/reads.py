@@ -9,17 +9,20 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from liveinsight import items, rollups, tables
+from liveinsight.acquisition import DIMENSIONS
 from liveinsight.buckets import H1, HOUR_MS, Bucket, bucket_start
 from liveinsight.dynamo import Dynamo
 from liveinsight.engagement import Step
 from liveinsight.errors import BackendUnavailable
 from liveinsight.query import ActiveVisit
 
-NAMED_FIELDS = {
+NAMED_FIELDS: dict[str, tuple[str, ...] | None] = {
     rollups.PAGES: ("views",),
     rollups.REFERRERS: ("sessions",),
     rollups.TIME_ON_PAGE: ("dwell_ms", "dwell_n"),
     rollups.CLICKS: (),
+    # a breakdown item holds nothing but its counts and visitor refs: all of them
+    **{rollups.breakdown_kind(d): None for d in DIMENSIONS},
 }
 
 
@@ -109,7 +112,7 @@ class DynamoRollupSource:
                             continue
                         target = field[len(rollups.CLICK_FIELD) :]
                         key, field = f"{values['sk']}{rollups.CLICK_SEPARATOR}{target}", "clicks"
-                    elif field in fields:
+                    elif fields is None or field in fields:
                         key = values["sk"]
                     else:
                         continue

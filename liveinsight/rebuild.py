@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from liveinsight import items, rollups, tables
+from liveinsight.acquisition import hit_of
 from liveinsight.dynamo import Dynamo
 from liveinsight.sessions import Hit, Visit, replay
 from liveinsight.stream import list_shards, shard_iterator, stream_arn
-from liveinsight.views import CHECKPOINT_PK, hit_of
+from liveinsight.views import CHECKPOINT_PK
 
 VIEW_TABLES = (tables.SESSIONS, tables.ACTIVE_SESSIONS, tables.ROLLUPS)
 

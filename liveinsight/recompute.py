@@ -13,27 +13,16 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from liveinsight import buckets, query
+from liveinsight.acquisition import DIMENSIONS, dimension_values, hit_of
 from liveinsight.engagement import funnel_depth, times_on_page
-from liveinsight.events import click_target, page_path
-from liveinsight.rollups import click_name, referrer_host, rollup_name
+from liveinsight.rollups import breakdown_counts, click_name, referrer_host, rollup_name
 from liveinsight.sessions import Hit, Visit, replay
+
+__all__ = ["breakdown_answer", "dashboard", "replay", "visits_of"]
 
 
 def _hits(events: Iterable[Mapping[str, Any]]) -> list[tuple[str, Hit]]:
-    out = []
-    for e in events:
-        path = e["page_url"] if str(e["page_url"]).startswith("/") else page_path(e["page_url"])[0]
-        hit = Hit(
-            event_id=str(e["event_id"]),
-            timestamp=int(e["timestamp"]),
-            event_type=str(e["event_type"]),
-            page=path,
-            referrer=str(e.get("referrer") or ""),
-            user_id=str(e["user_id"]),
-            target=click_target(e.get("properties")),
-        )
-        out.append((str(e["session_id"]), hit))
-    return out
+    return [hit_of(e) for e in events]
 
 
 def visits_of(events: Iterable[Mapping[str, Any]], timeout_s: int = 1800) -> list[Visit]:
@@ -53,7 +42,8 @@ def dashboard(
     funnel: list[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The API answers: ``active``, ``hourly``, ``pages``, ``referrers``, ``summary``,
-    ``engagement``, ``clicks`` and, when ``funnel`` steps are given, ``funnel``."""
+    ``engagement``, ``clicks``, ``breakdown:<dimension>`` (with the previous window) for every
+    dimension of SPEC 13 and, when ``funnel`` steps are given, ``funnel``."""
     hits = _hits(events)
     seen: set[str] = set()
     distinct = []
@@ -127,8 +117,37 @@ def dashboard(
         "engagement": query.engagement_view(time_on_page, visit_totals, limit),
         "clicks": query.clicks_view(clicks, limit),
     }
+    for dimension in DIMENSIONS:
+        answers[f"breakdown:{dimension}"] = breakdown_answer(
+            visits, now_ms, dimension, hours, limit
+        )
     if funnel is not None:
         answers["funnel"] = query.funnel_view(
             funnel, (funnel_depth(v.steps, funnel) for v in started)
         )
     return answers
+
+
+def breakdown_answer(
+    visits: Iterable[Visit], now_ms: int, dimension: str, hours: int, limit: int
+) -> dict[str, Any]:
+    """The breakdown by ``dimension`` of the visits started in the window, with the window
+    before (``compare=previous``)."""
+    visits = list(visits)
+    start = buckets.window_start(now_ms, hours)
+    previous_start, _ = buckets.previous_window(now_ms, hours)
+    now = [v for v in visits if buckets.bucket_start(v.start_time) >= start]
+    before = [v for v in visits if previous_start <= buckets.bucket_start(v.start_time) < start]
+    return query.breakdown_view(
+        dimension, breakdown_rows(now, dimension), limit, breakdown_rows(before, dimension)
+    )
+
+
+def breakdown_rows(visits: Iterable[Visit], dimension: str) -> dict[str, dict[str, int]]:
+    """value -> the breakdown counts of the visits that have it (as the views count them)."""
+    rows: dict[str, dict[str, int]] = {}
+    for visit in visits:
+        counts = rows.setdefault(rollup_name(dimension_values(visit)[dimension]), {})
+        for field, n in breakdown_counts(visit).items():
+            counts[field] = counts.get(field, 0) + n
+    return rows

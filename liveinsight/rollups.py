@@ -29,8 +29,8 @@ from __future__ import annotations
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable
-from urllib.parse import urlsplit
 
+from liveinsight.acquisition import DIMENSIONS, dimension_values, referrer_host
 from liveinsight.buckets import HOUR_MS, bucket_start
 from liveinsight.engagement import times_on_page
 from liveinsight.sessions import Hit, Visit
@@ -47,13 +47,26 @@ COUNTER_FIELDS = (
     "visit_page_views",
 )
 # The kinds a read asks for. Pages, time on page and clicks live in one item per page and hour
-# (physical kind PAGES); referrer hosts in their own (REFERRERS).
+# (physical kind PAGES); referrer hosts in their own (REFERRERS); each acquisition dimension
+# in its own (``breakdown_kind``).
 PAGES, REFERRERS, TIME_ON_PAGE, CLICKS = "p", "r", "t", "k"
 PHYSICAL = {PAGES: PAGES, TIME_ON_PAGE: PAGES, CLICKS: PAGES, REFERRERS: REFERRERS}
+# A breakdown item (one per dimension value and hour of visit start) counts the visits that
+# started then with that value: these fields, and one ``u\t<user_id>`` per visitor (how many of
+# its visits are there: distinct visitors are the fields above zero).
+BREAKDOWN_FIELDS = ("visits", "bounced", "visit_s", "pages", "converted")
+VISITOR = "u\t"
+
+
+def breakdown_kind(dimension: str) -> str:
+    return f"b:{dimension}"
+
+
+PHYSICAL.update({breakdown_kind(d): breakdown_kind(d) for d in DIMENSIONS})
 CLICK_SEPARATOR = "\t"  # between page and target; both refuse control characters
 CLICK_FIELD = "k" + CLICK_SEPARATOR  # a page item's click counter: CLICK_FIELD + target
 SLOT = "\t"  # <5-minute bucket start>\t<field>: no field name starts with a digit
-DIRECT = "(direct)"
+
 NO_TARGET = "(none)"
 
 RollupKey = tuple[str, str]  # (pk, sk)
@@ -118,20 +131,6 @@ def _add_named(deltas: Deltas, kind: str, ts_ms: int, name: str, field: str, amo
     _add_both(deltas, key, field, ts_ms, amount)
 
 
-def referrer_host(referrer: str | None) -> str:
-    """Lower-case host without a leading ``www.``; ``(direct)`` when there is none."""
-    if not referrer:
-        return DIRECT
-    try:
-        host = urlsplit(referrer).hostname or ""
-    except ValueError:
-        host = ""
-    host = host.lower()
-    if host.startswith("www."):
-        host = host[4:]
-    return host or DIRECT
-
-
 def _add(deltas: Deltas, key: RollupKey, field: str, amount: int) -> None:
     if amount:
         deltas[key][field] = deltas[key].get(field, 0) + amount
@@ -159,11 +158,27 @@ def visit_deltas(visit: Visit | None, shard: int, sign: int, deltas: Deltas) -> 
     _add_both(deltas, key, "bounced_visits", start, sign if visit.bounced else 0)
     _add_both(deltas, key, "visit_page_views", start, sign * visit.page_views)
     _add_named(deltas, REFERRERS, start, referrer_host(visit.referrer), "sessions", sign)
+    counts = breakdown_counts(visit)
+    for dimension, value in dimension_values(visit).items():
+        for field, amount in counts.items():
+            _add_named(deltas, breakdown_kind(dimension), start, value, field, sign * amount)
     # Time on page belongs to the page_view's 5 minutes; an out-of-order event that changes a
     # page_view's next event moves its time through this old/new difference.
     for step, gap_ms in times_on_page(visit.stamps, visit.steps):
         _add_named(deltas, TIME_ON_PAGE, step.timestamp, step.page, "dwell_ms", sign * gap_ms)
         _add_named(deltas, TIME_ON_PAGE, step.timestamp, step.page, "dwell_n", sign)
+
+
+def breakdown_counts(visit: Visit) -> dict[str, int]:
+    """What one visit adds to the breakdown row of each of its dimension values."""
+    return {
+        "visits": 1,
+        "bounced": 1 if visit.bounced else 0,
+        "visit_s": visit.session_duration,
+        "pages": visit.page_views,
+        "converted": 1 if visit.converted else 0,
+        VISITOR + visit.user_id: 1,
+    }
 
 
 def new_deltas() -> Deltas:

@@ -25,6 +25,22 @@ EVENT_TYPES = (PAGE_VIEW, CLICK, CONVERSION, HEARTBEAT)
 
 
 @dataclass(frozen=True, slots=True)
+class Tags:
+    """How an event arrived, for the acquisition breakdowns (SPEC 13): the landing URL's
+    ``utm_*`` and the user agent's families. A visit's tags are those of its first event (S4)."""
+
+    utm_source: str = ""
+    utm_medium: str = ""
+    utm_campaign: str = ""
+    device: str = ""
+    browser: str = ""
+    os: str = ""
+
+
+NO_TAGS = Tags()
+
+
+@dataclass(frozen=True, slots=True)
 class Hit:
     """What the session rules need of one accepted event. ``timestamp`` in epoch ms."""
 
@@ -35,6 +51,7 @@ class Hit:
     referrer: str = ""
     user_id: str = ""
     target: str = ""  # properties.target of a click (what was clicked)
+    tags: Tags = NO_TAGS
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +62,7 @@ class Mark:
     event_id: str
     page: str
     referrer: str
+    tags: Tags = NO_TAGS
 
     @property
     def order(self) -> tuple[int, str]:
@@ -52,7 +70,7 @@ class Mark:
 
     @classmethod
     def of(cls, hit: Hit) -> Mark:
-        return cls(hit.timestamp, hit.event_id, hit.page, hit.referrer)
+        return cls(hit.timestamp, hit.event_id, hit.page, hit.referrer, hit.tags)
 
 
 def _earlier(a: Mark | None, b: Mark | None) -> Mark | None:
@@ -135,6 +153,11 @@ class Visit:
     def referrer(self) -> str:
         """S4: the referrer of the visit's earliest event (heartbeats only as a last resort, S5)."""
         return (self.first_action or self.first).referrer
+
+    @property
+    def tags(self) -> Tags:
+        """S4: like the referrer, the tags of the visit's earliest event (heartbeats last)."""
+        return (self.first_action or self.first).tags
 
     @property
     def current_page(self) -> str:

@@ -21,9 +21,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 
 from liveinsight import items, tables
+from liveinsight.acquisition import hit_of
 from liveinsight.dynamo import MAX_TRANSACTION_ACTIONS, Cancelled, Dynamo, key
 from liveinsight.errors import BackendUnavailable
-from liveinsight.events import click_target
 from liveinsight.plans import Segment, SessionPlan, SessionState, Tables, plan_session
 from liveinsight.sessions import Hit, visit_id
 
@@ -42,20 +42,6 @@ class LogRecord:
     client_session_id: str
     hit: Hit | None
     received_at: int
-
-
-def hit_of(values: dict[str, Any]) -> tuple[str, Hit]:
-    """(client session id, Hit) of an Events item (plain values)."""
-    hit = Hit(
-        event_id=str(values["event_id"]),
-        timestamp=int(values["timestamp"]),
-        event_type=str(values["event_type"]),
-        page=str(values["page_url"]),
-        referrer=str(values.get("referrer") or ""),
-        user_id=str(values.get("user_id", "")),
-        target=click_target(values.get("properties")),
-    )
-    return str(values["session_id"]), hit
 
 
 def records_of(event: dict[str, Any]) -> list[LogRecord]:

@@ -8,12 +8,10 @@ end-of-run summary measures the mobile share of visits (it does not trust our ow
 
 from __future__ import annotations
 
-from functools import lru_cache
+from liveinsight.acquisition import DESKTOP, MOBILE, TABLET, device_class
 
-from ua_parser import parse
-
-MOBILE, TABLET, DESKTOP = "mobile", "tablet", "desktop"
 DEVICE_CLASSES = (MOBILE, TABLET, DESKTOP)
+__all__ = ["DEVICE_CLASSES", "device_class"]  # device_class: the core's, re-exported
 
 _WIN = "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"
 _MAC = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)"
@@ -113,17 +111,3 @@ def all_human_agents() -> list[str]:
 
 def all_crawler_agents() -> list[str]:
     return [ua for _, ua in CRAWLER_AGENTS]
-
-
-@lru_cache(maxsize=1024)
-def device_class(user_agent: str) -> str:
-    """``mobile``, ``tablet`` or ``desktop`` as ua-parser reads the string (crawlers: desktop
-    unless they claim a phone)."""
-    result = parse(user_agent)
-    device = result.device.family if result.device else ""
-    os_family = result.os.family if result.os else ""
-    if device == "iPad" or (os_family == "Android" and "Mobile" not in user_agent):
-        return TABLET
-    if os_family in ("iOS", "Android"):
-        return MOBILE
-    return DESKTOP

@@ -2,7 +2,8 @@
 
 Visits are rebuilt with the core's own session rules (``liveinsight.sessions.place``, S1-S5)
 from the stored events in acknowledgement order, so a visit here is exactly a server visit;
-mobile share comes from ua-parser (``agents.device_class``), crawlers from the server's own
+mobile share and sources come from the core's acquisition dimensions (ua-parser families,
+referrer hosts: ``liveinsight.acquisition``), crawlers from the server's own
 detector (``liveinsight.bots``). Time on page and funnels use the core's definitions
 (``liveinsight.engagement``, docs/metrics.md) over each finished visit's timeline. Streaming:
 one current visit per tab in memory.
@@ -15,10 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from liveinsight import bots
+from liveinsight.acquisition import MOBILE, hit_of, referrer_host
 from liveinsight.engagement import funnel_depth, times_on_page
-from liveinsight.events import page_path
-from liveinsight.sessions import Hit, Visit, place
-from simulator.agents import MOBILE, device_class
+from liveinsight.sessions import Visit, place
 
 STORED = ("accepted", "duplicate", "recorded")  # "recorded": record-only runs, nothing was sent
 KPI_LABELS = {
@@ -48,6 +48,8 @@ class Kpis:
     crawler_events: int
     crawler_not_filtered: int
     funnel: tuple[tuple[str, int], ...] = ()  # (step, visits that got at least that far)
+    # (source, visits, converted visits, bounced visits), most visits first: SPEC 13's source
+    by_source: tuple[tuple[str, int, int, int], ...] = ()
 
     def checks(
         self, ranges: Mapping[str, tuple[float, float]]
@@ -71,7 +73,8 @@ class KpiCollector:
         self.crawler_events = 0
         self.crawler_not_filtered = 0
         self._seen: set[str] = set()
-        self._current: dict[str, tuple[Visit, str]] = {}
+        self._current: dict[str, Visit] = {}
+        self._sources: dict[str, list[int]] = {}
         self._visits = self._converted = self._bounced = self._mobile = 0
         self._page_views = self._clicks = 0
         self._duration_s = 0
@@ -91,36 +94,30 @@ class KpiCollector:
             return
         self._seen.add(event_id)
         self._clicks += row["event_type"] == "click"
-        page = str(row["page_url"])
-        hit = Hit(
-            event_id,
-            int(row["timestamp"]),
-            str(row["event_type"]),
-            page if page.startswith("/") else page_path(page)[0],
-            str(row.get("referrer") or ""),
-            str(row["user_id"]),
-        )
-        sid = str(row["session_id"])
+        sid, hit = hit_of(row)
         current = self._current.get(sid)
-        placement = place(sid, current[0] if current else None, [hit], self.timeout_ms)
+        placement = place(sid, current, [hit], self.timeout_ms)
         visit = placement.visits[placement.current_index]
-        if current is not None and current[0].index != visit.index:
-            self._finish(*current)
-            current = None
-        self._current[sid] = (visit, current[1] if current else user_agent)
+        if current is not None and current.index != visit.index:
+            self._finish(current)
+        self._current[sid] = visit
 
     def add_all(self, rows: Iterable[Mapping[str, Any]]) -> KpiCollector:
         for row in rows:
             self.add(row)
         return self
 
-    def _finish(self, visit: Visit, user_agent: str) -> None:
+    def _finish(self, visit: Visit) -> None:
         self._visits += 1
         self._converted += visit.converted
-        self._bounced += visit.page_views == 1
+        self._bounced += visit.bounced
         self._page_views += visit.page_views
         self._duration_s += visit.session_duration
-        self._mobile += device_class(user_agent) == MOBILE
+        self._mobile += visit.tags.device == MOBILE
+        source = self._sources.setdefault(referrer_host(visit.referrer), [0, 0, 0])
+        source[0] += 1
+        source[1] += visit.converted
+        source[2] += visit.bounced
         for _view, gap_ms in times_on_page(visit.stamps, visit.steps):
             self._dwell_ms += gap_ms
             self._dwell_n += 1
@@ -128,8 +125,8 @@ class KpiCollector:
             self._reached[index] += 1
 
     def result(self) -> Kpis:
-        for visit, user_agent in self._current.values():
-            self._finish(visit, user_agent)
+        for visit in self._current.values():
+            self._finish(visit)
         self._current.clear()
         n = self._visits or 1
         return Kpis(
@@ -146,6 +143,10 @@ class KpiCollector:
             crawler_events=self.crawler_events,
             crawler_not_filtered=self.crawler_not_filtered,
             funnel=tuple(zip(self.funnel, self._reached, strict=True)),
+            by_source=tuple(
+                (name, *counts)
+                for name, counts in sorted(self._sources.items(), key=lambda s: (-s[1][0], s[0]))
+            ),
         )
 
 
