@@ -20,6 +20,15 @@ HOURLY_FIELDS = ("events", "page_views", "clicks", "conversions", "heartbeats")
 SESSION_FIELDS = ("user_id", "current_page", "last_activity", "duration_seconds")
 ENGAGEMENT_FIELDS = ("visits", "bounce_rate", "pages_per_visit")
 FUNNEL_STEP_FIELDS = ("step", "visits", "drop_off", "rate_from_first")
+BREAKDOWN_FIELDS = (
+    "visits",
+    "visitors",
+    "bounce_rate",
+    "avg_visit_seconds",
+    "pages_per_visit",
+    "conversions",
+    "conversion_rate",
+)
 FLOAT_TOLERANCE = 1e-9
 
 Item = Mapping[str, Any]
@@ -66,6 +75,8 @@ def compare(expected: Mapping[str, Any], reported: Mapping[str, Any]) -> list[Ch
         checks += _clicks(expected["clicks"], reported.get("clicks", {}))
     if "funnel" in expected:
         checks += _funnel(expected["funnel"], reported.get("funnel", {}))
+    for area in sorted(a for a in expected if a.startswith("breakdown:")):
+        checks += _breakdown(area, expected[area], reported.get(area, {}))
     return checks
 
 
@@ -297,4 +308,34 @@ def _funnel(expected: Mapping[str, Any], reported: Mapping[str, Any]) -> list[Ch
         if differing:
             label += f": {', '.join(differing)} differ"
         checks.append(Check("funnel", label, w.get("visits"), g.get("visits"), not differing))
+    return checks
+
+
+def _breakdown(area: str, expected: Mapping[str, Any], reported: Mapping[str, Any]) -> list[Check]:
+    """Rows by value (visits, in rank order) with every figure of each row and of the totals,
+    this window's and the previous one's."""
+    checks = _ranked(
+        area, "values", _key("value"), "visits", expected["rows"], reported.get("rows", [])
+    )
+    got = {row.get("value"): row for row in reported.get("rows", [])}
+    wanted: list[tuple[str, Mapping[str, Any], Mapping[str, Any]]] = [
+        ("totals", expected["totals"], reported.get("totals", {}))
+    ]
+    wanted += [(str(row["value"]), row, got.get(row["value"], {})) for row in expected["rows"]]
+    for label, want, have in wanted:
+        for window, w, h in (
+            ("", want, have),
+            (" previous", want.get("previous", {}), have.get("previous", {})),
+        ):
+            differing = [f for f in BREAKDOWN_FIELDS if f in w and not same(w[f], h.get(f))]
+            checks.append(
+                Check(
+                    area,
+                    f"{label}{window}" + (f": {', '.join(differing)}" if differing else ""),
+                    "same",
+                    f"{len(differing)} differ" if differing else "same",
+                    not differing,
+                    detail=label != "totals",
+                )
+            )
     return checks

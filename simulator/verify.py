@@ -4,7 +4,8 @@ Expected values come from ``liveinsight.recompute.dashboard`` over the events th
 the server holds, in acknowledgement order: the same definitions as the query layer, fed by a
 plain loop instead of rollups. Compared: active sessions, hourly, pages, referrers, summary,
 engagement (time on page per page, bounce rate, pages per visit, visits), clicks (per page and
-per target) and one funnel (every step). Counts exactly, floats (rates, seconds) within 1e-9
+per target), one funnel (every step) and the breakdown by every acquisition dimension
+(every row and the totals, with the previous window). Counts exactly, floats (rates, seconds) within 1e-9
 relative (a tenth of a microsecond on a 100 s average: far below one millisecond of dwell
 anywhere), hourly points by their ``start``, the active sessions as a set (plus their fields),
 never ``generated_at``. Top-N lists are fetched with the limit the expected side is cut at
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from liveinsight.acquisition import DIMENSIONS
 from liveinsight.api import MAX_FUNNEL_STEPS
 from liveinsight.engagement import CONVERSION_STEP, parse_steps
 from liveinsight.recompute import dashboard, visits_of
@@ -43,6 +45,11 @@ ENDPOINTS = {
     "summary": "/api/statistics/summary/",
     "engagement": f"/api/statistics/engagement/?hours={LIST_HOURS}&limit={LIST_LIMIT}",
     "clicks": f"/api/statistics/clicks/?hours={LIST_HOURS}&limit={LIST_LIMIT}",
+    **{
+        f"breakdown:{dim}": f"/api/statistics/breakdown/?by={dim}&hours={LIST_HOURS}"
+        f"&limit={LIST_LIMIT}&compare=previous"
+        for dim in DIMENSIONS
+    },
 }
 
 

@@ -136,6 +136,27 @@ def test_identical_answers_have_no_drift() -> None:
         ("funnel", lambda r: r["funnel"]["steps"].pop(), "step 3 conversion"),
         ("funnel", lambda r: r["funnel"].update(truncated=True), "truncated"),
         ("funnel", lambda r: r.pop("funnel"), "visits started in the window"),
+        (
+            "breakdown:source",
+            lambda r: r["breakdown:source"]["rows"][0].update(bounce_rate=0.125),
+            ": bounce_rate",
+        ),
+        (
+            "breakdown:device",
+            lambda r: r["breakdown:device"]["totals"].update(visitors=99),
+            "totals: visitors",
+        ),
+        (
+            "breakdown:entry_page",
+            lambda r: r["breakdown:entry_page"]["totals"]["previous"].update(visits=1),
+            "totals previous: visits",
+        ),
+        (
+            "breakdown:source",
+            lambda r: r["breakdown:source"]["rows"].reverse(),
+            "values (counts and order)",
+        ),
+        ("breakdown:os", lambda r: r.pop("breakdown:os"), "values (counts and order)"),
     ],
 )
 def test_each_kind_of_drift_is_caught(area: str, mutate: Any, metric: str) -> None:
