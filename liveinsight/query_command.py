@@ -10,10 +10,21 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from liveinsight.acquisition import DIMENSIONS
 from liveinsight.errors import LiveInsightError
 
-REPORTS = ("summary", "hourly", "pages", "referrers", "active")
+REPORTS = ("summary", "hourly", "pages", "referrers", "active", "breakdown")
+BREAKDOWN_COLUMNS = (  # (field, header, format); rates as percentages
+    ("visits", "visits", "{:,}"),
+    ("visitors", "visitors", "{:,}"),
+    ("bounce_rate", "bounce", "{:.1%}"),
+    ("avg_visit_seconds", "avg visit", "{:.0f}s"),
+    ("pages_per_visit", "pages/visit", "{:.2f}"),
+    ("conversions", "conv.", "{:,}"),
+    ("conversion_rate", "conv. rate", "{:.1%}"),
+)
 PATHS = {
+    "breakdown": "/api/statistics/breakdown/",
     "summary": "/api/statistics/summary/",
     "hourly": "/api/statistics/hourly/",
     "pages": "/api/statistics/pages/",
@@ -38,7 +49,9 @@ def fetch_http(url: str, report: str, params: dict[str, Any], token: str | None)
     return result
 
 
-def fetch_direct(settings: Any, report: str, hours: int, limit: int) -> dict[str, Any]:
+def fetch_direct(
+    settings: Any, report: str, hours: int, limit: int, by: str = "source", compare: bool = False
+) -> dict[str, Any]:
     from liveinsight.aws import dynamodb_client
     from liveinsight.query import QueryService
     from liveinsight.reads import DynamoRollupSource
@@ -57,6 +70,8 @@ def fetch_direct(settings: Any, report: str, hours: int, limit: int) -> dict[str
             return service.pages(now, hours, limit)
         if report == "referrers":
             return service.referrers(now, hours, limit)
+        if report == "breakdown":
+            return service.breakdown(now, by, hours, limit, compare=compare)
         return service.active_sessions(now, limit)
     except LiveInsightError as error:
         raise click.ClickException(
@@ -64,8 +79,43 @@ def fetch_direct(settings: Any, report: str, hours: int, limit: int) -> dict[str
         ) from None
 
 
+def change(now: float, before: float | None) -> str:
+    """An arrow and the relative change against the previous window ("new" when it had none)."""
+    if before is None:
+        return ""
+    if not before:
+        return " ↑new" if now else ""
+    ratio = now / before - 1
+    if abs(ratio) < 0.005:
+        return " →"
+    return f" {'↑' if ratio > 0 else '↓'}{abs(ratio):.0%}"
+
+
+def breakdown_table(data: dict[str, Any]) -> Table:
+    compared = "previous" in data["totals"]
+    title = f"Visits by {data['by']}" + (" (change vs the previous window)" if compared else "")
+    table = Table(title=title)
+    table.add_column(data["by"])
+    for _, header, _ in BREAKDOWN_COLUMNS:
+        table.add_column(header, justify="right")
+    for row in [*data["rows"], {"value": "total", **data["totals"]}]:
+        previous = row.get("previous")
+        table.add_row(
+            str(row["value"]),
+            *(
+                fmt.format(row[field])
+                + change(row[field], previous[field] if previous is not None else None)
+                for field, _, fmt in BREAKDOWN_COLUMNS
+            ),
+            end_section=row["value"] == "total" or row is data["rows"][-1],
+        )
+    return table
+
+
 def render(report: str, data: dict[str, Any], console: Console) -> None:
-    if report == "summary":
+    if report == "breakdown":
+        table = breakdown_table(data)
+    elif report == "summary":
         table = Table(title="Summary")
         table.add_column("metric")
         table.add_column("value", justify="right")
@@ -140,14 +190,27 @@ def render(report: str, data: dict[str, Any], console: Console) -> None:
     type=click.IntRange(1, 72),
     default=24,
     show_default=True,
-    help="Window for pages/referrers.",
+    help="Window for pages/referrers/breakdown.",
 )
 @click.option(
     "--limit",
     type=click.IntRange(1, 100),
     default=10,
     show_default=True,
-    help="Rows for pages/referrers/active.",
+    help="Rows for pages/referrers/active/breakdown.",
+)
+@click.option(
+    "--by",
+    type=click.Choice(DIMENSIONS),
+    default="source",
+    show_default=True,
+    help="Dimension for breakdown (SPEC 13).",
+)
+@click.option(
+    "--compare",
+    type=click.Choice(["previous"]),
+    default=None,
+    help="With breakdown: also the window before, shown as arrows.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON answer.")
 @click.pass_context
@@ -159,15 +222,18 @@ def query_command(
     prefix: str | None,
     hours: int,
     limit: int,
+    by: str,
+    compare: str | None,
     as_json: bool,
 ) -> None:
-    """Print one dashboard report: summary, hourly, pages, referrers or active.
+    """Print one dashboard report: summary, hourly, pages, referrers, active or breakdown.
 
     \b
     Examples:
       liveinsight query summary                              from http://127.0.0.1:8080
       liveinsight query pages --hours 2 --limit 5 --json
       liveinsight query active --endpoint http://127.0.0.1:8000   straight from DynamoDB
+      liveinsight query breakdown --by utm_campaign --compare previous
     """
     from liveinsight.cli import base_settings, local_endpoint
 
@@ -180,6 +246,8 @@ def query_command(
             report,
             hours,
             limit,
+            by,
+            compare == "previous",
         )
     else:
         params: dict[str, Any] = {}
@@ -187,6 +255,10 @@ def query_command(
             params = {"hours": hours, "limit": limit}
         elif report == "active":
             params = {"limit": limit}
+        elif report == "breakdown":
+            params = {"by": by, "hours": hours, "limit": limit}
+            if compare:
+                params["compare"] = compare
         data = fetch_http(
             url or f"http://127.0.0.1:{settings.port}", report, params, settings.api_token
         )

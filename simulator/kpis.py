@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from liveinsight import bots
-from liveinsight.acquisition import MOBILE, hit_of, referrer_host
+from liveinsight.acquisition import MOBILE, dimension_values, hit_of
 from liveinsight.engagement import funnel_depth, times_on_page
 from liveinsight.sessions import Visit, place
 
@@ -114,7 +114,7 @@ class KpiCollector:
         self._page_views += visit.page_views
         self._duration_s += visit.session_duration
         self._mobile += visit.tags.device == MOBILE
-        source = self._sources.setdefault(referrer_host(visit.referrer), [0, 0, 0])
+        source = self._sources.setdefault(dimension_values(visit)["source"], [0, 0, 0])
         source[0] += 1
         source[1] += visit.converted
         source[2] += visit.bounced
@@ -144,7 +144,7 @@ class KpiCollector:
             crawler_not_filtered=self.crawler_not_filtered,
             funnel=tuple(zip(self.funnel, self._reached, strict=True)),
             by_source=tuple(
-                (name, *counts)
+                (name, counts[0], counts[1], counts[2])
                 for name, counts in sorted(self._sources.items(), key=lambda s: (-s[1][0], s[0]))
             ),
         )

@@ -81,6 +81,9 @@ class RunProgress:
         )
 
 
+SOURCE_ROWS = 8
+
+
 def run_summary(
     console: Console,
     stats: RunStats,
@@ -119,6 +122,21 @@ def run_summary(
             "[green]inside[/]" if inside else "[yellow]outside[/]",
         )
     console.print(kpi_table)
+    if kpis.by_source:
+        source_table = Table(
+            title="by source (what the simulator generated; compare: liveinsight query breakdown)",
+            title_justify="left",
+        )
+        for column in ("source", "visits", "bounce rate", "conversion rate"):
+            source_table.add_column(column, justify="left" if column == "source" else "right")
+        for source, visits, converted, bounced in kpis.by_source[:SOURCE_ROWS]:
+            source_table.add_row(
+                escape(source),
+                f"{visits:,}",
+                f"{bounced / visits:.1%}" if visits else "-",
+                f"{converted / visits:.1%}" if visits else "-",
+            )
+        console.print(source_table)
     if kpis.funnel:
         steps = "  ->  ".join(f"{escape(step)} {visits:,}" for step, visits in kpis.funnel)
         console.print(f"funnel (visits reaching each step, of {kpis.visits:,}): {steps}")

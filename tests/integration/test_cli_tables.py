@@ -37,5 +37,13 @@ def test_tables_create_is_idempotent_describe_and_drop(dynamodb_local) -> None:
     )
     assert summary.exit_code == 0, summary.output
     assert json.loads(summary.output)["events_24h"] == 0
+    breakdown = runner.invoke(
+        cli,
+        ["query", "breakdown", "--by", "device", "--compare", "previous", "--json", *args],
+    )
+    assert breakdown.exit_code == 0, breakdown.output
+    answer = json.loads(breakdown.output)
+    assert answer["by"] == "device" and answer["rows"] == []
+    assert answer["totals"]["visits"] == 0 and answer["totals"]["previous"]["visits"] == 0
     dropped = runner.invoke(cli, ["tables", "drop", "--yes", *args])
     assert dropped.exit_code == 0 and "dropped 4" in dropped.output

@@ -56,3 +56,30 @@ def test_query_rejects_out_of_range_window(run) -> None:
     result = run("query", "pages", "--hours", "100")
     assert result.exit_code == 2
     assert "100" in result.output
+
+
+def test_query_breakdown_table_shows_each_row_and_its_change_against_the_previous_window() -> None:
+    from rich.console import Console
+
+    from liveinsight.query import breakdown_view
+    from liveinsight.query_command import breakdown_table
+
+    now = {
+        "google.com": {"visits": 4, "bounced": 2, "visit_s": 400, "pages": 8, "converted": 1},
+        "(direct)": {"visits": 2, "bounced": 2, "visit_s": 0, "pages": 2, "converted": 0},
+    }
+    before = {"google.com": {"visits": 2, "bounced": 2, "visit_s": 10, "pages": 2}}
+    console = Console(width=160, record=True, color_system=None)
+    console.print(breakdown_table(breakdown_view("source", now, 10, before)))
+    text = console.export_text()
+    lines = {line.split()[1]: line for line in text.splitlines() if line.startswith("│")}
+    google, direct, total = lines["google.com"], lines["(direct)"], lines["total"]
+    assert "4 ↑100%" in google and "50.0% ↓50%" in google  # visits doubled, bounce halved
+    assert "25.0% ↑new" in google  # converted now, not before
+    assert "2 ↑new" in direct and "100.0% ↑new" in direct
+    assert "6 ↑200%" in total and "(change vs the previous window)" in text
+
+
+def test_query_breakdown_refuses_an_unknown_dimension(run) -> None:
+    result = run("query", "breakdown", "--by", "colour")
+    assert result.exit_code == 2 and "'colour' is not one of" in result.output
