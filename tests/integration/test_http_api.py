@@ -6,8 +6,10 @@ import json
 import time
 
 import httpx
+import jsonschema
 import pytest
 
+from liveinsight.openapi import document
 from liveinsight.stream import catch_up
 
 MIN = 60_000
@@ -293,3 +295,111 @@ def test_engagement_clicks_and_funnel_over_http(http, gateway) -> None:
     ):
         response = http.get("/api/statistics/funnel/", params=bad)
         assert response.status_code == 400, bad
+
+
+BREAKDOWN_SCHEMA = {
+    "$ref": "#/components/schemas/BreakdownResponse",
+    "components": document()["components"],
+}
+PHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
+)
+
+
+def test_breakdowns_move_by_delta_as_a_visit_grows_splits_and_is_redelivered(http, gateway) -> None:
+    """Hand-computed rows, through ingest, the stream-fed views and the API. Values unique to
+    this test (host, campaign, pages) keep other tests' traffic out of the rows compared."""
+    uid = str(time.time_ns())[-9:]
+    host, later_host, campaign = f"bk{uid}.example", f"bk{uid}-later.example", f"spring{uid}"
+    landing, cart = f"/bk{uid}/landing", f"/bk{uid}/cart"
+    now = int(time.time() * 1000)
+    t0 = now - 50 * MIN
+    headers = {"User-Agent": PHONE}
+
+    def rows(by: str, *values: str) -> dict[str, dict]:
+        answer = http.get(
+            "/api/statistics/breakdown/", params={"by": by, "limit": 100, "compare": "previous"}
+        ).json()
+        assert answer["by"] == by
+        jsonschema.validate(answer, BREAKDOWN_SCHEMA, cls=jsonschema.Draft202012Validator)
+        return {r["value"]: r for r in answer["rows"] if r["value"] in values}
+
+    def post(events: list[dict]) -> dict:
+        answer = http.post("/collect", json={"events": events}, headers=headers).json()
+        catch_up(gateway.settings)
+        return answer
+
+    first = ev(
+        "page_view",
+        "BK",
+        f"https://shop.example{landing}?utm_source=news&utm_medium=email&utm_campaign={campaign}",
+        t0,
+        f"bk1-{uid}",
+        user=f"u{uid}",
+        ref=f"https://www.{host}/post",
+    )
+    assert post([first])["accepted"] == 1
+    [bounced] = rows("utm_campaign", campaign).values()
+    assert (bounced["visits"], bounced["visitors"], bounced["bounce_rate"]) == (1, 1, 1.0)
+    assert (bounced["pages_per_visit"], bounced["conversions"]) == (1.0, 0)
+    assert bounced["previous"]["visits"] == 0
+    assert rows("exit_page", landing)[landing]["visits"] == 1
+
+    # a second page and a late conversion: the same visit stops bouncing and converts
+    grown = [
+        ev("page_view", "BK", cart, t0 + 1 * MIN, f"bk2-{uid}", user=f"u{uid}"),
+        ev("conversion", "BK", cart, t0 + 2 * MIN, f"bk3-{uid}", user=f"u{uid}"),
+    ]
+    assert post(grown)["accepted"] == 2
+    [converted] = rows("source", host).values()
+    assert (converted["visits"], converted["bounce_rate"], converted["pages_per_visit"]) == (
+        1,
+        0.0,
+        2.0,
+    )
+    assert (converted["conversions"], converted["conversion_rate"]) == (1, 1.0)
+    assert converted["avg_visit_seconds"] == 120.0
+    assert rows("exit_page", landing, cart) == {cart: rows("exit_page", cart)[cart]}
+    assert rows("entry_page", landing)[landing]["visits"] == 1
+
+    # redelivery changes nothing
+    assert post([first, *grown])["duplicates"] == 3
+    assert rows("source", host)[host] == converted
+
+    # S1: 40 idle minutes later the same tab starts a second visit, tagged by its own first event
+    split = ev(
+        "page_view",
+        "BK",
+        landing,
+        t0 + 42 * MIN,
+        f"bk4-{uid}",
+        user=f"u{uid}",
+        ref=f"https://{later_host}/",
+    )
+    assert post([split])["accepted"] == 1
+    by_source = rows("source", host, later_host)
+    assert by_source[host] == converted
+    assert (by_source[later_host]["visits"], by_source[later_host]["bounce_rate"]) == (1, 1.0)
+    assert rows("entry_page", landing)[landing]["visits"] == 2
+    assert rows("entry_page", landing)[landing]["visitors"] == 1  # one visitor, two visits
+    assert rows("utm_campaign", campaign)[campaign]["visits"] == 1
+    mobile = rows("device", "mobile")["mobile"]
+    assert mobile["visits"] >= 2 and 0.0 <= mobile["bounce_rate"] <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("params", "problem"),
+    [
+        ({}, "by is required"),
+        ({"by": "colour"}, "by"),
+        ({"by": "source", "compare": "next"}, "compare"),
+        ({"by": "source", "hours": "0"}, "hours"),
+        ({"by": "source", "hours": "abc"}, "hours"),
+        ({"by": "source", "limit": "101"}, "limit"),
+    ],
+)
+def test_bad_breakdown_parameters_are_400_naming_the_parameter(http, params, problem) -> None:
+    response = http.get("/api/statistics/breakdown/", params=params)
+    assert response.status_code == 400
+    assert problem in response.json()["message"]
