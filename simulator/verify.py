@@ -113,7 +113,8 @@ def old_ledger_notes(events: Sequence[Mapping[str, Any]]) -> list[str]:
     ):
         return [
             "the ledger rows carry no properties (written by an older simulator): their clicks "
-            "count under the target (none) here, so click targets drift"
+            "count under the target (none) here and their visits under the campaign (none), so "
+            "click targets and the utm_* breakdowns drift"
         ]
     return []
 

@@ -74,7 +74,8 @@ def test_a_seeded_run_verifies_engagement_clicks_and_the_funnel_with_zero_drift(
     assert result.exit_code == 0, result.output
     assert "step 3 conversion" in result.output and "(--funnel)" in result.output
 
-    # A ledger from before rows carried properties: everything agrees but the click targets.
+    # A ledger from before rows carried properties: everything agrees but the click targets
+    # and the utm_* breakdowns (utm_* are stored as properties).
     old = tmp_path / "old.jsonl"
     old.write_text(
         "".join(json.dumps({k: v for k, v in r.items() if k != "properties"}) + "\n" for r in rows)
@@ -82,7 +83,12 @@ def test_a_seeded_run_verifies_engagement_clicks_and_the_funnel_with_zero_drift(
     result = invoke(verify, f"--ledger {old} --url {gateway.url}", env=WIDE)
     assert result.exit_code == 1, result.output
     drifting = drift_rows(result.output)
-    assert drifting and {cells[0] for cells in drifting} == {"clicks"}
+    assert drifting and {cells[0] for cells in drifting} == {
+        "clicks",
+        "breakdown:utm_source",
+        "breakdown:utm_medium",
+        "breakdown:utm_campaign",
+    }
     assert "older simulator" in result.output
 
 
