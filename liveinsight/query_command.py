@@ -79,12 +79,14 @@ def fetch_direct(
         ) from None
 
 
-def change(now: float, before: float | None) -> str:
-    """An arrow and the relative change against the previous window ("new" when it had none)."""
-    if before is None:
-        return ""
+def change(field: str, now: float, before: float) -> str:
+    """The change against the previous window: relative for counts and seconds, in percentage
+    points for rates (a rate's relative change reads as nonsense near 0)."""
+    if field.endswith("_rate"):
+        points = (now - before) * 100
+        return " →" if abs(points) < 0.05 else f" {'↑' if points > 0 else '↓'}{abs(points):.1f}pp"
     if not before:
-        return " ↑new" if now else ""
+        return " ↑new" if now else " →"
     ratio = now / before - 1
     if abs(ratio) < 0.005:
         return " →"
@@ -92,19 +94,26 @@ def change(now: float, before: float | None) -> str:
 
 
 def breakdown_table(data: dict[str, Any]) -> Table:
-    compared = "previous" in data["totals"]
-    title = f"Visits by {data['by']}" + (" (change vs the previous window)" if compared else "")
+    previous_totals = data["totals"].get("previous")
+    compared = bool(previous_totals and previous_totals["visits"])
+    title = f"Visits by {data['by']}"
+    if previous_totals is not None:
+        title += (
+            " (change vs the previous window)"
+            if compared
+            else " (the previous window has no visits to compare with)"
+        )
     table = Table(title=title)
-    table.add_column(data["by"])
+    table.add_column(data["by"], overflow="fold")
     for _, header, _ in BREAKDOWN_COLUMNS:
         table.add_column(header, justify="right")
     for row in [*data["rows"], {"value": "total", **data["totals"]}]:
-        previous = row.get("previous")
+        previous = row.get("previous") if compared else None
         table.add_row(
             str(row["value"]),
             *(
                 fmt.format(row[field])
-                + change(row[field], previous[field] if previous is not None else None)
+                + (change(field, row[field], previous[field]) if previous is not None else "")
                 for field, _, fmt in BREAKDOWN_COLUMNS
             ),
             end_section=row["value"] == "total" or row is data["rows"][-1],

@@ -74,10 +74,14 @@ def test_query_breakdown_table_shows_each_row_and_its_change_against_the_previou
     text = console.export_text()
     lines = {line.split()[1]: line for line in text.splitlines() if line.startswith("│")}
     google, direct, total = lines["google.com"], lines["(direct)"], lines["total"]
-    assert "4 ↑100%" in google and "50.0% ↓50%" in google  # visits doubled, bounce halved
-    assert "25.0% ↑new" in google  # converted now, not before
-    assert "2 ↑new" in direct and "100.0% ↑new" in direct
+    assert "4 ↑100%" in google and "50.0% ↓50.0pp" in google  # visits doubled, bounce halved
+    assert "25.0% ↑25.0pp" in google  # converted now, not before
+    assert "2 ↑new" in direct and "100.0% ↑100.0pp" in direct
     assert "6 ↑200%" in total and "(change vs the previous window)" in text
+    quiet = Console(width=160, record=True, color_system=None)
+    quiet.print(breakdown_table(breakdown_view("source", now, 10, {})))
+    empty_before = quiet.export_text()
+    assert "no visits to compare with" in empty_before and "↑" not in empty_before
 
 
 def test_query_breakdown_refuses_an_unknown_dimension(run) -> None:
