@@ -51,7 +51,7 @@ def scan(client: Any, table: str) -> list[dict[str, Any]]:
     return [from_item(i) for i in client.scan(TableName=table, ConsistentRead=True)["Items"]]
 
 
-def wait_for(predicate, timeout_s: float = 20.0) -> Any:
+def wait_for(predicate, timeout_s: float = 60.0) -> Any:
     """Poll until ``predicate()`` is truthy (bounded); the browser posts asynchronously."""
     deadline = time.monotonic() + timeout_s
     while True:

@@ -36,9 +36,12 @@ UA = {
 
 
 def ledger_lines(path: Path) -> list[dict]:
+    """The ledger's complete rows; read while the simulator writes, the last one may be half
+    written (no newline yet), and is left for the next read."""
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    complete = path.read_text().split("\n")[:-1]
+    return [json.loads(line) for line in complete if line.strip()]
 
 
 def held_ids(rows: list[dict]) -> set[str]:
