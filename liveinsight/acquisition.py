@@ -31,6 +31,7 @@ DIMENSIONS = (
     "browser",
     "os",
 )
+COMPARE_CHOICES = ("previous",)  # compare=: the window just before, of the same length
 DESKTOP, MOBILE, TABLET, OTHER = "desktop", "mobile", "tablet", "other"
 DEVICES = (DESKTOP, MOBILE, TABLET, OTHER)
 DESKTOP_SYSTEMS = frozenset(

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from liveinsight import openapi
-from liveinsight.acquisition import DIMENSIONS
+from liveinsight.acquisition import COMPARE_CHOICES, DIMENSIONS
 from liveinsight.aws import dynamodb_client
 from liveinsight.engagement import CONVERSION_STEP, parse_steps
 from liveinsight.errors import (
@@ -35,7 +35,6 @@ from liveinsight.settings import Settings
 log = logging.getLogger(__name__)
 
 HOURS_RANGE = (1, 72)
-COMPARE_CHOICES = ("previous",)
 LIMIT_RANGE = (1, 100)
 ACTIVE_LIMIT_RANGE = (1, 1000)
 MAX_FUNNEL_STEPS = 10

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
 from liveinsight import __version__
-from liveinsight.acquisition import DIMENSIONS
+from liveinsight.acquisition import COMPARE_CHOICES, DIMENSIONS
 from liveinsight.events import EventIn
 
 
@@ -368,7 +368,7 @@ def document() -> dict[str, Any]:
                         "in": "query",
                         "required": False,
                         "description": "previous: add the same figures for the window before",
-                        "schema": {"type": "string", "enum": ["previous"]},
+                        "schema": {"type": "string", "enum": list(COMPARE_CHOICES)},
                     },
                 ],
             ),

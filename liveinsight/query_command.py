@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from liveinsight.acquisition import DIMENSIONS
+from liveinsight.acquisition import COMPARE_CHOICES, DIMENSIONS
 from liveinsight.errors import LiveInsightError
 
 REPORTS = ("summary", "hourly", "pages", "referrers", "active", "breakdown")
@@ -217,7 +217,7 @@ def render(report: str, data: dict[str, Any], console: Console) -> None:
 )
 @click.option(
     "--compare",
-    type=click.Choice(["previous"]),
+    type=click.Choice(COMPARE_CHOICES),
     default=None,
     help="With breakdown: also the window before, shown as arrows.",
 )

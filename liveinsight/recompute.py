@@ -13,12 +13,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from liveinsight import buckets, query
-from liveinsight.acquisition import DIMENSIONS, dimension_values, hit_of
+from liveinsight.acquisition import DIMENSIONS, dimension_values, hit_of, referrer_host
 from liveinsight.engagement import funnel_depth, times_on_page
-from liveinsight.rollups import breakdown_counts, click_name, referrer_host, rollup_name
+from liveinsight.rollups import breakdown_counts, click_name, rollup_name
 from liveinsight.sessions import Hit, Visit, replay
 
-__all__ = ["breakdown_answer", "dashboard", "replay", "visits_of"]
+__all__ = ["breakdown_answers", "dashboard", "replay", "visits_of"]
 
 
 def _hits(events: Iterable[Mapping[str, Any]]) -> list[tuple[str, Hit]]:
@@ -117,10 +117,8 @@ def dashboard(
         "engagement": query.engagement_view(time_on_page, visit_totals, limit),
         "clicks": query.clicks_view(clicks, limit),
     }
-    for dimension in DIMENSIONS:
-        answers[f"breakdown:{dimension}"] = breakdown_answer(
-            visits, now_ms, dimension, hours, limit
-        )
+    for dimension, answer in breakdown_answers(visits, now_ms, hours, limit).items():
+        answers[f"breakdown:{dimension}"] = answer
     if funnel is not None:
         answers["funnel"] = query.funnel_view(
             funnel, (funnel_depth(v.steps, funnel) for v in started)
@@ -128,26 +126,23 @@ def dashboard(
     return answers
 
 
-def breakdown_answer(
-    visits: Iterable[Visit], now_ms: int, dimension: str, hours: int, limit: int
-) -> dict[str, Any]:
-    """The breakdown by ``dimension`` of the visits started in the window, with the window
-    before (``compare=previous``)."""
-    visits = list(visits)
+def breakdown_answers(
+    visits: Iterable[Visit], now_ms: int, hours: int, limit: int
+) -> dict[str, dict[str, Any]]:
+    """dimension -> the breakdown of the visits started in the window, with the window before
+    (``compare=previous``), every visit counted the way the views count it."""
     start = buckets.window_start(now_ms, hours)
     previous_start, _ = buckets.previous_window(now_ms, hours)
-    now = [v for v in visits if buckets.bucket_start(v.start_time) >= start]
-    before = [v for v in visits if previous_start <= buckets.bucket_start(v.start_time) < start]
-    return query.breakdown_view(
-        dimension, breakdown_rows(now, dimension), limit, breakdown_rows(before, dimension)
-    )
-
-
-def breakdown_rows(visits: Iterable[Visit], dimension: str) -> dict[str, dict[str, int]]:
-    """value -> the breakdown counts of the visits that have it (as the views count them)."""
-    rows: dict[str, dict[str, int]] = {}
+    now: dict[str, dict[str, dict[str, int]]] = {d: {} for d in DIMENSIONS}
+    before: dict[str, dict[str, dict[str, int]]] = {d: {} for d in DIMENSIONS}
     for visit in visits:
-        counts = rows.setdefault(rollup_name(dimension_values(visit)[dimension]), {})
-        for field, n in breakdown_counts(visit).items():
-            counts[field] = counts.get(field, 0) + n
-    return rows
+        started = buckets.bucket_start(visit.start_time)
+        if started < previous_start:
+            continue
+        window = now if started >= start else before
+        counts = breakdown_counts(visit)
+        for dimension, value in dimension_values(visit).items():
+            row = window[dimension].setdefault(rollup_name(value), {})
+            for field, n in counts.items():
+                row[field] = row.get(field, 0) + n
+    return {d: query.breakdown_view(d, now[d], limit, before[d]) for d in DIMENSIONS}

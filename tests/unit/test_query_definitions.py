@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from liveinsight import buckets
+from liveinsight.acquisition import referrer_host
 from liveinsight.query import (
     ActiveVisit,
     active_view,
@@ -16,7 +17,6 @@ from liveinsight.query import (
     summary_view,
 )
 from liveinsight.recompute import dashboard
-from liveinsight.rollups import referrer_host
 
 MIN = 60_000
 HOUR = 60 * MIN
