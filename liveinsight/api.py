@@ -124,7 +124,8 @@ class QueryHandler:
                 raise NotFound(f"no route for {request.path}")
             if request.method not in ("GET", "HEAD"):
                 raise MethodNotAllowed(
-                    f"{request.method} is not allowed on {request.path}; use GET"
+                    f"{request.method} is not allowed on {request.path}; use GET",
+                    ("GET", "HEAD", "OPTIONS"),
                 )
             if request.path.startswith("/api/"):
                 check_bearer(request, self.settings.api_token)

@@ -73,8 +73,14 @@ class UnsupportedMediaType(RequestError):
 
 
 class MethodNotAllowed(RequestError):
+    """405; ``allow`` is what the route accepts, for the ``Allow`` header (RFC 9110)."""
+
     status = 405
     code = "method_not_allowed"
+
+    def __init__(self, message: str, allow: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.allow = allow
 
 
 class NotFound(RequestError):

@@ -90,7 +90,9 @@ class IngestHandler:
         if request.path.rstrip("/") != COLLECT_PATH:
             raise NotFound(f"no route for {request.path}")
         if request.method != "POST":
-            raise MethodNotAllowed(f"{request.method} is not allowed on {COLLECT_PATH}; use POST")
+            raise MethodNotAllowed(
+                f"{request.method} is not allowed on {COLLECT_PATH}; use POST", ("POST", "OPTIONS")
+            )
         events.check_content_type(request.header("content-type"))
         raw_events, _ = events.parse_body(request.body)
         meta = events.RequestMeta(self.clock(), request.header("user-agent"), request.source_ip)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from liveinsight.errors import BackendUnavailable, LiveInsightError, Unauthorized
+from liveinsight.errors import BackendUnavailable, LiveInsightError, MethodNotAllowed, Unauthorized
 
 CORS_ALLOW_HEADERS = "Content-Type, Authorization"
 CORS_MAX_AGE = "600"
@@ -111,6 +111,8 @@ def error_response(error: LiveInsightError) -> ProxyResponse:
         return ProxyResponse(503, {"error": error.code, "message": error.message}, headers)
     if isinstance(error, Unauthorized):
         headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(error, MethodNotAllowed):
+        headers["Allow"] = ", ".join(error.allow)
     return ProxyResponse(error.status, error.body(), headers)
 
 

@@ -215,7 +215,9 @@ def test_health_openapi_and_unknown_routes(http) -> None:
     assert document["openapi"].startswith("3.")
     assert "/collect" in document["paths"]
     assert http.get("/nope").status_code == 404
-    assert http.delete("/api/statistics/summary/").status_code == 405
+    refused = http.delete("/api/statistics/summary/")
+    assert refused.status_code == 405 and refused.headers["allow"] == "GET, HEAD, OPTIONS"
+    assert http.put("/collect", json={}).headers["allow"] == "POST, OPTIONS"
 
 
 def test_hostile_inputs_never_get_a_5xx(http) -> None:

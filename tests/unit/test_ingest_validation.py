@@ -209,4 +209,6 @@ def test_json_and_beacon_content_types_are_accepted(handler, content_type) -> No
 
 def test_get_on_collect_is_405(handler) -> None:
     event = load_event("collect_v1", httpMethod="GET", body=None)
-    assert handler(event, None)["statusCode"] == 405
+    answer = handler(event, None)
+    assert answer["statusCode"] == 405
+    assert answer["headers"]["Allow"] == "POST, OPTIONS"  # RFC 9110
