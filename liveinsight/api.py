@@ -60,9 +60,9 @@ def int_param(query: dict[str, str], name: str, default: int, bounds: tuple[int,
 
 
 def choice_param(query: dict[str, str], name: str, choices: tuple[str, ...]) -> str | None:
-    """A parameter that must be one of ``choices``; absent or empty is None."""
+    """A parameter that must be one of ``choices``; absent is None (empty is not a choice)."""
     raw = query.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
     if raw not in choices:
         allowed = ", ".join(choices)

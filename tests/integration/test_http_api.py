@@ -396,6 +396,8 @@ def test_breakdowns_move_by_delta_as_a_visit_grows_splits_and_is_redelivered(htt
         ({}, "by is required"),
         ({"by": "colour"}, "by"),
         ({"by": "source", "compare": "next"}, "compare"),
+        ({"by": "source", "compare": ""}, "compare"),
+        ({"by": ""}, "by"),
         ({"by": "source", "hours": "0"}, "hours"),
         ({"by": "source", "hours": "abc"}, "hours"),
         ({"by": "source", "limit": "101"}, "limit"),
