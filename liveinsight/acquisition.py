@@ -132,3 +132,21 @@ def dimension_values(visit: Visit) -> dict[str, str]:
         "browser": tags.browser or UNKNOWN,
         "os": tags.os or UNKNOWN,
     }
+
+
+def change(field: str, now: float, before: float) -> tuple[str, str]:
+    """How a breakdown figure moved against the previous window, as (arrow, amount):
+    ``("↑", "12%")``, ``("↓", "1.2pp")``, ``("→", "")``, ``("↑", "new")``. Counts and seconds
+    change relatively; rates (``*_rate``) in percentage points, since a rate's relative change
+    reads as nonsense near 0. The CLI table and the dashboard both describe changes with it."""
+    if field.endswith("_rate"):
+        points = (now - before) * 100
+        if abs(points) < 0.05:
+            return "→", ""
+        return ("↑" if points > 0 else "↓"), f"{abs(points):.1f}pp"
+    if not before:
+        return ("↑", "new") if now else ("→", "")
+    ratio = now / before - 1
+    if abs(ratio) < 0.005:
+        return "→", ""
+    return ("↑" if ratio > 0 else "↓"), f"{abs(ratio):.0%}"

@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from liveinsight.acquisition import COMPARE_CHOICES, DIMENSIONS
+from liveinsight.acquisition import COMPARE_CHOICES, DIMENSIONS, change
 from liveinsight.errors import LiveInsightError
 
 REPORTS = ("summary", "hourly", "pages", "referrers", "active", "breakdown")
@@ -79,20 +79,6 @@ def fetch_direct(
         ) from None
 
 
-def change(field: str, now: float, before: float) -> str:
-    """The change against the previous window: relative for counts and seconds, in percentage
-    points for rates (a rate's relative change reads as nonsense near 0)."""
-    if field.endswith("_rate"):
-        points = (now - before) * 100
-        return " →" if abs(points) < 0.05 else f" {'↑' if points > 0 else '↓'}{abs(points):.1f}pp"
-    if not before:
-        return " ↑new" if now else " →"
-    ratio = now / before - 1
-    if abs(ratio) < 0.005:
-        return " →"
-    return f" {'↑' if ratio > 0 else '↓'}{abs(ratio):.0%}"
-
-
 def breakdown_table(data: dict[str, Any]) -> Table:
     previous_totals = data["totals"].get("previous")
     compared = bool(previous_totals and previous_totals["visits"])
@@ -113,7 +99,11 @@ def breakdown_table(data: dict[str, Any]) -> Table:
             str(row["value"]),
             *(
                 fmt.format(row[field])
-                + (change(field, row[field], previous[field]) if previous is not None else "")
+                + (
+                    " " + "".join(change(field, row[field], previous[field]))
+                    if previous is not None
+                    else ""
+                )
                 for field, _, fmt in BREAKDOWN_COLUMNS
             ),
             end_section=row["value"] == "total" or row is data["rows"][-1],

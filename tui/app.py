@@ -1,11 +1,12 @@
 """The dashboard app: polls a :class:`SnapshotSource` in a worker and shows each answer.
 
-Two screens share the status line, the banner and the footer: Live (KPIs, traffic, pages,
-referrers, sessions) and Insights (``i``: time on page, bounce, depth, clicks, a funnel). Each
-has its own :class:`Feed`, fetched by its own exclusive thread worker, and only the feed of
-the screen on view is polled: a poll never starts while the last one of its feed is in flight,
-so a slow API delays answers but never piles requests up, and the Insights reads (the funnel
-costs the API a Query per hour and shard) add nothing to the live screen's refresh. When a
+Three screens share the status line, the banner and the footer: Live (KPIs, traffic, pages,
+referrers, sessions), Insights (``i``: time on page, bounce, depth, clicks, a funnel) and
+Acquisition (``a``: one dimension's breakdown, ``1``..``6`` switch it). Each has its own
+:class:`Feed`, fetched by its own exclusive thread worker, and only the feed of the screen on
+view is polled: a poll never starts while the last one of its feed is in flight, so a slow API
+delays answers but never piles requests up, and the 24-hour reads (the funnel costs the API a
+Query per hour and shard) add nothing to the live screen's refresh. When a
 poll fails the last data stays on screen under a banner that says how old it is, and the next
 tick simply tries again. ``clock`` (seconds, monotonic) is injected so ages and rates are
 deterministic in tests.
@@ -28,6 +29,8 @@ from textual.widgets import ContentSwitcher, Footer, Static
 from textual.worker import Worker, WorkerState
 
 from tui import humanize
+from tui.acquisition import DIMENSIONS, Breakdown
+from tui.acquisition_view import AcquisitionView
 from tui.client import HttpSnapshotSource, SnapshotSource
 from tui.feed import Feed
 from tui.help import HelpScreen
@@ -45,11 +48,13 @@ MIN_REFRESH_S, MAX_REFRESH_S = REFRESH_STEPS[0], REFRESH_STEPS[-1]
 # plotext + ANSI decoding) and the slowest to change: under load they are redrawn at most
 # this often, at once when a 5-minute bucket starts, and on every `r`.
 AGGREGATES_EVERY_S = 5.0
-# The Insights screen shows 24-hour aggregates that move slowly, and its funnel read grows with
-# the visits of the window: it is polled at most this often, whatever the refresh interval.
-INSIGHTS_EVERY_S = 10.0
+# The Insights and Acquisition screens show 24-hour aggregates that move slowly (and the funnel
+# read grows with the visits of the window): they are polled at most this often, whatever the
+# refresh interval.
+REPORTS_EVERY_S = 10.0
 
-View = Literal["live", "insights"]
+View = Literal["live", "insights", "acquisition"]
+VIEWS = ("live", "insights", "acquisition")
 
 KPI_TILES = (
     ("active-users", "Active users"),
@@ -88,13 +93,17 @@ class DashboardApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
         Binding("p", "toggle_pause", "Pause"),
-        Binding("r", "refresh_now", "Refresh"),
-        Binding("plus,equals_sign", "slower", "Slower", key_display="+"),
-        Binding("minus", "faster", "Faster", key_display="-"),
+        # one footer entry for + and -, and "Reload": the footer of every screen fits 80 columns
+        Binding("r", "refresh_now", "Reload"),
+        Binding("plus,equals_sign", "slower", "Rate", key_display="+-"),
+        Binding("minus", "faster", "Faster", show=False),
         Binding("s", "cycle_sort", "Sort"),
-        # one key, two footer labels: check_action hides the one for the screen on view
+        # one key, two footer labels: check_action hides the one that does not apply
         Binding("i", "switch_view('insights')", "Insights"),
-        Binding("i", "switch_view('live')", "Live"),
+        Binding("i", "back_to_live('insights')", "Live"),
+        Binding("a", "switch_view('acquisition')", "Acquisition"),
+        Binding("a", "back_to_live('acquisition')", "Live"),
+        *(Binding(d.key, f"dimension('{d.by}')", d.label, show=False) for d in DIMENSIONS),
         # priority, or the Screen's own (hidden) Tab binding is the one the Footer lists
         Binding("tab", "focus_next", "Panel", priority=True),
         Binding("shift+tab", "focus_previous", "Panel back", show=False, priority=True),
@@ -122,6 +131,8 @@ class DashboardApp(App[None]):
         self.view: View = "live"
         self.live_feed = Feed("live")
         self.insights_feed = Feed("insights")
+        self.acquisition_feed = Feed("acquisition")
+        self.breakdown_at: dict[str, float] = {}  # when each dimension's last answer came
         self.snapshot: Snapshot | None = None
         self.rate_sample: tuple[int, float] | None = None
         self.ingest_rate: float | None = None
@@ -143,6 +154,7 @@ class DashboardApp(App[None]):
         self.sessions_table = SessionsTable(id="sessions")
         self.referrer_bars = BarList("no visits in the last 24 h", id="referrers")
         self.insights_view = InsightsView(self.funnel, id="insights")
+        self.acquisition_view = AcquisitionView(id="acquisition")
         yield self.status_line
         yield self.banner
         with ContentSwitcher(initial="live", id="views"):
@@ -156,6 +168,7 @@ class DashboardApp(App[None]):
                     yield self.sessions_table
                     yield self.referrer_bars
             yield self.insights_view
+            yield self.acquisition_view
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -172,23 +185,31 @@ class DashboardApp(App[None]):
     # ---- polling --------------------------------------------------------------------------
 
     @property
+    def feeds(self) -> dict[str, Feed]:
+        return {
+            "live": self.live_feed,
+            "insights": self.insights_feed,
+            "acquisition": self.acquisition_feed,
+        }
+
+    @property
     def visible_feed(self) -> Feed:
-        return self.insights_feed if self.view == "insights" else self.live_feed
+        return self.feeds[self.view]
 
     @property
     def interval_s(self) -> float:
         """Seconds between polls of the screen on view."""
-        return max(self.refresh_s, INSIGHTS_EVERY_S) if self.view == "insights" else self.refresh_s
+        return self.refresh_s if self.view == "live" else max(self.refresh_s, REPORTS_EVERY_S)
 
     def poll_tick(self) -> None:
-        """Poll the screen on view: live on every tick, Insights when its interval is up."""
+        """Poll the screen on view: live on every tick, the others when their interval is up."""
         if self.paused:
             return
         if self.view == "live":
             self.start_poll()
         # timer ticks drift by a few ms: half a tick of slack keeps the cadence on the ticks
-        elif self.insights_feed.due(self.clock(), self.interval_s - self.refresh_s / 2):
-            self.start_insights_poll()
+        elif self.visible_feed.due(self.clock(), self.interval_s - self.refresh_s / 2):
+            self.start_report_poll()
 
     def start_poll(self) -> bool:
         """Start a live poll unless one is in flight; True when one was started."""
@@ -198,12 +219,17 @@ class DashboardApp(App[None]):
         self.poll()
         return True
 
-    def start_insights_poll(self) -> bool:
-        """Start an Insights poll unless one is in flight; True when one was started."""
-        if self.insights_feed.in_flight or not self.is_running:
+    def start_report_poll(self) -> bool:
+        """Start a poll of the Insights or Acquisition screen (the one on view) unless one of
+        its feed is in flight; True when one was started."""
+        feed = self.visible_feed
+        if self.view == "live" or feed.in_flight or not self.is_running:
             return False
-        self.insights_feed.begin(self.clock())
-        self.poll_insights()
+        feed.begin(self.clock())
+        if self.view == "insights":
+            self.poll_insights()
+        else:
+            self.poll_acquisition(self.acquisition_view.by)
         return True
 
     @work(exclusive=True, thread=True, group="live", exit_on_error=False)
@@ -215,9 +241,13 @@ class DashboardApp(App[None]):
     def poll_insights(self) -> Insights:
         return self.source.fetch_insights(self.funnel)
 
+    @work(exclusive=True, thread=True, group="acquisition", exit_on_error=False)
+    def poll_acquisition(self, by: str) -> Breakdown:
+        return self.source.fetch_breakdown(by)
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
-        feed = {f.group: f for f in (self.live_feed, self.insights_feed)}.get(worker.group)
+        feed = self.feeds.get(worker.group)
         if feed is None or not worker.is_finished or not self.is_running:
             return
         if event.state is WorkerState.SUCCESS:
@@ -226,6 +256,8 @@ class DashboardApp(App[None]):
                 self.show_snapshot(worker.result)
             elif isinstance(worker.result, Insights):
                 self.insights_view.show(worker.result)
+            elif isinstance(worker.result, Breakdown):
+                self.show_breakdown(worker.result)
         elif event.state is WorkerState.ERROR:
             # anything the source raises is shown, never allowed to stop the dashboard
             error = worker.error
@@ -262,6 +294,13 @@ class DashboardApp(App[None]):
         self.redraw_all = False
         self.sessions_table.show(snapshot.sessions, snapshot.clock_time, snapshot.active_count)
 
+    def show_breakdown(self, breakdown: Breakdown) -> None:
+        self.breakdown_at[breakdown.by] = self.clock()
+        self.acquisition_view.show(breakdown)
+        switched = breakdown.by != self.acquisition_view.by  # while this poll was in flight
+        if switched and self.view == "acquisition" and not self.paused:
+            self.start_report_poll()
+
     def aggregates_due(self, snapshot: Snapshot, now: float) -> bool:
         if self.redraw_all or self.aggregates_drawn is None:
             return True
@@ -286,6 +325,10 @@ class DashboardApp(App[None]):
         now = self.clock()
         self.tiles["data-age"].value = humanize.age(self.live_feed.age(now))
         self.insights_view.tiles["insights-age"].value = humanize.age(self.insights_feed.age(now))
+        received = self.breakdown_at.get(self.acquisition_view.by)
+        self.acquisition_view.tiles["acquisition-age"].value = humanize.age(
+            None if received is None else now - received
+        )
         status = self.status_text()
         if status != self.shown_status:
             self.shown_status = status
@@ -326,8 +369,8 @@ class DashboardApp(App[None]):
         self.show_status()
 
     def action_refresh_now(self) -> None:
-        if self.view == "insights":
-            started = self.start_insights_poll()
+        if self.view != "live":
+            started = self.start_report_poll()
         else:
             self.redraw_all = True
             started = self.start_poll()
@@ -335,25 +378,44 @@ class DashboardApp(App[None]):
             self.notify("A refresh is already running.", timeout=2)
 
     def action_switch_view(self, view: View) -> None:
-        """Show the other screen; its feed is polled at once (unless paused), the other's stops."""
-        if view == self.view or view not in ("live", "insights"):
+        """Show another screen; its feed is polled at once (unless paused), the others' stop."""
+        if view == self.view or view not in VIEWS:
             return
         self.view = view
         self.query_one("#views", ContentSwitcher).current = view
-        first_panel: Widget = (
-            self.sessions_table if view == "live" else self.insights_view.time_on_page
-        )
+        first_panel: Widget = {
+            "live": self.sessions_table,
+            "insights": self.insights_view.time_on_page,
+            "acquisition": self.acquisition_view.table,
+        }[view]
         first_panel.focus()
         self.refresh_bindings()
-        self.poll_tick()  # live: at once (it was not polled while hidden); insights: when due
+        self.poll_tick()  # live: at once (it was not polled while hidden); the others: when due
         self.show_status()
+
+    def action_back_to_live(self, view: View) -> None:
+        """The key of the screen on view leads back to Live."""
+        if view == self.view:
+            self.action_switch_view("live")
+
+    def action_dimension(self, by: str) -> None:
+        """Acquisition: show dimension ``by``; its last answer at once, a fresh one asked for."""
+        if self.view != "acquisition" or not self.acquisition_view.switch(by):
+            return
+        self.show_status()
+        if not self.paused:
+            self.start_report_poll()  # if one is in flight, its answer asks again
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide the keys that do nothing on the screen on view (and so from the footer)."""
         if action == "switch_view":
             return parameters[0] != self.view
+        if action == "back_to_live":
+            return parameters[0] == self.view
         if action == "cycle_sort":
-            return self.view == "live"
+            return self.view in ("live", "acquisition")
+        if action == "dimension":
+            return self.view == "acquisition"
         return True
 
     def action_slower(self) -> None:
@@ -370,7 +432,10 @@ class DashboardApp(App[None]):
         self.show_status()
 
     def action_cycle_sort(self) -> None:
-        self.sessions_table.cycle_sort()
+        if self.view == "acquisition":
+            self.acquisition_view.cycle_sort()
+        else:
+            self.sessions_table.cycle_sort()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -1,6 +1,6 @@
 """Reading the query API over HTTP: five GETs and ``/health`` (the views' lag), one
 :class:`Snapshot` back for the live view; three more, one :class:`Insights` back, for the
-Insights screen.
+Insights screen; one breakdown, one :class:`Breakdown` back, for the Acquisition screen.
 
 The app depends only on :class:`SnapshotSource`, so tests hand it an in-memory fake. Every
 failure (refused, timed out, HTTP error, not JSON, wrong shape) becomes one
@@ -17,19 +17,22 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 
+from tui.acquisition import Breakdown, breakdown_path, parse_breakdown
 from tui.insights import Insights, insight_paths, parse_insights
 from tui.snapshot import ANSWER_PATHS, Snapshot, UnexpectedAnswer, parse_snapshot
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 POLL_BUDGET_S = 5.0
 CONNECT_TIMEOUT_S = 2.0
+
+T = TypeVar("T")
 
 
 class ApiUnavailable(Exception):
@@ -47,6 +50,11 @@ class SnapshotSource(Protocol):
         from a worker thread, never while another fetch_insights is running."""
         ...
 
+    def fetch_breakdown(self, by: str) -> Breakdown:
+        """Dimension ``by`` over 24 h, with the 24 h before; raises ApiUnavailable. Called
+        from a worker thread, never while another fetch_breakdown is running."""
+        ...
+
 
 def normalise_url(url: str) -> str:
     """``url`` without trailing slash; ValueError unless it is an http(s) URL with a host."""
@@ -60,6 +68,14 @@ def normalise_url(url: str) -> str:
     except ValueError:
         raise ValueError(f"bad port in {url!r}") from None
     return url.strip().rstrip("/")
+
+
+def parsed(parse: Callable[[Any], T], answer: Any) -> T:
+    """``parse(answer)``, a wrong shape reported as the API giving no usable answer."""
+    try:
+        return parse(answer)
+    except UnexpectedAnswer as exc:
+        raise ApiUnavailable(f"unexpected answer: {exc}") from exc
 
 
 class HttpSnapshotSource:
@@ -76,18 +92,14 @@ class HttpSnapshotSource:
         self.http = httpx.Client(base_url=self.url, headers=headers)
 
     def fetch(self) -> Snapshot:
-        bodies = self._get_all(ANSWER_PATHS)
-        try:
-            return parse_snapshot(bodies)
-        except UnexpectedAnswer as exc:
-            raise ApiUnavailable(f"unexpected answer: {exc}") from exc
+        return parsed(parse_snapshot, self._get_all(ANSWER_PATHS))
 
     def fetch_insights(self, funnel: Sequence[str]) -> Insights:
-        bodies = self._get_all(insight_paths(funnel))
-        try:
-            return parse_insights(bodies)
-        except UnexpectedAnswer as exc:
-            raise ApiUnavailable(f"unexpected answer: {exc}") from exc
+        return parsed(parse_insights, self._get_all(insight_paths(funnel)))
+
+    def fetch_breakdown(self, by: str) -> Breakdown:
+        deadline = time.monotonic() + self.budget_s
+        return parsed(parse_breakdown, self._get(breakdown_path(by), deadline))
 
     def _get_all(self, paths: Mapping[str, str]) -> dict[str, Any]:
         deadline = time.monotonic() + self.budget_s

@@ -63,11 +63,13 @@ def _funnel(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str
 )
 def dashboard(url: str, refresh: float, funnel: tuple[str, ...], token: str | None) -> None:
     """Live terminal dashboard of a running stack: KPIs, traffic, pages, referrers, sessions;
-    and an Insights screen (key i): time on page, bounce rate, pages per visit, clicks, a funnel.
+    an Insights screen (key i): time on page, bounce rate, pages per visit, clicks, a funnel;
+    and an Acquisition screen (key a): visits, bounce, avg visit, pages per visit and conversion
+    per source, campaign, landing page, device, browser or OS (keys 1-6), against the 24 h before.
 
     It polls the query API (/api/statistics/*, /api/sessions/active/) and keeps the last data
     on screen with a warning banner while the API does not answer. Only the screen on view is
-    polled; Insights at most every 10 s.
+    polled; Insights and Acquisition at most every 10 s.
 
     \b
     Examples:
@@ -78,7 +80,8 @@ def dashboard(url: str, refresh: float, funnel: tuple[str, ...], token: str | No
       LIVEINSIGHT_API_TOKEN=secret liveinsight dashboard --url https://api.example.com
 
     \b
-    Keys: q quit, p pause, r refresh now, + / - poll less / more often, s sort sessions,
-          i Live / Insights, Tab next panel, ? help.
+    Keys: q quit, p pause, r reload now, + / - poll less / more often, s sort the table,
+          i Live / Insights, a Live / Acquisition, 1-6 dimension, Enter segment KPIs,
+          Tab next panel, ? help.
     """
     run_dashboard(url, refresh=refresh, token=token, funnel=funnel)

@@ -17,9 +17,12 @@ KEYS = (
     ("q", "quit"),
     ("p", "pause / resume polling (the data and its age stay on screen)"),
     ("r", "refresh now"),
-    ("+  -", "poll less / more often (0.5 s .. 60 s); Insights at most every 10 s"),
-    ("s", "sort the sessions table by the next column"),
+    ("+  -", "poll less / more often (0.5 s .. 60 s); the 24 h screens at most every 10 s"),
+    ("s", "sort the sessions (Live) or the segments (Acquisition) by the next column"),
     ("i", "switch between Live and Insights (only the screen on view is polled)"),
+    ("a", "switch between Live and Acquisition"),
+    ("1..6", "Acquisition: source, campaign, landing page, device, browser, OS"),
+    ("Enter", "Acquisition: the tiles show the segment under the cursor; Esc: all again"),
     ("Tab", "move between panels; arrows scroll the focused one"),
     ("?", "this help; Esc closes it"),
 )
@@ -55,10 +58,29 @@ INSIGHT_NUMBERS = (
 )
 
 
+ACQUISITION_NUMBERS = (
+    ("Segment", "visits are counted under the values of their first event (S4)"),
+    ("Visits", "visits started in the last 24 hours; visitors: distinct users among them"),
+    ("Bounce", "visits with exactly one page view / visits"),
+    ("Avg visit", "seconds from a visit's first event to its last, averaged over visits"),
+    ("Pages/visit", "page views of those visits / visits"),
+    ("Conv.", "visits with a conversion / visits"),
+    (
+        "↑ ↓ →",
+        "change against the 24 hours before: relative for counts and times, in percentage points (pp) for rates; the amount shows when the table is wide enough, and in the tiles",
+    ),
+)
+
+
 def help_text() -> Group:
     """Keys and numbers as two-column grids, so long meanings wrap under their own column."""
     parts: list[Text | Table] = [Text("Keys", style="bold underline"), _grid(KEYS, 6)]
-    for title, numbers in (("Live", LIVE_NUMBERS), ("Insights", INSIGHT_NUMBERS)):
+    sections = (
+        ("Live", LIVE_NUMBERS),
+        ("Insights", INSIGHT_NUMBERS),
+        ("Acquisition", ACQUISITION_NUMBERS),
+    )
+    for title, numbers in sections:
         parts += [Text(f"\n{title}", style="bold underline"), _grid(numbers, 16)]
     return Group(*parts)
 

@@ -16,6 +16,7 @@ from rich.console import Console
 from textual.pilot import Pilot
 from textual.worker import WorkerCancelled, WorkerFailed
 
+from tui.acquisition import Breakdown, parse_breakdown
 from tui.app import DashboardApp
 from tui.insights import DEFAULT_FUNNEL, Insights, parse_insights
 from tui.snapshot import Snapshot, parse_snapshot
@@ -180,6 +181,64 @@ def insights(**kwargs: Any) -> Insights:
     return parse_insights(insight_answers(**kwargs))
 
 
+# (value, visits, visitors, bounce_rate, avg_visit_seconds, pages_per_visit, conversions)
+Figures = tuple[str, int, int, float, float, float, int]
+SOURCE_ROWS: list[Figures] = [
+    ("(direct)", 420, 380, 0.40, 185.0, 3.2, 21),
+    ("google.com", 310, 290, 0.35, 240.0, 3.9, 25),
+    ("t.co", 150, 149, 0.62, 60.0, 1.6, 1),
+    ("newsletter.example.com", 90, 85, 0.22, 300.0, 4.5, 9),
+]
+SOURCE_BEFORE: list[Figures] = [
+    ("(direct)", 400, 360, 0.42, 180.0, 3.1, 18),
+    ("google.com", 250, 240, 0.36, 250.0, 3.8, 20),
+    ("newsletter.example.com", 100, 95, 0.20, 290.0, 4.4, 10),
+]
+TOTAL_NOW: Figures = ("total", 970, 904, 0.4021, 195.9, 3.3, 56)
+TOTAL_BEFORE: Figures = ("total", 750, 695, 0.38, 205.0, 3.4, 48)
+
+
+def _figures(row: Figures) -> dict[str, Any]:
+    _, visits, visitors, bounce, avg, pages, conversions = row
+    return {
+        "visits": visits,
+        "visitors": visitors,
+        "bounce_rate": bounce,
+        "avg_visit_seconds": avg,
+        "pages_per_visit": pages,
+        "conversions": conversions,
+        "conversion_rate": conversions / visits if visits else 0.0,
+    }
+
+
+def breakdown_answer(
+    by: str = "source",
+    rows: Sequence[Figures] = SOURCE_ROWS,
+    before: Sequence[Figures] | None = SOURCE_BEFORE,
+    total: Figures = TOTAL_NOW,
+    total_before: Figures = TOTAL_BEFORE,
+) -> dict[str, Any]:
+    """A breakdown answer (SPEC 13 shape) with ``compare=previous``; ``before=None`` answers
+    as if the previous window had no visits at all."""
+    earlier = {row[0]: row for row in before or ()}
+    empty: Figures = ("", 0, 0, 0.0, 0.0, 0.0, 0)
+    return {
+        "by": by,
+        "rows": [
+            {"value": row[0], **_figures(row), "previous": _figures(earlier.get(row[0], empty))}
+            for row in rows
+        ],
+        "totals": {
+            **_figures(total),
+            "previous": _figures(total_before if before is not None else empty),
+        },
+    }
+
+
+def breakdown(by: str = "source", **kwargs: Any) -> Breakdown:
+    return parse_breakdown(breakdown_answer(by, **kwargs))
+
+
 # ---- a scripted source, a settable clock --------------------------------------------------
 
 
@@ -226,15 +285,22 @@ class Script(Generic[T]):
 
 class FakeSource:
     """A SnapshotSource in memory: ``live`` scripts ``fetch``, ``insights`` scripts
-    ``fetch_insights`` (and ``funnels`` records the steps asked for). With ``gate`` set, each
-    fetch (in the app's worker thread) waits for it."""
+    ``fetch_insights`` (and ``funnels`` records the steps asked for), ``acquisition`` scripts
+    ``fetch_breakdown`` (``None``: :func:`breakdown` of the dimension asked for, which
+    ``dimensions`` records). With ``gate`` set, each fetch (in the app's worker thread) waits
+    for it."""
 
     def __init__(
-        self, *outcomes: Snapshot | Exception, insights: Sequence[Insights | Exception] = ()
+        self,
+        *outcomes: Snapshot | Exception,
+        insights: Sequence[Insights | Exception] = (),
+        breakdowns: Sequence[Breakdown | Exception | None] = (),
     ) -> None:
         self.live: Script[Snapshot] = Script(outcomes or [snapshot()])
         self.insights: Script[Insights] = Script(insights or [parse_insights(insight_answers())])
+        self.acquisition: Script[Breakdown | None] = Script(breakdowns or [None])
         self.funnels: list[tuple[str, ...]] = []
+        self.dimensions: list[str] = []
         self.gate: threading.Event | None = None
 
     def fetch(self) -> Snapshot:
@@ -243,6 +309,11 @@ class FakeSource:
     def fetch_insights(self, funnel: Sequence[str]) -> Insights:
         self.funnels.append(tuple(funnel))
         return self.insights.answer(self.gate)
+
+    def fetch_breakdown(self, by: str) -> Breakdown:
+        self.dimensions.append(by)
+        outcome = self.acquisition.answer(self.gate)
+        return breakdown(by) if outcome is None else outcome
 
 
 class Clock:
