@@ -82,12 +82,10 @@ def breakdown_path(by: str) -> str:
 def parse_breakdown(answer: Any) -> Breakdown:
     body = json_object(answer, "breakdown")
     by = json_str(body, "by", "breakdown")
+    rows = tuple(_segment(item) for item in json_list(body, "rows", "breakdown"))
     totals = json_object(body.get("totals"), "breakdown totals")
-    return Breakdown(
-        by=by,
-        rows=tuple(_segment(item) for item in json_list(body, "rows", "breakdown")),
-        total=Segment("total", _figures(totals, "breakdown totals"), _before(totals)),
-    )
+    total = Segment("total", _figures(totals, "breakdown totals"), _before(totals))
+    return Breakdown(by=by, rows=rows, total=total)
 
 
 def _segment(item: Any) -> Segment:

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from tui_fakes import health, insight_answers, settle
+from tui_fakes import breakdown_answer, health, insight_answers, settle
 
 from tui.app import DashboardApp
 from tui.client import ApiUnavailable, HttpSnapshotSource, normalise_url
@@ -82,6 +82,7 @@ ANSWERS.update(
     }
 )
 ANSWERS["/health"] = health(lag_events=132, lag_ms=1400)
+ANSWERS["/api/statistics/breakdown/"] = breakdown_answer("source")
 
 
 class StubApi(BaseHTTPRequestHandler):
@@ -210,6 +211,30 @@ def test_source_reads_the_three_insight_answers_for_the_funnel_it_is_given(
     ]
 
 
+def test_source_reads_one_breakdown_with_the_window_before(api: StubServer) -> None:
+    with HttpSnapshotSource(api.url, token=TOKEN) as source:
+        breakdown = source.fetch_breakdown("source")
+    assert [s.value for s in breakdown.rows][:2] == ["(direct)", "google.com"]
+    assert breakdown.compared and breakdown.total.now.visits == 970
+    assert api.requests == [
+        (
+            "/api/statistics/breakdown/?by=source&hours=24&limit=25&compare=previous",
+            f"Bearer {TOKEN}",
+        )
+    ]
+
+
+def test_a_bad_breakdown_answer_is_one_short_reason(api: StubServer) -> None:
+    api.overrides["/api/statistics/breakdown/"] = (400, b'{"error": "invalid_parameter"}')
+    with HttpSnapshotSource(api.url) as source, pytest.raises(ApiUnavailable) as caught:
+        source.fetch_breakdown("source")
+    assert str(caught.value) == "HTTP 400 from /api/statistics/breakdown/"
+    api.overrides["/api/statistics/breakdown/"] = (200, b'{"by": "source", "rows": 3}')
+    with HttpSnapshotSource(api.url) as source, pytest.raises(ApiUnavailable) as caught:
+        source.fetch_breakdown("source")
+    assert str(caught.value) == "unexpected answer: breakdown: 'rows' should be a list"
+
+
 def test_a_bad_insight_answer_is_one_short_reason(api: StubServer) -> None:
     api.overrides["/api/statistics/funnel/"] = (200, b'{"visits": 1, "steps": {}}')
     with HttpSnapshotSource(api.url) as source, pytest.raises(ApiUnavailable) as caught:
@@ -312,6 +337,12 @@ async def drive_dashboard(app: DashboardApp, api: StubServer) -> None:
         await settle(pilot)
         assert app.query_one("#bounce-rate", KpiTile).value == "37.50 %"
         assert app.insights_feed.last_error is None
+
+        await pilot.press("a")
+        await settle(pilot)
+        assert app.query_one("#acq-visits", KpiTile).value == "970 ↑29%"
+        assert app.acquisition_view.table.row_count == 4
+        assert app.acquisition_feed.last_error is None
         await pilot.press("q")
         await pilot.pause()
         assert not app.is_running
