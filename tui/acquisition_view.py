@@ -238,6 +238,11 @@ class AcquisitionView(Vertical):
         self.show_breakdown()
 
     @property
+    def on_view(self) -> bool:
+        """True when this is the screen the ContentSwitcher shows."""
+        return getattr(self.parent, "current", None) == self.id
+
+    @property
     def breakdown(self) -> Breakdown | None:
         return self.breakdowns.get(self.by)
 
@@ -281,6 +286,8 @@ class AcquisitionView(Vertical):
         empty = breakdown is None or not breakdown.rows
         self.note.display = empty
         self.table.display = not empty
+        if not empty and self.screen.focused is None and self.on_view:
+            self.table.focus()  # hiding it (waiting for a dimension) took the focus away
         self.show_segment()
 
     def show_title(self) -> None:

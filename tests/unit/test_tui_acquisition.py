@@ -176,6 +176,11 @@ async def test_a_digit_shows_that_dimension_and_asks_for_it_at_once() -> None:
         await settle(pilot)
         text = screen_text(app)
         assert "[2 Campaign]" in text and "[1 Source]" not in text
+        # the table was hidden while the first answer of each dimension was awaited: it has
+        # the focus back, so the arrows and Enter work at once
+        assert app.focused is table(app)
+        await pilot.press("down", "enter")
+        assert kpis(app)["Segment"] == "google.com"
 
 
 async def test_switching_while_a_poll_is_in_flight_asks_again_when_it_ends_never_two_at_once() -> (
