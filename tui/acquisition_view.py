@@ -29,7 +29,6 @@ from tui.sanitize import printable
 from tui.widgets import WAITING, KpiTile
 
 WIDE_TABLE = 100  # cells; below this the change is an arrow alone (the tiles give the amount)
-VALUE_CAP = 80
 MIN_VALUE_WIDTH = 8
 # Up is good for these figures, and down for the bounce rate: the arrow's colour says so (the
 # arrow itself is what counts without colour).
@@ -146,7 +145,7 @@ class BreakdownTable(DataTable[Text]):
         wide = width >= WIDE_TABLE
         # one cell either side of each column, and the scrollbar
         used = sum((c.wide if wide else c.narrow) + 2 for c in COLUMNS) + 2 + 1
-        return wide, max(MIN_VALUE_WIDTH, min(VALUE_CAP, width - used))
+        return wide, max(MIN_VALUE_WIDTH, width - used)  # the figures stay at the right edge
 
     def fill(self) -> None:
         """(Re)build the rows in the current order; the cursor stays on its segment."""
