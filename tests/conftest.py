@@ -5,6 +5,7 @@ Integration tests get a fresh table prefix each, so they never see each other's 
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 import time
@@ -94,6 +95,48 @@ def local_tables(local_settings: Settings, local_client: Any) -> Iterator[Settin
 
 
 # ---- moto ---------------------------------------------------------------------------------------
+
+
+class _TableCopiedOncePerTransaction:
+    """moto 5.2's ``transact_write_items`` backs up a table (``copy.deepcopy``) once per
+    *action* on it, before any action runs: a 25-action views transaction copied the whole
+    Rollups table 25 times, and that made the moto tier slow (an example of the query property
+    spent 6 s in deepcopy). Within one transaction's backup nothing changes the tables, so
+    one copy per table serves every action; anything else is copied as moto asks."""
+
+    def __init__(self) -> None:
+        self.local = threading.local()
+
+    def deepcopy(self, value: Any, memo: Any = None) -> Any:
+        from moto.dynamodb.models.table import Table
+
+        cache = getattr(self.local, "tables", None)
+        if cache is None or not isinstance(value, Table):
+            return copy.deepcopy(value, memo)
+        if id(value) not in cache:
+            cache[id(value)] = copy.deepcopy(value)
+        return cache[id(value)]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    def install(self) -> None:
+        from moto.dynamodb import models
+
+        original = models.DynamoDBBackend.transact_write_items
+        models.copy = self  # type: ignore[attr-defined]  # what the module calls copy
+
+        def transact_write_items(backend: Any, transact_items: Any) -> Any:
+            self.local.tables = {}
+            try:
+                return original(backend, transact_items)
+            finally:
+                self.local.tables = None
+
+        models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+_TableCopiedOncePerTransaction().install()
 
 
 @pytest.fixture(scope="session")
