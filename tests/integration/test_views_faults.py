@@ -159,7 +159,7 @@ def test_storage_sigkilled_then_rebuild_gives_what_the_surviving_log_implies(
         if kill_at != "mid-apply":
             poller.start()
         with RunningGateway(create_app(settings)) as gateway:
-            simulate(simulate_command(gateway.url, main, seed=3, visitors=60, backfill="1h"))
+            simulate(simulate_command(gateway.url, main, seed=3, visitors=30, backfill="1h"))
             ledgers = [main]
             if kill_at == "mid-apply":
                 # The whole run is a backlog; the kill comes once its first segment is applied.
