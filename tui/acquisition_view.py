@@ -128,14 +128,6 @@ class BreakdownTable(DataTable[Text]):
         self.fill()
         return self.order
 
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        event.stop()
-        if event.column_key.value is not None:
-            self.sort_by(event.column_key.value)
-            parent = self.parent
-            if isinstance(parent, AcquisitionView):
-                parent.show_title()
-
     def on_resize(self) -> None:
         if self.table_layout() != self.layout_key:
             self.fill()
@@ -327,6 +319,12 @@ class AcquisitionView(Vertical):
         put("acq-avg-visit", "avg_visit_seconds", humanize.duration(now.avg_visit_seconds))
         put("acq-pages", "pages_per_visit", f"{now.pages_per_visit:.2f}")
         put("acq-conversion", "conversion_rate", f"{now.conversion_rate:.1%}")
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        if event.column_key.value is not None:
+            self.table.sort_by(event.column_key.value)
+            self.show_title()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
