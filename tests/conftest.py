@@ -124,7 +124,7 @@ class _TableCopiedOncePerTransaction:
         from moto.dynamodb import models
 
         original = models.DynamoDBBackend.transact_write_items
-        models.copy = self  # type: ignore[attr-defined]  # what the module calls copy
+        models.copy = self  # the name moto's module calls copy.deepcopy through
 
         def transact_write_items(backend: Any, transact_items: Any) -> Any:
             self.local.tables = {}
@@ -133,7 +133,7 @@ class _TableCopiedOncePerTransaction:
             finally:
                 self.local.tables = None
 
-        models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+        models.DynamoDBBackend.transact_write_items = transact_write_items
 
 
 _TableCopiedOncePerTransaction().install()

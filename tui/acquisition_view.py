@@ -104,7 +104,6 @@ class BreakdownTable(DataTable[Text]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.breakdown: Breakdown | None = None
         self.order = SORT_CYCLE[0]
-        self.compared = False  # whether the rows carry a change
         self.layout_key: tuple[bool, int] | None = None  # (wide, value width) the columns have
 
     def show(self, breakdown: Breakdown | None) -> None:
@@ -157,14 +156,16 @@ class BreakdownTable(DataTable[Text]):
         if self.breakdown is None:
             return
         wide, value_width = layout
-        self.compared = self.breakdown.compared
+        compared = self.breakdown.compared
         for segment in sort_segments(self.breakdown.rows, self.order):
-            self.add_row(*self.cells(segment, value_width, wide), key=segment.value)
+            before = segment.before if compared else None
+            self.add_row(*self.cells(segment, before, value_width, wide), key=segment.value)
         if cursor_value is not None and cursor_value in self.rows:
             self.move_cursor(row=self.get_row_index(cursor_value), animate=False)
 
-    def cells(self, segment: Segment, value_width: int, wide: bool) -> tuple[Text, ...]:
-        before = segment.before if self.compared else None
+    def cells(
+        self, segment: Segment, before: Figures | None, value_width: int, wide: bool
+    ) -> tuple[Text, ...]:
         figures = [
             Text.assemble(
                 c.show(segment.now),
@@ -214,6 +215,7 @@ class AcquisitionView(Vertical):
         self.table = BreakdownTable(id="breakdown")
         self.note = Static(WAITING, id="acq-note", markup=False)
         self.breakdowns: dict[str, Breakdown] = {}  # the last answer per dimension
+        self.received: dict[str, float] = {}  # when it came, on the app's clock
         self.selected: str | None = None  # the segment Enter picked; None: all of them
 
     def compose(self) -> ComposeResult:
@@ -237,8 +239,14 @@ class AcquisitionView(Vertical):
     def breakdown(self) -> Breakdown | None:
         return self.breakdowns.get(self.by)
 
-    def show(self, breakdown: Breakdown) -> None:
-        """A polled answer; shown if it is the dimension on view, kept for later otherwise."""
+    def age(self, now: float) -> float | None:
+        """Seconds since the dimension on view was last answered; None before its first."""
+        received = self.received.get(self.by)
+        return None if received is None else now - received
+
+    def show(self, breakdown: Breakdown, now: float) -> None:
+        """A polled answer at ``now``; shown if it is the dimension on view, kept otherwise."""
+        self.received[breakdown.by] = now
         if self.breakdowns.get(breakdown.by) == breakdown:
             return
         self.breakdowns[breakdown.by] = breakdown

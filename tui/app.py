@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, get_args
 
 from rich.text import Text
 from textual import work
@@ -54,7 +54,7 @@ AGGREGATES_EVERY_S = 5.0
 REPORTS_EVERY_S = 10.0
 
 View = Literal["live", "insights", "acquisition"]
-VIEWS = ("live", "insights", "acquisition")
+VIEWS: tuple[View, ...] = get_args(View)
 
 KPI_TILES = (
     ("active-users", "Active users"),
@@ -129,10 +129,8 @@ class DashboardApp(App[None]):
         self.clock = clock
         self.paused = False
         self.view: View = "live"
-        self.live_feed = Feed("live")
-        self.insights_feed = Feed("insights")
-        self.acquisition_feed = Feed("acquisition")
-        self.breakdown_at: dict[str, float] = {}  # when each dimension's last answer came
+        self.feeds: dict[str, Feed] = {view: Feed(view) for view in VIEWS}  # by worker group too
+        self.live_feed, self.insights_feed, self.acquisition_feed = self.feeds.values()
         self.snapshot: Snapshot | None = None
         self.rate_sample: tuple[int, float] | None = None
         self.ingest_rate: float | None = None
@@ -183,14 +181,6 @@ class DashboardApp(App[None]):
         self.start_poll()
 
     # ---- polling --------------------------------------------------------------------------
-
-    @property
-    def feeds(self) -> dict[str, Feed]:
-        return {
-            "live": self.live_feed,
-            "insights": self.insights_feed,
-            "acquisition": self.acquisition_feed,
-        }
 
     @property
     def visible_feed(self) -> Feed:
@@ -295,8 +285,7 @@ class DashboardApp(App[None]):
         self.sessions_table.show(snapshot.sessions, snapshot.clock_time, snapshot.active_count)
 
     def show_breakdown(self, breakdown: Breakdown) -> None:
-        self.breakdown_at[breakdown.by] = self.clock()
-        self.acquisition_view.show(breakdown)
+        self.acquisition_view.show(breakdown, self.clock())
         switched = breakdown.by != self.acquisition_view.by  # while this poll was in flight
         if switched and self.view == "acquisition" and not self.paused:
             self.start_report_poll()
@@ -325,9 +314,8 @@ class DashboardApp(App[None]):
         now = self.clock()
         self.tiles["data-age"].value = humanize.age(self.live_feed.age(now))
         self.insights_view.tiles["insights-age"].value = humanize.age(self.insights_feed.age(now))
-        received = self.breakdown_at.get(self.acquisition_view.by)
         self.acquisition_view.tiles["acquisition-age"].value = humanize.age(
-            None if received is None else now - received
+            self.acquisition_view.age(now)
         )
         status = self.status_text()
         if status != self.shown_status:
