@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -44,12 +45,16 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+
+
 def int_param(query: dict[str, str], name: str, default: int, bounds: tuple[int, int]) -> int:
     raw = query.get(name)
     if raw is None or raw == "":
         return default
     low, high = bounds
-    if not raw.strip().lstrip("-").isdigit() or len(raw) > 12:
+    # ASCII digits only: str.isdigit() also takes '²' or '٣', which int() then refuses
+    if not WHOLE_NUMBER.fullmatch(raw.strip()) or len(raw) > 12:
         raise BadQueryParameter(
             f"{name} must be a whole number between {low} and {high}, got {raw!r}"
         )

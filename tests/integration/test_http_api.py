@@ -188,6 +188,8 @@ def test_visit_items_match_the_session_rules(http, gateway) -> None:
         ({"limit": "0"}, "limit"),
         ({"limit": "101"}, "limit"),
         ({"limit": "1.5"}, "limit"),
+        ({"limit": "²"}, "limit"),  # a digit to str.isdigit(), not to int() (found by fuzzing)
+        ({"hours": "٣"}, "hours"),
     ],
 )
 def test_bad_query_parameters_are_400(http, params, problem) -> None:
