@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,17 +87,20 @@ class Dynamo:
         keys: Iterable[dict[str, Any]],
         *,
         consistent: bool = True,
-        projection: str | None = None,
+        projection: Sequence[str] = (),
     ) -> list[dict[str, Any]]:
-        """Every item found under ``keys`` (low-level key format), as plain values."""
+        """Every item found under ``keys`` (low-level key format), as plain values; only the
+        attributes named in ``projection`` if given."""
         found: list[dict[str, Any]] = []
         keys = list(keys)
         for start in range(0, len(keys), BATCH_GET_KEYS):
             request: dict[str, Any] = {
-                table: {"Keys": keys[start : start + BATCH_GET_KEYS], "ConsistentRead": consistent}
+                table: {
+                    "Keys": keys[start : start + BATCH_GET_KEYS],
+                    "ConsistentRead": consistent,
+                    **projected(projection),
+                }
             }
-            if projection:
-                request[table]["ProjectionExpression"] = projection
             for attempt in range(20):
                 response = self.call("batch_get_item", RequestItems=request)
                 found.extend(
@@ -132,6 +135,14 @@ class Dynamo:
                 self.sleep(min(0.5, 0.02 * 2**attempt))
             else:
                 raise BackendUnavailable("storage kept writes unprocessed")
+
+
+def projected(names: Sequence[str]) -> dict[str, Any]:
+    """The request parameters that read only ``names`` (any characters; none: everything)."""
+    if not names:
+        return {}
+    aliases = {f"#p{i}": name for i, name in enumerate(names)}
+    return {"ProjectionExpression": ", ".join(aliases), "ExpressionAttributeNames": aliases}
 
 
 def key(name: str, value: str) -> dict[str, Any]:

@@ -147,15 +147,32 @@ def _check(table: str, session_id: str, condition: str, values: dict[str, Any]) 
 
 
 def rollup_action(table: str, key: rollups.RollupKey, counts: dict[str, int]) -> dict[str, Any]:
-    """One coalesced ``ADD`` of counter deltas to a rollup item."""
+    """One coalesced update of a rollup item: ``ADD`` the counter deltas and the visits that
+    join a set, ``DELETE`` those that leave one."""
     pk, sk = key
-    names = {f"#f{i}": name for i, name in enumerate(counts)}
-    values = {f":d{i}": {"N": str(amount)} for i, amount in enumerate(counts.values())}
+    change = rollups.item_change(counts)
+    if change.overlapping:
+        raise ValueError(f"one update cannot add to and delete from a set of {key}")
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+
+    def clause(verb: str, operands: dict[str, Any]) -> str:
+        parts = []
+        for attribute, value in operands.items():
+            i = len(names)
+            names[f"#f{i}"], values[f":d{i}"] = attribute, value
+            parts.append(f"#f{i} :d{i}")
+        return f"{verb} " + ", ".join(parts) if parts else ""
+
+    adds: dict[str, Any] = {name: {"N": str(amount)} for name, amount in change.numbers.items()}
+    adds.update({name: {"SS": sorted(visits)} for name, visits in change.joins.items()})
+    deletes = {name: {"SS": sorted(visits)} for name, visits in change.leaves.items()}
+    expression = " ".join(c for c in (clause("ADD", adds), clause("DELETE", deletes)) if c)
     return {
         "Update": {
             "TableName": table,
             "Key": {"pk": {"S": pk}, "sk": {"S": sk}},
-            "UpdateExpression": "ADD " + ", ".join(f"#f{i} :d{i}" for i in range(len(counts))),
+            "UpdateExpression": expression,
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }
@@ -170,11 +187,16 @@ class Segment:
     deltas: rollups.Deltas = field(default_factory=rollups.new_deltas)
     reserved: int = 1  # the checkpoint
 
-    def size_with(self, plan: SessionPlan) -> int:
-        """Actions of this transaction if ``plan`` joined it (shared rollup keys count once)."""
-        new_keys = sum(1 for key in plan.deltas if key not in self.deltas)
-        actions = sum(len(p.actions) for p in self.plans) + len(plan.actions)
-        return self.reserved + actions + len(self.deltas) + new_keys
+    @property
+    def size(self) -> int:
+        """Actions of its transaction."""
+        return self.reserved + sum(len(p.actions) for p in self.plans) + len(self.deltas)
+
+    @property
+    def overlapping(self) -> bool:
+        """Some rollup item would both gain and lose set members (two visits, one joining a
+        breakdown slot as another leaves it): it needs two transactions."""
+        return any(rollups.item_change(fields).overlapping for fields in self.deltas.values())
 
     def add(self, plan: SessionPlan) -> None:
         self.plans.append(plan)

@@ -18,11 +18,12 @@ from liveinsight.buckets import Bucket
 from liveinsight.engagement import Step, funnel_depth
 from liveinsight.rollups import (
     CLICKS,
+    MEMBER,
     PAGES,
     REFERRERS,
     TIME_ON_PAGE,
-    VISITOR,
     breakdown_kind,
+    member_user,
     split_click_name,
 )
 
@@ -194,7 +195,7 @@ def funnel_view(
     return {"visits": len(depths), "steps": steps, "truncated": truncated}
 
 
-BreakdownCounts = Mapping[str, Mapping[str, int]]  # value -> breakdown fields and visitor refs
+BreakdownCounts = Mapping[str, Mapping[str, int]]  # value -> breakdown fields and member visits
 
 
 def _breakdown_figures(counts: Mapping[str, int], visitors: int) -> dict[str, Any]:
@@ -216,7 +217,7 @@ def _breakdown_figures(counts: Mapping[str, int], visitors: int) -> dict[str, An
 
 
 def _visitors(counts: Mapping[str, int]) -> set[str]:
-    return {f for f, n in counts.items() if f.startswith(VISITOR) and n > 0}
+    return {member_user(f) for f, n in counts.items() if f.startswith(MEMBER) and n > 0}
 
 
 def _breakdown_totals(rows: BreakdownCounts) -> dict[str, Any]:
@@ -224,7 +225,7 @@ def _breakdown_totals(rows: BreakdownCounts) -> dict[str, Any]:
     everyone: set[str] = set()
     for counts in rows.values():
         for field, n in counts.items():
-            if not field.startswith(VISITOR):
+            if not field.startswith(MEMBER):
                 summed[field] = summed.get(field, 0) + n
         everyone |= _visitors(counts)
     return _breakdown_figures(summed, len(everyone))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -10,19 +10,21 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from liveinsight import items, rollups, tables
 from liveinsight.acquisition import DIMENSIONS
-from liveinsight.buckets import H1, HOUR_MS, Bucket, bucket_start
-from liveinsight.dynamo import Dynamo
+from liveinsight.buckets import BUCKET_MS, H1, HOUR_MS, Bucket, bucket_start
+from liveinsight.dynamo import Dynamo, projected
 from liveinsight.engagement import Step
 from liveinsight.errors import BackendUnavailable
 from liveinsight.query import ActiveVisit
 
+# The fields a read of each kind takes (and projects: an item of a page holds its views, time
+# on page and clicks, with every 5-minute slot). Clicks are named by target: all of them.
 NAMED_FIELDS: dict[str, tuple[str, ...] | None] = {
     rollups.PAGES: ("views",),
     rollups.REFERRERS: ("sessions",),
     rollups.TIME_ON_PAGE: ("dwell_ms", "dwell_n"),
-    rollups.CLICKS: (),
-    # a breakdown item holds nothing but its counts and visitor refs: all of them
-    **{rollups.breakdown_kind(d): None for d in DIMENSIONS},
+    rollups.CLICKS: None,
+    # and the members of the breakdown slots' sets
+    **{rollups.breakdown_kind(d): rollups.BREAKDOWN_FIELDS for d in DIMENSIONS},
 }
 
 
@@ -58,14 +60,20 @@ class DynamoRollupSource:
         """Each bucket's counters, summed over the write shards: a whole hour from its item's
         totals, a 5-minute bucket from its slot in the hour's item."""
         hours = {bucket_start(b.start, HOUR_MS) for b in wanted}
-        keys = [
-            {"pk": {"S": rollups.counter_key(hour, shard)[0]}, "sk": {"S": "-"}}
-            for hour in sorted(hours)
-            for shard in range(self.shards)
-        ]
-        chunks = [keys[i : i + 100] for i in range(0, len(keys), 100)]
+        sliced = {bucket_start(b.start, HOUR_MS) for b in wanted if b.granularity != H1}
+        chunks: list[tuple[list[dict[str, Any]], Sequence[str]]] = []
+        for group, projection in (
+            (hours - sliced, ("pk", *rollups.COUNTER_FIELDS)),  # totals only, not the slots
+            (sliced, ()),
+        ):
+            keys = [
+                {"pk": {"S": rollups.counter_key(hour, shard)[0]}, "sk": {"S": "-"}}
+                for hour in sorted(group)
+                for shard in range(self.shards)
+            ]
+            chunks.extend((keys[i : i + 100], projection) for i in range(0, len(keys), 100))
         by_hour: dict[int, dict[tuple[int | None, str], int]] = {h: {} for h in hours}
-        for found in self._pool.map(self._get_items, chunks):
+        for found in self._pool.map(lambda chunk: self._get_items(*chunk), chunks):
             for values in found:
                 sums = by_hour[int(values["pk"].split("#")[1])]
                 for slot, field, n in _counts(values):
@@ -81,8 +89,12 @@ class DynamoRollupSource:
             }
         return totals
 
-    def _get_items(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return self.dynamo.batch_get(self.rollups_table, keys, consistent=False)
+    def _get_items(
+        self, keys: list[dict[str, Any]], projection: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        return self.dynamo.batch_get(
+            self.rollups_table, keys, consistent=False, projection=projection
+        )
 
     def named(self, kind: str, wanted: list[Bucket]) -> dict[str, dict[str, int]]:
         """Per page / host / (page, target): its counters in ``wanted``, summed.
@@ -99,20 +111,26 @@ class DynamoRollupSource:
         fields = NAMED_FIELDS[kind]
         totals: dict[str, dict[str, int]] = {}
         partitions = [(rollups.named_pk(kind, hour), hour) for hour in slots]
-        for hour, rows in self._pool.map(lambda p: (p[1], self._query_partition(p[0])), partitions):
+
+        def query(partition: tuple[str, int]) -> tuple[int, list[dict[str, Any]]]:
+            pk, hour = partition
+            return hour, self._query_partition(pk, _projection(kind, hour, slots[hour]))
+
+        for hour, rows in self._pool.map(query, partitions):
             wanted_slots = slots[hour]
             for values in rows:
                 for slot, field, n in _counts(values):
-                    if (slot is None) != (wanted_slots is None) or (
-                        wanted_slots is not None and slot not in wanted_slots
-                    ):
+                    if wanted_slots is None:  # a whole hour: its totals, and every member
+                        if slot is not None and not field.startswith(rollups.MEMBER):
+                            continue
+                    elif slot not in wanted_slots:
                         continue
                     if kind == rollups.CLICKS:
                         if not field.startswith(rollups.CLICK_FIELD):
                             continue
                         target = field[len(rollups.CLICK_FIELD) :]
                         key, field = f"{values['sk']}{rollups.CLICK_SEPARATOR}{target}", "clicks"
-                    elif fields is None or field in fields:
+                    elif field in (fields or ()) or field.startswith(rollups.MEMBER):
                         key = values["sk"]
                     else:
                         continue
@@ -149,14 +167,15 @@ class DynamoRollupSource:
                 break
         return rows
 
-    def _query_partition(self, pk: str) -> list[dict[str, Any]]:
-        """All items of a partition (one hour of one kind)."""
+    def _query_partition(self, pk: str, projection: Sequence[str]) -> list[dict[str, Any]]:
+        """All items of a partition (one hour of one kind), only ``projection`` if given."""
         rows: list[dict[str, Any]] = []
         for page in self.dynamo.pages(
             "query",
             TableName=self.rollups_table,
             KeyConditionExpression="pk = :pk",
             ExpressionAttributeValues={":pk": {"S": pk}},
+            **projected(projection),
         ):
             rows.extend(page)
         return rows
@@ -183,9 +202,32 @@ class DynamoRollupSource:
         ]
 
 
+def _projection(kind: str, hour: int, wanted_slots: set[int] | None) -> list[str]:
+    """What a read of ``kind`` takes of an item: a whole hour's totals or the wanted slots'
+    counts, and for a breakdown the members of those slots (a whole hour: of every slot)."""
+    fields = NAMED_FIELDS[kind]
+    if fields is None:
+        return []  # everything
+    slots = range(hour, hour + HOUR_MS, BUCKET_MS) if wanted_slots is None else sorted(wanted_slots)
+    names = ["sk"]
+    if wanted_slots is None:
+        names.extend(fields)
+    else:
+        names.extend(rollups.slot(f, m5) for m5 in slots for f in fields)
+    if kind.startswith(rollups.breakdown_kind("")):
+        names.extend(rollups.members(m5) for m5 in slots)
+    return names
+
+
 def _counts(values: dict[str, Any]) -> Iterator[tuple[int | None, str, int]]:
-    """(5-minute slot or None for the hour, field, count) of a rollup item's counters."""
+    """(5-minute slot or None for the hour, field, count) of a rollup item's counters; each
+    member of a breakdown set counts 1 as its ``MEMBER`` field."""
     for name, n in values.items():
-        if name not in ("pk", "sk") and isinstance(n, int):
-            slot, field = rollups.parse_field(name)
+        if name in ("pk", "sk"):
+            continue
+        slot, field = rollups.parse_field(name)
+        if isinstance(n, int):
             yield slot, field, n
+        elif field == rollups.MEMBERS and isinstance(n, set):
+            for visit in n:
+                yield slot, rollups.MEMBER + visit, 1

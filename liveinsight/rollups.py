@@ -17,6 +17,9 @@ the totals and a partial hour from its slots.
   (page_views), ``dwell_ms`` and ``dwell_n`` (time on page), and ``k\t<target>`` (clicks per
   target). One item per page and hour, which DynamoDB's split-for-heat spreads by sort key.
 - ``r#<hour_start>`` / ``<referrer host>``: ``sessions`` (visits started, by host).
+- ``b:<dimension>#<hour_start>`` / ``<value>``: the visits that started then with that value
+  (``BREAKDOWN_FIELDS``), and per 5-minute slot a string set ``<m5 start>\tv`` naming each of
+  those visits as ``<user id>\t<visit id>`` (distinct visitors are its distinct user ids).
 A window reads one Query per hour for pages and hosts, one batch get for the counters.
 
 Visit-level counters (visits, converted_visits, referrer hosts, time on page) belong to the
@@ -29,6 +32,7 @@ from __future__ import annotations
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from liveinsight.acquisition import DIMENSIONS, dimension_values, referrer_host
 from liveinsight.buckets import HOUR_MS, bucket_start
@@ -52,14 +56,31 @@ COUNTER_FIELDS = (
 PAGES, REFERRERS, TIME_ON_PAGE, CLICKS = "p", "r", "t", "k"
 PHYSICAL = {PAGES: PAGES, TIME_ON_PAGE: PAGES, CLICKS: PAGES, REFERRERS: REFERRERS}
 # A breakdown item (one per dimension value and hour of visit start) counts the visits that
-# started then with that value: these fields, and one ``u\t<user_id>`` per visitor (how many of
-# its visits are there: distinct visitors are the fields above zero).
+# started then with that value: these fields, and the visits themselves in one string set per
+# 5-minute slot (``members``). A delta names a visit as the field ``MEMBER + <member>`` with
+# +1 (it joins the set) or -1 (it leaves): a visit is there once or not at all, so no count.
 BREAKDOWN_FIELDS = ("visits", "bounced", "visit_s", "pages", "converted")
-VISITOR = "u\t"
+MEMBERS = "v"  # the set's field name: attribute ``<m5 start>\tv``
+MEMBER = MEMBERS + "\t"  # user and visit ids refuse tabs (events.py patterns)
 
 
 def breakdown_kind(dimension: str) -> str:
     return f"b:{dimension}"
+
+
+def member(visit: Visit) -> str:
+    """How a visit is named in its breakdown rows' sets: ``<user id>\t<visit id>``."""
+    return f"{visit.user_id}\t{visit.session_id}"
+
+
+def member_user(field: str) -> str:
+    """The user id of a ``MEMBER`` field."""
+    return field[len(MEMBER) :].partition("\t")[0]
+
+
+def members(slot_start: int) -> str:
+    """The string-set attribute holding the visits that started in one 5-minute slot."""
+    return slot(MEMBERS, slot_start)
 
 
 PHYSICAL.update({breakdown_kind(d): breakdown_kind(d) for d in DIMENSIONS})
@@ -126,9 +147,12 @@ def _add_both(deltas: Deltas, key: RollupKey, field: str, ts_ms: int, amount: in
     _add(deltas, key, slot(field, bucket_start(ts_ms)), amount)
 
 
+def _named_key(kind: str, ts_ms: int, name: str) -> RollupKey:
+    return (named_pk(kind, bucket_start(ts_ms, HOUR_MS)), rollup_name(name))
+
+
 def _add_named(deltas: Deltas, kind: str, ts_ms: int, name: str, field: str, amount: int) -> None:
-    key = (named_pk(kind, bucket_start(ts_ms, HOUR_MS)), rollup_name(name))
-    _add_both(deltas, key, field, ts_ms, amount)
+    _add_both(deltas, _named_key(kind, ts_ms, name), field, ts_ms, amount)
 
 
 def _add(deltas: Deltas, key: RollupKey, field: str, amount: int) -> None:
@@ -160,8 +184,13 @@ def visit_deltas(visit: Visit | None, shard: int, sign: int, deltas: Deltas) -> 
     _add_named(deltas, REFERRERS, start, referrer_host(visit.referrer), "sessions", sign)
     counts = breakdown_counts(visit)
     for dimension, value in dimension_values(visit).items():
+        kind = breakdown_kind(dimension)
         for field, amount in counts.items():
-            _add_named(deltas, breakdown_kind(dimension), start, value, field, sign * amount)
+            if field.startswith(MEMBER):  # in its slot's set only: a whole hour is their union
+                key = _named_key(kind, start, value)
+                _add(deltas, key, slot(field, bucket_start(start)), sign * amount)
+            else:
+                _add_named(deltas, kind, start, value, field, sign * amount)
     # Time on page belongs to the page_view's 5 minutes; an out-of-order event that changes a
     # page_view's next event moves its time through this old/new difference.
     for step, gap_ms in times_on_page(visit.stamps, visit.steps):
@@ -177,8 +206,40 @@ def breakdown_counts(visit: Visit) -> dict[str, int]:
         "visit_s": visit.session_duration,
         "pages": visit.page_views,
         "converted": 1 if visit.converted else 0,
-        VISITOR + visit.user_id: 1,
+        MEMBER + member(visit): 1,
     }
+
+
+@dataclass(frozen=True)
+class ItemChange:
+    """One rollup item's coalesced deltas as DynamoDB writes them: numbers to ``ADD``, and
+    per string-set attribute the members that join (``ADD``) or leave (``DELETE``)."""
+
+    numbers: dict[str, int]
+    joins: dict[str, list[str]]
+    leaves: dict[str, list[str]]
+
+    @property
+    def overlapping(self) -> bool:
+        """One update cannot both add to and delete from one attribute: such a change needs
+        two transactions."""
+        return not self.joins.keys().isdisjoint(self.leaves)
+
+
+def item_change(fields: dict[str, int]) -> ItemChange:
+    numbers: dict[str, int] = {}
+    joins: dict[str, list[str]] = {}
+    leaves: dict[str, list[str]] = {}
+    for name, amount in fields.items():
+        start, field = parse_field(name)
+        if start is None or not field.startswith(MEMBER):
+            numbers[name] = amount
+            continue
+        if amount not in (1, -1):
+            raise ValueError(f"a visit joins or leaves a set once, not {amount:+d}: {name!r}")
+        into = joins if amount > 0 else leaves
+        into.setdefault(members(start), []).append(field[len(MEMBER) :])
+    return ItemChange(numbers, joins, leaves)
 
 
 def new_deltas() -> Deltas:

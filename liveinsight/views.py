@@ -257,13 +257,18 @@ class Views:
     def _segment_from(
         self, todo: list[LogRecord], start: int, states: dict[str, SessionState]
     ) -> tuple[Segment, int]:
-        """The longest run of records from ``start`` whose writes fit in one transaction."""
+        """The longest run of records from ``start`` whose writes fit in one transaction.
+
+        One record's writes always do: it touches one client session, and a session's own
+        visits never leave and join one breakdown slot at once (a new visit starts at least the
+        timeout after the current one's activity, so in a later slot)."""
         size = min(self._segment, len(todo) - start)
         while True:
             segment = self._plan(todo[start : start + size], states)
-            actions = (
-                segment.reserved + sum(len(p.actions) for p in segment.plans) + len(segment.deltas)
-            )
+            actions = segment.size
+            if segment.overlapping and size > 1:
+                size //= 2
+                continue
             if actions <= MAX_TRANSACTION_ACTIONS or size == 1:
                 # The next first guess: more records while this one left room.
                 if actions < 60:

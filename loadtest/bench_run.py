@@ -1,8 +1,8 @@
 """The parts of one ``liveinsight bench`` run (see ``loadtest.bench``), each filling its figures.
 
 ``Bench`` holds the results (the JSON keys), how each figure was measured (printed beside it)
-and the progress feedback; every part gets fresh tables under its own prefix on the one
-DynamoDB Local of the run.
+and the progress feedback, on one DynamoDB Local; every part gets fresh tables under its own
+prefix there.
 """
 
 from __future__ import annotations
