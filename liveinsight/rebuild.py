@@ -94,7 +94,7 @@ def rebuild(
             if active["expires_at"] * 1000 >= now_ms:
                 active_items.append(items.to_item(active))
     rollup_items = [
-        items.to_item({"pk": pk, "sk": sk, **counts})
+        items.to_item({"pk": pk, "sk": sk, **rollups.item_values(counts)})
         for (pk, sk), counts in rollups.prune(deltas).items()
     ]
 

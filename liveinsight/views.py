@@ -259,9 +259,10 @@ class Views:
     ) -> tuple[Segment, int]:
         """The longest run of records from ``start`` whose writes fit in one transaction.
 
-        One record's writes always do: it touches one client session, and a session's own
-        visits never leave and join one breakdown slot at once (a new visit starts at least the
-        timeout after the current one's activity, so in a later slot)."""
+        A run in which one visit would leave a breakdown slot's set as another joins it is
+        cut (one update cannot do both). One record's writes never need that: its one hit
+        changes one visit, whose old and new membership cancel or lie in different items or
+        slots."""
         size = min(self._segment, len(todo) - start)
         while True:
             segment = self._plan(todo[start : start + size], states)

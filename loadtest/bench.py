@@ -122,8 +122,9 @@ def bench(
     """Measure every SPEC section 8 figure against its floor, in one run.
 
     Starts its own DynamoDB Local (in memory, free port) for the write figures, a fresh one
-    for the reads, and, for the HTTP figures, its own `liveinsight up` processes on free ports; stops them all at the end, also on Ctrl-C.
-    Takes about 8 minutes with the defaults. Progress goes to stderr, figures to stdout.
+    for the reads, and, for the HTTP figures, its own `liveinsight up` processes on free
+    ports; stops them all at the end, also on Ctrl-C. Takes about 14 minutes with the
+    defaults on 2 cores. Progress goes to stderr, figures to stdout.
 
     \b
     Examples:

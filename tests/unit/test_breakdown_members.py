@@ -1,4 +1,4 @@
-"""Breakdown rows name their visits in one string set per 5-minute slot: a visit joins with
+"""Breakdown rows name their visits in string sets per 5-minute slot: a visit joins with
 ``ADD``, leaves with ``DELETE``, and one update never does both to one set."""
 
 from __future__ import annotations
@@ -6,12 +6,13 @@ from __future__ import annotations
 import pytest
 
 from liveinsight import recompute, rollups
-from liveinsight.aws import dynamodb_client
+from liveinsight.aws import dynamodb_client, streams_client
 from liveinsight.event_log import EventLog
 from liveinsight.events import Event
 from liveinsight.plans import rollup_action
 from liveinsight.query import QueryService
 from liveinsight.reads import DynamoRollupSource
+from liveinsight.rebuild import rebuild
 from liveinsight.views import Views
 from tests.log_records import log_records
 
@@ -29,20 +30,28 @@ def test_a_change_adds_numbers_and_joining_visits_and_deletes_leaving_ones() -> 
     assert action["UpdateExpression"] == "ADD #f0 :d0, #f1 :d1 DELETE #f2 :d2"
     assert [names[f"#f{i}"] for i in range(3)] == [
         "visits",
-        rollups.members(SLOT_10),
-        rollups.members(SLOT_5),
+        rollups.members(SLOT_10, "u1\ts1"),
+        rollups.members(SLOT_5, "u2\ts2.1"),
     ]
     assert values == {":d0": {"N": "1"}, ":d1": {"SS": ["u1\ts1"]}, ":d2": {"SS": ["u2\ts2.1"]}}
 
 
 def test_one_update_refuses_to_add_to_and_delete_from_one_set() -> None:
+    # visits s1 and s16 hash to the same one of the slot's sets, s1 and s2 do not
+    assert rollups.members(SLOT_10, "u1\ts1") == rollups.members(SLOT_10, "u2\ts16")
+    assert rollups.members(SLOT_10, "u1\ts1") != rollups.members(SLOT_10, "u2\ts2")
     both = {
         rollups.slot(rollups.MEMBER + "u1\ts1", SLOT_10): 1,
-        rollups.slot(rollups.MEMBER + "u2\ts2", SLOT_10): -1,
+        rollups.slot(rollups.MEMBER + "u2\ts16", SLOT_10): -1,
     }
     assert rollups.item_change(both).overlapping
     with pytest.raises(ValueError, match="add to and delete from"):
         rollup_action("R", KEY, both)
+    apart = {
+        rollups.slot(rollups.MEMBER + "u1\ts1", SLOT_10): 1,
+        rollups.slot(rollups.MEMBER + "u2\ts2", SLOT_10): -1,
+    }
+    assert not rollups.item_change(apart).overlapping
 
 
 def test_a_member_moves_by_one_or_not_at_all() -> None:
@@ -54,21 +63,23 @@ def _event(event_id: str, session: str, ts: int) -> Event:
     return Event(event_id, ts, f"user-{session}", session, "page_view", "/", "", "ua", "")
 
 
-def test_a_visit_leaving_a_slot_as_another_joins_it_is_written_in_two_transactions(
-    moto_settings,
+@pytest.mark.parametrize(("other", "transactions"), [("J", 2), ("B", 1)])
+def test_a_visit_leaving_a_set_as_another_joins_it_is_written_in_two_transactions(
+    moto_settings, other: str, transactions: int
 ) -> None:
     """Visit A started in the 10-minute slot; a late event moves its start to the 5-minute
-    slot. In the same stream batch visit B starts in the 10-minute slot. Both are `(direct)`
-    visits of the same hour, so one update would add B to the slot-10 set and delete A from it:
-    the views split the batch, and the breakdown still equals the recomputation."""
+    slot. In the same stream batch another visit starts in the 10-minute slot. Both are
+    `(direct)` visits of the same hour. Visit J lands in A's set of that slot, so one update
+    would add J and delete A: the views split the batch. Visit B lands in another set: one
+    transaction. Either way the breakdown equals the recomputation."""
     client = dynamodb_client(moto_settings)
     log, views = EventLog(client), Views(client, shards=1, clock=lambda: NOW)
     first = [_event("a1", "A", SLOT_10 + 30_000)]
-    later = [_event("a0", "A", SLOT_5 + 30_000), _event("b1", "B", SLOT_10 + 60_000)]
+    later = [_event("a0", "A", SLOT_5 + 30_000), _event("b1", other, SLOT_10 + 60_000)]
     for batch in (first, later):
         log.append(batch, NOW)
     assert views.apply("shard-1", log_records(first, NOW)).transactions == 1
-    assert views.apply("shard-1", log_records(later, NOW)).transactions == 2
+    assert views.apply("shard-1", log_records(later, NOW)).transactions == transactions
 
     hits = [(r.client_session_id, r.hit) for r in log_records(first + later)]
     visits = [v for history in recompute.replay(hits, 30 * 60_000).values() for v in history]
@@ -77,3 +88,30 @@ def test_a_visit_leaving_a_slot_as_another_joins_it_is_written_in_two_transactio
         got = service.breakdown(NOW, by, 24, 10, compare=True)
         assert got == recompute.breakdown_answers(visits, NOW, 24, 10)[by]
         assert got["rows"][0]["visits"] == 2 and got["rows"][0]["visitors"] == 2
+
+
+def test_a_rebuild_writes_whole_sets_and_answers_as_the_views_did(moto_settings) -> None:
+    client = dynamodb_client(moto_settings)
+    log, views = EventLog(client), Views(client, shards=1, clock=lambda: NOW)
+    events = [_event("a0", "A", SLOT_5 + 30_000), _event("b1", "B", SLOT_10 + 60_000)]
+    events.append(_event("c1", "C", SLOT_10 + 90_000))
+    log.append(events, NOW)
+    views.apply("shard-1", log_records(events, NOW))
+    service = QueryService(DynamoRollupSource(client, shards=1))
+    before = {by: service.breakdown(NOW, by, 24, 10) for by in ("source", "entry_page")}
+    assert before["source"]["totals"]["visitors"] == 3
+
+    rebuild(client, streams_client(moto_settings), shards=1, now_ms=NOW)
+
+    service = QueryService(DynamoRollupSource(client, shards=1))
+    assert {by: service.breakdown(NOW, by, 24, 10) for by in before} == before
+
+
+def test_a_whole_item_holds_its_visits_as_sets_and_refuses_leaving_ones() -> None:
+    joining = rollups.slot(rollups.MEMBER + "u1\ts1", SLOT_10)
+    assert rollups.item_values({"visits": 1, joining: 1}) == {
+        "visits": 1,
+        rollups.members(SLOT_10, "u1\ts1"): {"u1\ts1"},
+    }
+    with pytest.raises(ValueError, match="leaving"):
+        rollups.item_values({joining: -1})
