@@ -215,7 +215,7 @@ def _projection(kind: str, hour: int, wanted_slots: set[int] | None) -> list[str
     else:
         names.extend(rollups.slot(f, m5) for m5 in slots for f in fields)
     if kind.startswith(rollups.breakdown_kind("")):
-        names.extend(name for m5 in slots for name in rollups.member_sets(m5))
+        names.extend(rollups.members(m5) for m5 in slots)
     return names
 
 
@@ -228,6 +228,6 @@ def _counts(values: dict[str, Any]) -> Iterator[tuple[int | None, str, int]]:
         slot, field = rollups.parse_field(name)
         if isinstance(n, int):
             yield slot, field, n
-        elif field in rollups.SET_FIELDS and isinstance(n, set):
+        elif field == rollups.MEMBERS and isinstance(n, set):
             for visit in n:
                 yield slot, rollups.MEMBER + visit, 1

@@ -18,8 +18,8 @@ the totals and a partial hour from its slots.
   target). One item per page and hour, which DynamoDB's split-for-heat spreads by sort key.
 - ``r#<hour_start>`` / ``<referrer host>``: ``sessions`` (visits started, by host).
 - ``b:<dimension>#<hour_start>`` / ``<value>``: the visits that started then with that value
-  (``BREAKDOWN_FIELDS``), and per 5-minute slot string sets ``<m5 start>\tv<n>`` naming each
-  of those visits as ``<user id>\t<visit id>`` (distinct visitors are their distinct user ids).
+  (``BREAKDOWN_FIELDS``), and per 5-minute slot a string set ``<m5 start>\tv`` naming each of
+  those visits as ``<user id>\t<visit id>`` (distinct visitors are its distinct user ids).
 A window reads one Query per hour for pages and hosts, one batch get for the counters.
 
 Visit-level counters (visits, converted_visits, referrer hosts, time on page) belong to the
@@ -56,17 +56,15 @@ COUNTER_FIELDS = (
 PAGES, REFERRERS, TIME_ON_PAGE, CLICKS = "p", "r", "t", "k"
 PHYSICAL = {PAGES: PAGES, TIME_ON_PAGE: PAGES, CLICKS: PAGES, REFERRERS: REFERRERS}
 # A breakdown item (one per dimension value and hour of visit start) counts the visits that
-# started then with that value: these fields, and the visits themselves in string sets per
+# started then with that value: these fields, and the visits themselves in one string set per
 # 5-minute slot (``members``). A delta names a visit as the field ``MEMBER + <member>`` with
-# +1 (it joins a set) or -1 (it leaves): a visit is there once or not at all, so no count.
+# +1 (it joins the set) or -1 (it leaves): a visit is there once or not at all, so no count.
 # One update cannot both add to and delete from one set; a visit changing its exit page leaves
-# one item's set and joins another's, so two visits of one slot swapping pages would need that.
-# Each slot's visits are therefore spread over ``MEMBER_SETS`` sets by a hash of the visit id,
-# which makes such a clash (and the extra transaction it costs) that many times rarer.
+# one item's set and joins another's, so two visits of one slot swapping pages would need that,
+# and the views then write the segment in two transactions (``plans.Segment.overlapping``).
 BREAKDOWN_FIELDS = ("visits", "bounced", "visit_s", "pages", "converted")
-MEMBER_SETS = 8
-SET_FIELDS = tuple(f"v{n}" for n in range(MEMBER_SETS))  # attribute ``<m5 start>\tv<n>``
-MEMBER = "v\t"  # user and visit ids refuse tabs (events.py patterns)
+MEMBERS = "v"  # the set's field name: attribute ``<m5 start>\tv``
+MEMBER = MEMBERS + "\t"  # user and visit ids refuse tabs (events.py patterns)
 
 
 def breakdown_kind(dimension: str) -> str:
@@ -83,15 +81,9 @@ def member_user(field: str) -> str:
     return field[len(MEMBER) :].partition("\t")[0]
 
 
-def members(slot_start: int, visit: str) -> str:
-    """The string-set attribute that holds ``visit`` (a member) if it started in this slot."""
-    visit_id = visit.partition("\t")[2]
-    return slot(SET_FIELDS[zlib.crc32(visit_id.encode()) % MEMBER_SETS], slot_start)
-
-
-def member_sets(slot_start: int) -> list[str]:
-    """Every string-set attribute of one slot."""
-    return [slot(field, slot_start) for field in SET_FIELDS]
+def members(slot_start: int) -> str:
+    """The string-set attribute holding the visits that started in one 5-minute slot."""
+    return slot(MEMBERS, slot_start)
 
 
 PHYSICAL.update({breakdown_kind(d): breakdown_kind(d) for d in DIMENSIONS})
@@ -249,8 +241,7 @@ def item_change(fields: dict[str, int]) -> ItemChange:
         if amount not in (1, -1):
             raise ValueError(f"a visit joins or leaves a set once, not {amount:+d}: {name!r}")
         into = joins if amount > 0 else leaves
-        visit = field[len(MEMBER) :]
-        into.setdefault(members(start, visit), []).append(visit)
+        into.setdefault(members(start), []).append(field[len(MEMBER) :])
     return ItemChange(numbers, joins, leaves)
 
 
