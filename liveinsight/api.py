@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from liveinsight import openapi
-from liveinsight.acquisition import COMPARE_CHOICES, DIMENSIONS
 from liveinsight.aws import dynamodb_client
-from liveinsight.engagement import CONVERSION_STEP, parse_steps
 from liveinsight.errors import (
     BackendUnavailable,
-    BadQueryParameter,
     LiveInsightError,
     MethodNotAllowed,
     NotFound,
@@ -29,58 +25,16 @@ from liveinsight.proxy import (
     parse_event,
     preflight,
 )
-from liveinsight.query import DEFAULT_ACTIVE_LIMIT, DEFAULT_HOURS, DEFAULT_LIMIT, QueryService
+from liveinsight.query import QueryService
 from liveinsight.reads import DynamoRollupSource
+from liveinsight.routes import QUERY_ROUTES, allowed_methods, route_key
 from liveinsight.settings import Settings
 
 log = logging.getLogger(__name__)
 
-HOURS_RANGE = (1, 72)
-LIMIT_RANGE = (1, 100)
-ACTIVE_LIMIT_RANGE = (1, 1000)
-MAX_FUNNEL_STEPS = 10
-
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-WHOLE_NUMBER = re.compile(r"-?[0-9]+")
-
-
-def int_param(query: dict[str, str], name: str, default: int, bounds: tuple[int, int]) -> int:
-    raw = query.get(name)
-    if raw is None or raw == "":
-        return default
-    low, high = bounds
-    # ASCII digits only: str.isdigit() also takes '²' or '٣', which int() then refuses
-    if not WHOLE_NUMBER.fullmatch(raw.strip()) or len(raw) > 12:
-        raise BadQueryParameter(
-            f"{name} must be a whole number between {low} and {high}, got {raw!r}"
-        )
-    value = int(raw)
-    if not low <= value <= high:
-        raise BadQueryParameter(f"{name} must be between {low} and {high}, got {value}")
-    return value
-
-
-def choice_param(query: dict[str, str], name: str, choices: tuple[str, ...]) -> str | None:
-    """A parameter that must be one of ``choices``; absent is None (empty is not a choice)."""
-    raw = query.get(name)
-    if raw is None:
-        return None
-    if raw not in choices:
-        allowed = ", ".join(choices)
-        raise BadQueryParameter(f"{name} must be one of {allowed}, got {raw[:64]!r}")
-    return raw
-
-
-def required_choice(query: dict[str, str], name: str, choices: tuple[str, ...]) -> str:
-    """Like :func:`choice_param`, but absent is a 400 naming the allowed values."""
-    value = choice_param(query, name, choices)
-    if value is None:
-        raise BadQueryParameter(f"{name} is required: one of {', '.join(choices)}")
-    return value
 
 
 class QueryHandler:
@@ -102,18 +56,9 @@ class QueryHandler:
         self.clock = clock
         self._cache: dict[int, tuple[float, dict[str, Any]]] = {}
         self._lock = threading.Lock()
-        self.routes: dict[str, Callable[[ProxyRequest], ProxyResponse]] = {
-            "/api/sessions/active": self._active,
-            "/api/statistics/hourly": self._hourly,
-            "/api/statistics/pages": self._pages,
-            "/api/statistics/referrers": self._referrers,
-            "/api/statistics/summary": self._summary,
-            "/api/statistics/engagement": self._engagement,
-            "/api/statistics/clicks": self._clicks,
-            "/api/statistics/funnel": self._funnel,
-            "/api/statistics/breakdown": self._breakdown,
-            "/health": self._health,
-            "/openapi.json": self._openapi,
+        # route key -> the method that answers it: every query route of the table has one
+        self.routes: dict[str, Callable[..., ProxyResponse]] = {
+            route.key: getattr(self, f"_{route.name}") for route in QUERY_ROUTES.values()
         }
 
     def __call__(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
@@ -121,32 +66,36 @@ class QueryHandler:
 
     def handle(self, request: ProxyRequest) -> ProxyResponse:
         cors = cors_headers(request, self.settings.cors_origins)
-        if request.method == "OPTIONS":
-            return preflight(request, self.settings.cors_origins, "GET, OPTIONS")
         try:
-            route = self.routes.get(request.path.rstrip("/") or "/")
-            if route is None:
-                raise NotFound(f"no route for {request.path}")
-            if request.method not in ("GET", "HEAD"):
-                raise MethodNotAllowed(
-                    f"{request.method} is not allowed on {request.path}; use GET",
-                    ("GET", "HEAD", "OPTIONS"),
-                )
-            if request.path.startswith("/api/"):
-                check_bearer(request, self.settings.api_token)
-            response = route(request)
+            response = self._dispatch(request)
         except LiveInsightError as error:
             response = error_response(error)
         except Exception:
             log.exception("query failed")
             response = error_response(BackendUnavailable("internal error"))
         response.headers.update(cors)
+        if request.method == "HEAD":
+            response.drop_content()
         return response
+
+    def _dispatch(self, request: ProxyRequest) -> ProxyResponse:
+        route = QUERY_ROUTES.get(route_key(request.path))
+        if route is None:
+            raise NotFound(f"no route for {request.path}")
+        allow = allowed_methods(route)
+        if request.method == "OPTIONS":
+            return preflight(request, self.settings.cors_origins, allow)
+        if request.method not in allow:
+            raise MethodNotAllowed(
+                f"{request.method} is not allowed on {request.path}; use {route.method}", allow
+            )
+        if route.api:
+            check_bearer(request, self.settings.api_token)
+        return self.routes[route.key](**route.parse(request.query))
 
     # ---- routes ---------------------------------------------------------------------------
 
-    def _active(self, request: ProxyRequest) -> ProxyResponse:
-        limit = int_param(request.query, "limit", DEFAULT_ACTIVE_LIMIT, ACTIVE_LIMIT_RANGE)
+    def _active(self, limit: int) -> ProxyResponse:
         ttl = self.settings.active_cache_s
         if ttl <= 0:
             body = self.service.active_sessions(self.clock(), limit)
@@ -163,56 +112,32 @@ class QueryHandler:
             {"Cache-Control": f"public, max-age={max(0, int(ttl) - age)}", "Age": str(age)},
         )
 
-    def _hourly(self, request: ProxyRequest) -> ProxyResponse:
+    def _hourly(self) -> ProxyResponse:
         return _fresh(self.service.hourly(self.clock()))
 
-    def _pages(self, request: ProxyRequest) -> ProxyResponse:
-        hours = int_param(request.query, "hours", DEFAULT_HOURS, HOURS_RANGE)
-        limit = int_param(request.query, "limit", DEFAULT_LIMIT, LIMIT_RANGE)
+    def _pages(self, hours: int, limit: int) -> ProxyResponse:
         return _fresh(self.service.pages(self.clock(), hours, limit))
 
-    def _referrers(self, request: ProxyRequest) -> ProxyResponse:
-        hours = int_param(request.query, "hours", DEFAULT_HOURS, HOURS_RANGE)
-        limit = int_param(request.query, "limit", DEFAULT_LIMIT, LIMIT_RANGE)
+    def _referrers(self, hours: int, limit: int) -> ProxyResponse:
         return _fresh(self.service.referrers(self.clock(), hours, limit))
 
-    def _summary(self, request: ProxyRequest) -> ProxyResponse:
+    def _summary(self) -> ProxyResponse:
         return _fresh(self.service.summary(self.clock()))
 
-    def _engagement(self, request: ProxyRequest) -> ProxyResponse:
-        hours = int_param(request.query, "hours", DEFAULT_HOURS, HOURS_RANGE)
-        limit = int_param(request.query, "limit", DEFAULT_LIMIT, LIMIT_RANGE)
+    def _engagement(self, hours: int, limit: int) -> ProxyResponse:
         return _fresh(self.service.engagement(self.clock(), hours, limit))
 
-    def _clicks(self, request: ProxyRequest) -> ProxyResponse:
-        hours = int_param(request.query, "hours", DEFAULT_HOURS, HOURS_RANGE)
-        limit = int_param(request.query, "limit", DEFAULT_LIMIT, LIMIT_RANGE)
+    def _clicks(self, hours: int, limit: int) -> ProxyResponse:
         return _fresh(self.service.clicks(self.clock(), hours, limit))
 
-    def _breakdown(self, request: ProxyRequest) -> ProxyResponse:
-        by = required_choice(request.query, "by", DIMENSIONS)
-        compare = choice_param(request.query, "compare", COMPARE_CHOICES)
-        hours = int_param(request.query, "hours", DEFAULT_HOURS, HOURS_RANGE)
-        limit = int_param(request.query, "limit", DEFAULT_LIMIT, LIMIT_RANGE)
+    def _breakdown(self, by: str, hours: int, limit: int, compare: str | None) -> ProxyResponse:
         body = self.service.breakdown(self.clock(), by, hours, limit, compare=compare == "previous")
         return _fresh(body)
 
-    def _funnel(self, request: ProxyRequest) -> ProxyResponse:
-        hours = int_param(request.query, "hours", DEFAULT_HOURS, HOURS_RANGE)
-        steps = parse_steps(request.query.get("steps", ""))
-        if not 1 <= len(steps) <= MAX_FUNNEL_STEPS:
-            raise BadQueryParameter(
-                f"steps must list 1..{MAX_FUNNEL_STEPS} comma-separated pages or 'conversion', "
-                "e.g. steps=/,/products,/cart,conversion"
-            )
-        for step in steps:
-            if step != CONVERSION_STEP and (not step.startswith("/") or len(step) > 2048):
-                raise BadQueryParameter(
-                    f"step {step[:80]!r} must be a page path starting with '/' or 'conversion'"
-                )
-        return _fresh(self.service.funnel(self.clock(), steps, hours))
+    def _funnel(self, steps: tuple[str, ...], hours: int) -> ProxyResponse:
+        return _fresh(self.service.funnel(self.clock(), list(steps), hours))
 
-    def _health(self, request: ProxyRequest) -> ProxyResponse:
+    def _health(self) -> ProxyResponse:
         if self.healthy():
             body: dict[str, Any] = {"status": "ok", "storage": "ok"}
             if self.views_lag is not None:
@@ -228,8 +153,12 @@ class QueryHandler:
             {"Cache-Control": "no-store", "Retry-After": "2"},
         )
 
-    def _openapi(self, request: ProxyRequest) -> ProxyResponse:
+    def _openapi(self) -> ProxyResponse:
         return ProxyResponse(200, openapi.document(), {"Cache-Control": "public, max-age=300"})
+
+    def _docs(self) -> ProxyResponse:
+        page = openapi.docs_page("/openapi.json")
+        return ProxyResponse(200, page, {"Content-Type": "text/html; charset=utf-8"})
 
 
 def _fresh(body: dict[str, Any]) -> ProxyResponse:

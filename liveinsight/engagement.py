@@ -13,12 +13,24 @@ its page_views and conversions (``steps``), up to ``MAX_TIMELINE`` events. From 
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from liveinsight.events import MAX_URL, NOT_TEXT
+
 MAX_TIMELINE = 1000
 CONVERSION_STEP = "conversion"
+MAX_FUNNEL_STEPS = 10
+# One funnel step: the word ``conversion`` or a page path (no comma: commas separate steps).
+FUNNEL_STEP = rf"{CONVERSION_STEP}|/[^,{NOT_TEXT}]*"
+# The API's ``steps`` value: 1..MAX_FUNNEL_STEPS steps, comma-separated, nothing else, and at
+# most MAX_FUNNEL_LENGTH characters in all, so that it fits a request line (a bound per step
+# would make the pattern too large for regex engines that compile to automata).
+FUNNEL_STEPS = rf"(?:{FUNNEL_STEP})(?:,(?:{FUNNEL_STEP})){{0,{MAX_FUNNEL_STEPS - 1}}}"
+MAX_FUNNEL_LENGTH = MAX_URL
+_FUNNEL_STEP = re.compile(FUNNEL_STEP)
 TIMELINE_KINDS = ("page_view", "conversion")
 
 
@@ -77,6 +89,31 @@ def times_on_page(stamps: Sequence[int], steps: Iterable[Step]) -> list[tuple[St
 def parse_steps(spec: str) -> list[str]:
     """``/,/products,/cart,conversion`` -> the ordered step names (whitespace trimmed)."""
     return [part.strip() for part in spec.split(",") if part.strip()]
+
+
+def funnel_steps(steps: str | Sequence[str], *, lenient: bool = False) -> tuple[str, ...]:
+    """The steps of a funnel as the API takes them (``FUNNEL_STEPS``), else ValueError saying why.
+
+    ``lenient`` is for people typing a funnel: whitespace around steps and empty steps go.
+    """
+    if isinstance(steps, str):
+        parts = parse_steps(steps) if lenient else steps.split(",")
+    else:
+        parts = [s.strip() for s in steps if s.strip()] if lenient else list(steps)
+    if sum(map(len, parts)) + len(parts) - 1 > MAX_FUNNEL_LENGTH:
+        raise ValueError(f"a funnel is at most {MAX_FUNNEL_LENGTH} characters long")
+    if not 1 <= len(parts) <= MAX_FUNNEL_STEPS:
+        raise ValueError(
+            f"a funnel lists 1..{MAX_FUNNEL_STEPS} comma-separated page paths or "
+            f"'{CONVERSION_STEP}' (e.g. /,/products,/cart,conversion); got {len(parts)}"
+        )
+    for part in parts:
+        if not _FUNNEL_STEP.fullmatch(part):
+            raise ValueError(
+                f"funnel step {part[:80]!r} must be a page path starting with '/' "
+                f"(no comma or control character) or '{CONVERSION_STEP}'"
+            )
+    return tuple(parts)
 
 
 def funnel_depth(steps: Sequence[Step], funnel: Sequence[str]) -> int:

@@ -20,7 +20,14 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from liveinsight.buckets import HOUR_MS, MAX_FUTURE_MS
@@ -34,8 +41,35 @@ MAX_PROPERTIES = 20
 MAX_PROPERTIES_BYTES = 1024
 MAX_PAST_MS = 72 * HOUR_MS
 MAX_DEPTH = 8
+# A property number's magnitude: 0, or in [MIN_NUMBER, MAX_NUMBER), what DynamoDB can store
+MAX_NUMBER = 1e38
+MIN_NUMBER = 1e-130
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 ACCEPTED_CONTENT_TYPES = ("application/json", "text/plain")
+
+# The rules the validators below enforce, as regular expressions that the OpenAPI document
+# publishes as ``pattern``s (anchored there as ``^(?:...)$``; here always ``fullmatch``ed), so a
+# client can tell a good value from the schema alone. tests/unit/test_contract.py keeps each
+# pattern and its validator in agreement.
+# TEXT: one character of any stored string: no control or bidi-override character (lone
+# surrogates are refused too, but cannot be written in a pattern that every engine reads).
+NOT_TEXT = r"\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+TEXT = rf"[^{NOT_TEXT}]"
+# The host part of an absolute URL: ASCII authority characters (RFC 3986), no IPv6 brackets.
+AUTHORITY = r"[A-Za-z0-9\-._~%!$&'()*+,;=:@]+"
+PAGE_URL = rf"/{TEXT}*|[Hh][Tt][Tt][Pp][Ss]?://{AUTHORITY}(?:[/?#]{TEXT}*)?"
+REFERRER = rf"[A-Za-z][A-Za-z0-9+.\-]*://{AUTHORITY}(?:[/?#]{TEXT}*)?"
+# An id, not ending in '.<digits>' (that suffix names server visits, S1).
+SESSION_ID = r"[A-Za-z0-9_.:\-]*[A-Za-z_.:\-]|(?:[A-Za-z0-9_.:\-]*[A-Za-z_:\-])?[0-9]+"
+PROPERTY_KEY = rf"{TEXT}{{1,64}}"
+_PAGE_URL = re.compile(PAGE_URL)
+_REFERRER = re.compile(REFERRER)
+
+
+def anchored(pattern: str) -> str:
+    """``pattern`` as a JSON Schema ``pattern`` that must match the whole value."""
+    return f"^(?:{pattern})$"
+
 
 IdString = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")
@@ -67,12 +101,42 @@ class EventIn(BaseModel):
 
     event_type: Literal["page_view", "click", "conversion", "heartbeat"]
     user_id: IdString
-    session_id: IdString
-    page_url: Annotated[str, StringConstraints(min_length=1, max_length=MAX_URL)]
-    referrer: Annotated[str, StringConstraints(max_length=MAX_URL)] | None = None
-    timestamp: int | None = None
+    session_id: IdString = Field(json_schema_extra={"pattern": anchored(SESSION_ID)})
+    page_url: Annotated[str, StringConstraints(min_length=1, max_length=MAX_URL)] = Field(
+        json_schema_extra={"pattern": anchored(PAGE_URL)}
+    )
+    referrer: (
+        Annotated[
+            str,
+            StringConstraints(max_length=MAX_URL),
+            Field(json_schema_extra={"pattern": f"^(?:{REFERRER})?$"}),
+        ]
+        | None
+    ) = None
+    timestamp: int | None = Field(
+        None,
+        description="epoch ms; the server's receive time when absent. Must lie in "
+        "[now - 72 h, now + 5 min] of the server's clock, which no schema can state.",
+    )
     event_id: EventIdString | None = None
-    properties: dict[str, Any] | None = None
+    properties: dict[str, Any] | None = Field(
+        None,
+        description=f"flat: at most {MAX_PROPERTIES} keys, and at most "
+        f"{MAX_PROPERTIES_BYTES} bytes as JSON (which no schema can state)",
+        json_schema_extra={
+            "maxProperties": MAX_PROPERTIES,
+            "propertyNames": {"pattern": anchored(PROPERTY_KEY)},
+            "additionalProperties": {
+                "anyOf": [
+                    {"type": "string", "pattern": anchored(f"{TEXT}*")},
+                    {"type": "boolean"},
+                    {"type": "number", "const": 0},
+                    {"type": "number", "minimum": MIN_NUMBER, "exclusiveMaximum": MAX_NUMBER},
+                    {"type": "number", "maximum": -MIN_NUMBER, "exclusiveMinimum": -MAX_NUMBER},
+                ]
+            },
+        },
+    )
 
     @field_validator("session_id")
     @classmethod
@@ -88,10 +152,7 @@ class EventIn(BaseModel):
     @classmethod
     def _page_url(cls, value: str) -> str:
         _check_text(value)
-        if value.startswith("/"):
-            return value
-        parts = _split(value)
-        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        if not _PAGE_URL.fullmatch(value):
             raise PydanticCustomError(
                 "bad_url", "must be a path starting with '/' or an absolute http(s) URL"
             )
@@ -103,8 +164,7 @@ class EventIn(BaseModel):
         if not value:
             return None
         _check_text(value)
-        parts = _split(value)
-        if parts is None or not parts.scheme or not parts.netloc:
+        if not _REFERRER.fullmatch(value):
             raise PydanticCustomError(
                 "bad_url", "must be an absolute URL such as https://example.com/"
             )
@@ -130,18 +190,16 @@ class EventIn(BaseModel):
                 _check_text(item)
             if isinstance(item, float) and not math.isfinite(item):
                 raise PydanticCustomError("not_finite", "numbers must be finite")
-            if isinstance(item, int | float) and not isinstance(item, bool) and abs(item) >= 1e38:
-                raise PydanticCustomError("too_large", "numbers must be below 1e38 in magnitude")
+            if isinstance(item, int | float) and not isinstance(item, bool):
+                if abs(item) >= MAX_NUMBER:
+                    raise PydanticCustomError(
+                        "too_large", "numbers must be below 1e38 in magnitude"
+                    )
+                if item and abs(item) < MIN_NUMBER:  # DynamoDB cannot store it
+                    raise PydanticCustomError("too_small", "numbers must be 0 or at least 1e-130")
         if len(json.dumps(value, ensure_ascii=False).encode()) > MAX_PROPERTIES_BYTES:
             raise PydanticCustomError("too_large", f"at most {MAX_PROPERTIES_BYTES} bytes as JSON")
         return value
-
-
-def _split(value: str) -> Any:
-    try:
-        return urlsplit(value)
-    except ValueError:
-        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +263,12 @@ def parse_body(body: bytes) -> tuple[list[Any], bool]:
     if _depth(document) > MAX_DEPTH:
         raise _body_error(f"JSON is nested deeper than {MAX_DEPTH} levels")
     if isinstance(document, dict) and "events" in document:
+        unknown = sorted(set(document) - {"events"})
+        if unknown:
+            raise ValidationFailed(
+                f"a batch holds only 'events'; unknown key(s): {', '.join(map(repr, unknown))}",
+                [_detail(None, key, "is not a batch field") for key in unknown],
+            )
         events = document["events"]
         if not isinstance(events, list):
             raise ValidationFailed(
@@ -321,14 +385,21 @@ def _enrich(model: EventIn, meta: RequestMeta, ip: str, user_agent: str) -> Even
 
 
 def page_path(page_url: str) -> tuple[str, dict[str, str]]:
-    """The stored page (path only) and the ``utm_*`` parameters of its query string."""
-    parts = urlsplit(page_url)
+    """The stored page (path only) and the ``utm_*`` parameters of its query string.
+
+    A path (``PAGE_URL``'s first form) is cut at ``?`` and ``#`` as it is: ``//x`` stays a
+    path, not a host, whatever urlsplit would make of it."""
+    if page_url.startswith("/"):
+        path, _, query = page_url.partition("#")[0].partition("?")
+    else:
+        parts = urlsplit(page_url)
+        path, query = parts.path, parts.query
     utm = {
         key: value[:256]
-        for key, value in parse_qsl(parts.query, keep_blank_values=False)
+        for key, value in parse_qsl(query, keep_blank_values=False)
         if key in UTM_KEYS
     }
-    return parts.path or "/", utm
+    return path or "/", utm
 
 
 def click_target(properties: dict[str, Any] | None) -> str:

@@ -103,6 +103,7 @@ async def proxy_event(request: Request, body: bytes) -> dict[str, Any]:
         "headers": headers,
         "multiValueHeaders": {k: [v] for k, v in headers.items()},
         "queryStringParameters": dict(request.query_params) or None,
+        "multiValueQueryStringParameters": _multi_values(request) or None,
         "body": text_body,
         "isBase64Encoded": is_base64,
         "requestContext": {
@@ -114,6 +115,13 @@ async def proxy_event(request: Request, body: bytes) -> dict[str, Any]:
             "requestTimeEpoch": int(time.time() * 1000),
         },
     }
+
+
+def _multi_values(request: Request) -> dict[str, list[str]]:
+    values: dict[str, list[str]] = {}
+    for name, value in request.query_params.multi_items():
+        values.setdefault(name, []).append(value)
+    return values
 
 
 def _too_large() -> Response:
@@ -184,6 +192,22 @@ def app_from_env() -> Starlette:
     return create_app(Settings.from_env())
 
 
+# A request line may carry a whole funnel, percent-encoded (up to 12 bytes a character):
+# h11's default of 16 KiB would answer such a line with its own text/plain 400.
+MAX_REQUEST_HEAD_BYTES = 64 * 1024
+UVICORN_OPTIONS: dict[str, Any] = {
+    "log_level": "warning",
+    "h11_max_incomplete_event_size": MAX_REQUEST_HEAD_BYTES,
+}
+
+
+def uvicorn_config(app: Any, host: str, port: int, **options: Any) -> Any:
+    """The uvicorn.Config of a gateway on a thread: the demo's and the test fixtures'."""
+    import uvicorn
+
+    return uvicorn.Config(app, host=host, port=port, **UVICORN_OPTIONS, **options)
+
+
 def serve(
     settings: Settings, *, access_log: bool = False, on_started: Callable[[], None] | None = None
 ) -> None:
@@ -194,8 +218,8 @@ def serve(
         "host": settings.host,
         "port": settings.port,
         "access_log": access_log,
-        "log_level": "warning",
         "timeout_graceful_shutdown": 10,
+        **UVICORN_OPTIONS,
     }
     if on_started is not None:
         _notify_when_listening(settings.host, settings.port, on_started)

@@ -27,12 +27,12 @@ from liveinsight.proxy import (
     parse_event,
     preflight,
 )
+from liveinsight.routes import COLLECT, allowed_methods, route_key
 from liveinsight.settings import Settings
 
 log = logging.getLogger(__name__)
 
 METRICS_NAMESPACE = "LiveInsight"
-COLLECT_PATH = "/collect"
 
 
 def now_ms() -> int:
@@ -65,8 +65,8 @@ class IngestHandler:
 
     def handle(self, request: ProxyRequest) -> ProxyResponse:
         cors = cors_headers(request, self.settings.cors_origins)
-        if request.method == "OPTIONS":
-            return preflight(request, self.settings.cors_origins, "POST, OPTIONS")
+        if request.method == "OPTIONS" and route_key(request.path) == COLLECT.key:
+            return preflight(request, self.settings.cors_origins, allowed_methods(COLLECT))
         metrics = EphemeralMetrics(namespace=METRICS_NAMESPACE, service="ingest")
         try:
             response = self._collect(request, metrics)
@@ -87,11 +87,12 @@ class IngestHandler:
         return response
 
     def _collect(self, request: ProxyRequest, metrics: EphemeralMetrics) -> ProxyResponse:
-        if request.path.rstrip("/") != COLLECT_PATH:
+        if route_key(request.path) != COLLECT.key:
             raise NotFound(f"no route for {request.path}")
-        if request.method != "POST":
+        if request.method != COLLECT.method:
             raise MethodNotAllowed(
-                f"{request.method} is not allowed on {COLLECT_PATH}; use POST", ("POST", "OPTIONS")
+                f"{request.method} is not allowed on {COLLECT.path}; use {COLLECT.method}",
+                allowed_methods(COLLECT),
             )
         events.check_content_type(request.header("content-type"))
         raw_events, _ = events.parse_body(request.body)

@@ -38,10 +38,19 @@ class ProxyResponse:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
 
+    def drop_content(self) -> None:
+        """The answer to a HEAD: the GET's headers, no content (RFC 9110)."""
+        if self.body is not None:
+            self.headers.setdefault("Content-Type", _media_type(self.body))
+        self.body = None
+
     def to_lambda(self) -> dict[str, Any]:
         headers = dict(self.headers)
         if self.body is None:
             payload = ""
+        elif isinstance(self.body, str):
+            headers.setdefault("Content-Type", _media_type(self.body))
+            payload = self.body
         else:
             headers.setdefault("Content-Type", "application/json")
             payload = json.dumps(self.body, separators=(",", ":"), ensure_ascii=False)
@@ -51,6 +60,10 @@ class ProxyResponse:
             "body": payload,
             "isBase64Encoded": False,
         }
+
+
+def _media_type(body: Any) -> str:
+    return "text/plain; charset=utf-8" if isinstance(body, str) else "application/json"
 
 
 def parse_event(event: Mapping[str, Any]) -> ProxyRequest:
@@ -67,6 +80,12 @@ def parse_event(event: Mapping[str, Any]) -> ProxyRequest:
         source_ip = str((context.get("identity") or {}).get("sourceIp") or "")
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
     query = {str(k): str(v) for k, v in (event.get("queryStringParameters") or {}).items()}
+    # A repeated parameter: REST (v1) lists every value here, HTTP API (v2) joins them with
+    # commas in queryStringParameters. Both become the v2 form, so ``hours=1&hours=2`` is the
+    # value "1,2" (a 400 for a number), never silently the last one.
+    for name, values in (event.get("multiValueQueryStringParameters") or {}).items():
+        if isinstance(values, list) and values:
+            query[str(name)] = ",".join(str(v) for v in values)
     raw_body = event.get("body") or ""
     if event.get("isBase64Encoded"):
         body = base64.b64decode(raw_body)
@@ -89,8 +108,10 @@ def cors_headers(request: ProxyRequest, allowed_origins: tuple[str, ...]) -> dic
 
 
 def preflight(
-    request: ProxyRequest, allowed_origins: tuple[str, ...], methods: str
+    request: ProxyRequest, allowed_origins: tuple[str, ...], allow: tuple[str, ...]
 ) -> ProxyResponse:
+    """OPTIONS: ``Allow`` always (RFC 9110); the CORS answer when the origin may call us."""
+    methods = ", ".join(allow)
     headers = cors_headers(request, allowed_origins)
     if headers:
         headers.update(
@@ -100,6 +121,7 @@ def preflight(
                 "Access-Control-Max-Age": CORS_MAX_AGE,
             }
         )
+    headers["Allow"] = methods
     return ProxyResponse(204, None, headers)
 
 

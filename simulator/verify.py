@@ -27,8 +27,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from liveinsight.acquisition import DIMENSIONS
-from liveinsight.api import MAX_FUNNEL_STEPS
-from liveinsight.engagement import CONVERSION_STEP, parse_steps
+from liveinsight.engagement import CONVERSION_STEP, funnel_steps
 from liveinsight.recompute import dashboard, visits_of
 from simulator.comparisons import Check, compare
 from simulator.errors import BadArgument, TargetUnreachable
@@ -77,19 +76,11 @@ def endpoints(funnel: Sequence[str] | None = None) -> dict[str, str]:
 
 
 def parse_funnel(spec: str) -> list[str]:
-    """``--funnel`` as the API reads ``steps``: 1..10 page paths or ``conversion``."""
-    steps = parse_steps(spec)
-    if not 1 <= len(steps) <= MAX_FUNNEL_STEPS:
-        raise BadArgument(
-            f"--funnel takes 1..{MAX_FUNNEL_STEPS} comma-separated page paths or 'conversion', "
-            "e.g. /,/cart,/checkout,conversion"
-        )
-    for step in steps:
-        if step != CONVERSION_STEP and not step.startswith("/"):
-            raise BadArgument(
-                f"--funnel step {step!r} must be a page path starting with '/' or 'conversion'"
-            )
-    return steps
+    """``--funnel`` as the API reads ``steps`` (whitespace around steps forgiven)."""
+    try:
+        return list(funnel_steps(spec, lenient=True))
+    except ValueError as exc:
+        raise BadArgument(f"--funnel: {exc}") from None
 
 
 def default_funnel(events: Sequence[Mapping[str, Any]]) -> tuple[list[str], str]:

@@ -172,12 +172,12 @@ class RunningGateway:
     def __init__(self, app: Any, settings: Settings | None = None) -> None:
         import uvicorn
 
+        from liveinsight.gateway import uvicorn_config
+
         self.settings = settings  # what the app was built with (fixtures read it)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
-        )
+        config = uvicorn_config(app, "127.0.0.1", self.port, lifespan="off")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -19,7 +19,7 @@ import click
 from liveinsight.aws import dynamodb_client
 from liveinsight.cli import clear_errors, stack_options, stack_settings
 from liveinsight.errors import ConfigError
-from liveinsight.gateway import create_app
+from liveinsight.gateway import create_app, uvicorn_config
 from liveinsight.runtime import port_is_free, storage_runtime
 from liveinsight.settings import Settings
 from liveinsight.tables import create_tables
@@ -32,13 +32,7 @@ def gateway_thread(settings: Settings) -> Iterator[str]:
     """The gateway on a background thread (the dashboard needs the main thread)."""
     import uvicorn
 
-    config = uvicorn.Config(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        lifespan="off",
-    )
+    config = uvicorn_config(create_app(settings), settings.host, settings.port, lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="gateway", daemon=True)
     thread.start()

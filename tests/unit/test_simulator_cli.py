@@ -65,7 +65,7 @@ def one_line_error(result) -> str:
             "ledger file missing.jsonl not found",
         ),
         (verify, ["--funnel", "/,cart", "--url", UNREACHABLE], "'cart' must be a page path"),
-        (verify, ["--funnel", " , ", "--url", UNREACHABLE], "--funnel takes 1..10"),
+        (verify, ["--funnel", " , ", "--url", UNREACHABLE], "--funnel: a funnel lists 1..10"),
     ],
 )
 def test_bad_arguments_fail_in_one_clear_line(

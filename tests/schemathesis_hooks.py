@@ -1,0 +1,40 @@
+"""Schemathesis hooks: the one rule of the contract that no schema can state.
+
+An event's ``timestamp`` must lie in [now - 72 h, now + 5 min] of the *server's* clock (SPEC 4;
+the OpenAPI document says so in its description). A static schema cannot bound a moving
+window, so schema-valid data would otherwise carry timestamps like 0 that are rightly refused.
+For positive (schema-valid) cases only, each integer timestamp is moved into the window, keeping
+its variety; negative cases are left as generated, so refusals are still tested.
+Loaded by ``schemathesis.toml`` (the CLI) and by tests/integration/test_fuzz_openapi.py.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import schemathesis
+
+WINDOW_MS = 72 * 3600 * 1000 - 10 * 60 * 1000  # 10 minutes inside the window, for slow runs
+
+
+def in_window(timestamp: int, now_ms: int) -> int:
+    return now_ms - abs(timestamp) % WINDOW_MS
+
+
+def _events(body: Any) -> list[Any]:
+    if isinstance(body, dict) and isinstance(body.get("events"), list):
+        return body["events"]
+    return [body]
+
+
+@schemathesis.hook
+def map_case(context: Any, case: Any) -> Any:
+    meta = getattr(case, "meta", None)
+    if meta is None or not meta.generation.mode.is_positive:
+        return case
+    now_ms = int(time.time() * 1000)
+    for event in _events(case.body):
+        if isinstance(event, dict) and type(event.get("timestamp")) is int:
+            event["timestamp"] = in_window(event["timestamp"], now_ms)
+    return case
