@@ -13,7 +13,7 @@
     │   └── Unauthorized             401 unauthorized
     └── BackendUnavailable           503 backend_unavailable (+ Retry-After)
 
-``liveinsight.responses.error_response`` is the one place that turns them into HTTP answers.
+``liveinsight.proxy.error_response`` is the one place that turns them into HTTP answers.
 """
 
 from __future__ import annotations

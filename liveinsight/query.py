@@ -27,7 +27,6 @@ from liveinsight.rollups import (
     split_click_name,
 )
 
-EVENT_COUNTERS = ("events", "page_view", "click", "conversion", "heartbeat")
 DEFAULT_HOURS = 24
 DEFAULT_LIMIT = 10
 DEFAULT_ACTIVE_LIMIT = 100

@@ -21,7 +21,6 @@ HEARTBEAT = "heartbeat"
 PAGE_VIEW = "page_view"
 CLICK = "click"
 CONVERSION = "conversion"
-EVENT_TYPES = (PAGE_VIEW, CLICK, CONVERSION, HEARTBEAT)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from liveinsight.acquisition import DESKTOP, MOBILE, TABLET, device_class
 
-DEVICE_CLASSES = (MOBILE, TABLET, DESKTOP)
-__all__ = ["DEVICE_CLASSES", "device_class"]  # device_class: the core's, re-exported
+__all__ = ["device_class"]  # the core's, re-exported
 
 _WIN = "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"
 _MAC = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)"
