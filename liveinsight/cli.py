@@ -93,7 +93,10 @@ class LiveInsightGroup(click.Group):
 def _unavailable(name: str, exc: Exception) -> click.Command:
     @click.command(name=name, help=f"(unavailable: {exc})")
     def command() -> None:
-        raise click.ClickException(f"'{name}' could not be loaded: {exc}. Run scripts/install.")
+        raise click.ClickException(
+            f"'{name}' could not be loaded: {exc}. It comes with the harness: "
+            "pip install 'liveinsight[harness]' (or scripts/install in a checkout)."
+        )
 
     return command
 
@@ -227,6 +230,7 @@ def run_stack(
         click.echo(f"tables    {names} (prefix {settings.table_prefix!r}; {len(created)} created)")
         url = f"http://{settings.host}:{settings.port}"
         click.echo(f"gateway   {url}/collect  {url}/api/statistics/summary/  {url}/health")
+        click.echo(f"api docs  {url}/docs  (OpenAPI 3.1: {url}/openapi.json)")
 
         def started() -> None:
             click.echo("ready     press Ctrl-C to stop")
@@ -274,15 +278,6 @@ def up(ctx: click.Context, access_log: bool, **flags: Any) -> None:
       liveinsight up --endpoint http://127.0.0.1:8000   use a DynamoDB that is already running
     """
     run_stack(stack_settings(ctx, **flags), access_log=access_log)
-
-
-@cli.command()
-@stack_options
-@click.pass_context
-@clear_errors
-def demo(ctx: click.Context, **flags: Any) -> None:
-    """The whole stack in one command (grows into storage + API + traffic + dashboard)."""
-    run_stack(stack_settings(ctx, **flags))
 
 
 # ---- tables ---------------------------------------------------------------------------------

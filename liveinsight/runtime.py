@@ -225,7 +225,12 @@ class MotoServer:
     def start(self) -> MotoServer:
         import logging
 
-        from moto.server import ThreadedMotoServer
+        try:
+            from moto.server import ThreadedMotoServer
+        except ImportError:
+            raise RuntimeStartError(
+                "the moto backend needs moto: pip install 'liveinsight[moto]'"
+            ) from None
 
         # One werkzeug line per DynamoDB call would drown the console (the stream poller alone
         # calls several times a second).

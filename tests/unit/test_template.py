@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from liveinsight.routes import ROUTES
 from liveinsight.tables import EVENTS, ROLLUP_SHARDS_KEY, ROLLUPS, TABLE_SPECS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -136,11 +139,24 @@ def test_http_api_routes_match_the_gateway(template) -> None:
         for event in resource.get("Properties", {}).get("Events", {}).values():
             if event["Type"] == "HttpApi":
                 routes.add((event["Properties"]["Method"], event["Properties"]["Path"]))
-    assert routes == {
-        ("POST", "/collect"),
-        ("GET", "/api/{proxy+}"),
-        ("GET", "/health"),
-        ("GET", "/openapi.json"),
+    # every route of the table: those under /api/ through one proxy route, the rest one by one
+    expected = {(r.method, r.path) for r in ROUTES if not r.path.startswith("/api/")}
+    assert routes == expected | {("GET", "/api/{proxy+}")}
+
+
+def test_the_functions_package_only_the_core(template) -> None:
+    code = ROOT / template["Globals"]["Function"]["CodeUri"]
+    assert sorted(p.name for p in code.iterdir()) == ["liveinsight", "requirements.txt"]
+    assert (code / "liveinsight").resolve() == ROOT / "liveinsight"
+    requirements = [
+        line
+        for line in (code / "requirements.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert requirements == project["dependencies"]
+    assert not {"faker", "textual", "locust", "moto"} & {
+        re.split(r"[<>=\[]", r)[0] for r in requirements
     }
 
 
