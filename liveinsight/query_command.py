@@ -34,18 +34,13 @@ PATHS = {
 
 
 def fetch_http(url: str, report: str, params: dict[str, Any], token: str | None) -> dict[str, Any]:
-    import httpx
+    from liveinsight.client import ApiUnavailable, QueryClient
 
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        response = httpx.get(
-            url.rstrip("/") + PATHS[report], params=params, headers=headers, timeout=15
-        )
-    except httpx.HTTPError as exc:
+        with QueryClient(url, token=token, timeout=15) as client:
+            result: dict[str, Any] = client.get(PATHS[report], params)
+    except ApiUnavailable as exc:
         raise click.ClickException(f"cannot reach {url}: {exc}") from None
-    if response.status_code != 200:
-        raise click.ClickException(f"{url} answered {response.status_code}: {response.text[:300]}")
-    result: dict[str, Any] = response.json()
     return result
 
 

@@ -12,8 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 
-import httpx
-
+from liveinsight.client import ApiUnavailable, QueryClient
 from loadtest.reconcile import Snapshot
 from simulator.errors import TargetUnreachable
 from simulator.views_lag import DEFAULT_WAIT_VIEWS_S, wait_for_views
@@ -36,28 +35,13 @@ def snapshot(
 ) -> Snapshot:
     """Both answers, once the views have caught up (at most ``wait_views_s``; ViewsBehind
     else); ``report`` gets the wait's status lines."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
     bodies = {}
-    with httpx.Client(base_url=url.rstrip("/"), timeout=timeout_s, headers=headers) as client:
-        wait_for_views(url, timeout_s=wait_views_s, report=report, http=client)
+    with QueryClient(url, token=token, timeout=timeout_s, user_agent="liveinsight-loadtest") as api:
+        wait_for_views(url, timeout_s=wait_views_s, report=report, http=api.http)
         clock_ms = clock()
         for area, path in PATHS.items():
             try:
-                response = client.get(path)
-            except httpx.HTTPError as exc:
-                raise TargetUnreachable(
-                    f"cannot read {url.rstrip('/')}{path}: {exc or type(exc).__name__}"
-                ) from None
-            if response.status_code == 401:
-                raise TargetUnreachable(
-                    f"{url.rstrip('/')}{path} wants a token: pass --token or set LIVEINSIGHT_API_TOKEN"
-                )
-            if response.status_code != 200:
-                raise TargetUnreachable(
-                    f"{url.rstrip('/')}{path} answered {response.status_code}: {response.text[:160]}"
-                )
-            try:
-                bodies[area] = response.json()
-            except ValueError:
-                raise TargetUnreachable(f"{url.rstrip('/')}{path} did not answer JSON") from None
+                bodies[area] = api.get(path)
+            except ApiUnavailable as exc:
+                raise TargetUnreachable(f"cannot read {api.base_url}{path}: {exc}") from None
     return Snapshot(clock_ms, bodies["summary"], bodies["hourly"])

@@ -117,26 +117,19 @@ def http_fetcher(
     timeout_s: float = 10.0,
     funnel: Sequence[str] | None = None,
 ) -> Callable[[], Fetched]:
-    import httpx
+    from liveinsight.client import ApiUnavailable, QueryClient
 
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    client = httpx.Client(base_url=url.rstrip("/"), timeout=timeout_s, headers=headers)
+    client = QueryClient(url, token=token, timeout=timeout_s, user_agent="liveinsight-verify")
     paths = endpoints(funnel)
 
     def fetch() -> Fetched:
         out: Fetched = {}
         for area, path in paths.items():
             try:
-                response = client.get(path)
-            except httpx.HTTPError as exc:
-                raise TargetUnreachable(
-                    f"cannot fetch {url}{path}: {exc or type(exc).__name__}"
-                ) from None
-            if response.status_code != 200:
-                raise TargetUnreachable(
-                    f"{url}{path} answered {response.status_code}: {response.text[:160]}"
-                )
-            out[area] = (response.json(), {k.lower(): v for k, v in response.headers.items()})
+                answer = client.answer(path)
+            except ApiUnavailable as exc:
+                raise TargetUnreachable(f"cannot read {client.base_url}{path}: {exc}") from None
+            out[area] = (answer.body, answer.headers)
         return out
 
     return fetch

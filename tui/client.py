@@ -15,28 +15,22 @@ dashboard is judged by. One deadline covers the whole poll, so a hung API holds 
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
-import httpx
-
+from liveinsight.client import ApiUnavailable, QueryClient
 from tui.acquisition import Breakdown, breakdown_path, parse_breakdown
 from tui.insights import Insights, insight_paths, parse_insights
 from tui.snapshot import ANSWER_PATHS, Snapshot, UnexpectedAnswer, parse_snapshot
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 POLL_BUDGET_S = 5.0
-CONNECT_TIMEOUT_S = 2.0
+__all__ = ["ApiUnavailable", "HttpSnapshotSource", "SnapshotSource", "normalise_url"]
 
 T = TypeVar("T")
-
-
-class ApiUnavailable(Exception):
-    """The API could not give a usable answer; ``str()`` says why in a few words."""
 
 
 class SnapshotSource(Protocol):
@@ -75,7 +69,7 @@ def parsed(parse: Callable[[Any], T], answer: Any) -> T:
     try:
         return parse(answer)
     except UnexpectedAnswer as exc:
-        raise ApiUnavailable(f"unexpected answer: {exc}") from exc
+        raise ApiUnavailable(f"unexpected answer: {exc}", "shape") from exc
 
 
 class HttpSnapshotSource:
@@ -86,10 +80,7 @@ class HttpSnapshotSource:
     ) -> None:
         self.url = normalise_url(url)
         self.budget_s = budget_s
-        headers = {"Accept": "application/json", "User-Agent": "liveinsight-dashboard"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        self.http = httpx.Client(base_url=self.url, headers=headers)
+        self.client = QueryClient(self.url, token=token, user_agent="liveinsight-dashboard")
 
     def fetch(self) -> Snapshot:
         return parsed(parse_snapshot, self._get_all(ANSWER_PATHS))
@@ -106,30 +97,20 @@ class HttpSnapshotSource:
         return {name: self._get(path, deadline) for name, path in paths.items()}
 
     def _get(self, path: str, deadline: float) -> object:
+        """One GET within what is left of the poll's budget (a timeout names the budget)."""
         remaining = deadline - time.monotonic()
+        budget = ApiUnavailable(f"no answer within {self.budget_s:g} s", "timeout")
         if remaining <= 0:
-            raise ApiUnavailable(f"no answer within {self.budget_s:g} s")
-        timeout = httpx.Timeout(remaining, connect=min(CONNECT_TIMEOUT_S, remaining))
+            raise budget
         try:
-            response = self.http.get(path, timeout=timeout)
-        except httpx.TimeoutException as exc:
-            raise ApiUnavailable(f"no answer within {self.budget_s:g} s") from exc
-        except httpx.ConnectError as exc:
-            raise ApiUnavailable("connection refused") from exc
-        except httpx.HTTPError as exc:
-            raise ApiUnavailable(type(exc).__name__) from exc
-        where = path.split("?")[0]
-        if response.status_code == 401:
-            raise ApiUnavailable("HTTP 401: set LIVEINSIGHT_API_TOKEN or --token")
-        if response.status_code != 200:
-            raise ApiUnavailable(f"HTTP {response.status_code} from {where}")
-        try:
-            return response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ApiUnavailable(f"not JSON from {where}") from exc
+            return self.client.get(path, timeout=remaining)
+        except ApiUnavailable as exc:
+            if exc.failure == "timeout":
+                raise budget from exc
+            raise
 
     def close(self) -> None:
-        self.http.close()
+        self.client.close()
 
     def __enter__(self) -> HttpSnapshotSource:
         return self
