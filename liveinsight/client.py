@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Self, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -45,7 +45,25 @@ class Answer:
     headers: dict[str, str]  # lower-case names
 
 
-class QueryClient:
+class Closing:
+    """``with x:`` closes ``x`` on the way out (what every client here is used with)."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class QueryClient(Closing):
     """A session with one API at ``base_url``; use it as a context manager (or :meth:`close`)."""
 
     def __init__(
@@ -111,17 +129,6 @@ class QueryClient:
 
     def close(self) -> None:
         self.http.close()
-
-    def __enter__(self) -> QueryClient:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _error_message(response: httpx.Response) -> str:

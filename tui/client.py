@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from types import TracebackType
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
-from liveinsight.client import ApiUnavailable, QueryClient
+from liveinsight.client import ApiUnavailable, Closing, QueryClient
 from tui.acquisition import Breakdown, breakdown_path, parse_breakdown
 from tui.insights import Insights, insight_paths, parse_insights
 from tui.snapshot import ANSWER_PATHS, Snapshot, UnexpectedAnswer, parse_snapshot
@@ -72,7 +71,7 @@ def parsed(parse: Callable[[Any], T], answer: Any) -> T:
         raise ApiUnavailable(f"unexpected answer: {exc}", "shape") from exc
 
 
-class HttpSnapshotSource:
+class HttpSnapshotSource(Closing):
     """Polls a running stack; use it as a context manager (or call :meth:`close`)."""
 
     def __init__(
@@ -111,14 +110,3 @@ class HttpSnapshotSource:
 
     def close(self) -> None:
         self.client.close()
-
-    def __enter__(self) -> HttpSnapshotSource:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
