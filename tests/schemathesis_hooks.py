@@ -5,6 +5,8 @@ the OpenAPI document says so in its description). A static schema cannot bound a
 window, so schema-valid data would otherwise carry timestamps like 0 that are rightly refused.
 For positive (schema-valid) cases only, each integer timestamp is moved into the window, keeping
 its variety; negative cases are left as generated, so refusals are still tested.
+The hook is ``before_call``, not ``map_case``: every phase sends through ``Case.call``, which
+dispatches ``before_call``, while ``map_case`` is skipped by the stateful phase.
 Loaded by ``schemathesis.toml`` (the CLI) and by tests/integration/test_fuzz_openapi.py.
 """
 
@@ -29,12 +31,11 @@ def _events(body: Any) -> list[Any]:
 
 
 @schemathesis.hook
-def map_case(context: Any, case: Any) -> Any:
+def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     meta = getattr(case, "meta", None)
     if meta is None or not meta.generation.mode.is_positive:
-        return case
+        return
     now_ms = int(time.time() * 1000)
     for event in _events(case.body):
         if isinstance(event, dict) and type(event.get("timestamp")) is int:
             event["timestamp"] = in_window(event["timestamp"], now_ms)
-    return case
