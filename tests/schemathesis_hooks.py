@@ -17,7 +17,10 @@ from typing import Any
 
 import schemathesis
 
-WINDOW_MS = 72 * 3600 * 1000 - 10 * 60 * 1000  # 10 minutes inside the window, for slow runs
+from liveinsight.buckets import MINUTE_MS
+from liveinsight.events import MAX_PAST_MS
+
+WINDOW_MS = MAX_PAST_MS - 10 * MINUTE_MS  # 10 minutes inside the window, for slow runs
 
 
 def in_window(timestamp: int, now_ms: int) -> int:
