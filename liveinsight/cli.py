@@ -7,60 +7,25 @@ entry-point group, so the core never imports them.
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import json
-import signal
-import sys
-from collections.abc import Callable
 from importlib.metadata import entry_points
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from liveinsight import tables
+from liveinsight.cli_support import (
+    clear_errors,
+    sigterm_interrupts,
+    stack_options,
+    stack_settings,
+    storage_options,
+    storage_settings,
+)
 from liveinsight.errors import LiveInsightError
 from liveinsight.query_command import query_command
-from liveinsight.settings import (
-    BACKENDS,
-    DEFAULT_DB_PORT,
-    DEFAULT_HOST,
-    DEFAULT_HTTP_PORT,
-    Settings,
-)
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def clear_errors(fn: F) -> F:
-    """LiveInsight errors become one line on stderr and exit code 1, never a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except LiveInsightError as error:
-            raise click.ClickException(error.message or error.code) from None
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def base_settings(ctx: click.Context) -> Settings:
-    settings = ctx.find_object(Settings)
-    if settings is None:
-        raise click.UsageError("internal: settings not initialised")
-    return settings
-
-
-def local_endpoint(settings: Settings, endpoint: str | None = None) -> Settings:
-    """Settings pointed at ``endpoint``, or at the local DynamoDB port when none is set."""
-    if endpoint:
-        return settings.with_overrides(endpoint_url=endpoint, backend="endpoint")
-    if settings.endpoint_url or settings.backend == "aws":
-        return settings
-    return settings.with_overrides(endpoint_url=f"http://127.0.0.1:{settings.db_port}")
+from liveinsight.settings import Settings
 
 
 class LiveInsightGroup(click.Group):
@@ -129,139 +94,6 @@ def cli(ctx: click.Context) -> None:
 # ---- up ---------------------------------------------------------------------------------------
 
 
-def stack_options(fn: F) -> F:
-    options = [
-        click.option(
-            "--host", default=None, help=f"Gateway bind address [default: {DEFAULT_HOST}]."
-        ),
-        click.option(
-            "--port", type=int, default=None, help=f"Gateway port [default: {DEFAULT_HTTP_PORT}]."
-        ),
-        click.option(
-            "--db-port",
-            type=int,
-            default=None,
-            help=f"DynamoDB Local port [default: {DEFAULT_DB_PORT}].",
-        ),
-        click.option(
-            "--db-path",
-            type=click.Path(file_okay=False),
-            default=None,
-            help="Persist DynamoDB Local data in DIR (default: in memory).",
-        ),
-        click.option(
-            "--backend",
-            type=click.Choice(BACKENDS),
-            default=None,
-            help="Storage: dynamodb-local (default), moto, endpoint (needs --endpoint) or aws.",
-        ),
-        click.option(
-            "--endpoint",
-            default=None,
-            help="Use an already running DynamoDB at URL instead of starting one.",
-        ),
-        click.option("--prefix", default=None, help="Table name prefix [default: none]."),
-        click.option(
-            "--active-cache",
-            type=float,
-            default=None,
-            help="Seconds to cache /api/sessions/active/ (0 = off) [default: 30].",
-        ),
-        click.option(
-            "--workers",
-            type=int,
-            default=None,
-            help="Gateway worker processes (emulated Lambda concurrency) [default: 1].",
-        ),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
-
-
-def stack_settings(ctx: click.Context, **flags: Any) -> Settings:
-    settings = base_settings(ctx).with_overrides(
-        host=flags.get("host"),
-        port=flags.get("port"),
-        db_port=flags.get("db_port"),
-        db_path=flags.get("db_path"),
-        backend=flags.get("backend"),
-        table_prefix=flags.get("prefix"),
-        active_cache_s=flags.get("active_cache"),
-        workers=flags.get("workers"),
-    )
-    if flags.get("endpoint"):
-        settings = settings.with_overrides(endpoint_url=flags["endpoint"], backend="endpoint")
-    return settings
-
-
-def run_stack(
-    settings: Settings,
-    *,
-    access_log: bool = False,
-    on_ready: Callable[[Settings], None] | None = None,
-) -> None:
-    """Storage (started here when local) + tables + gateway, in the foreground until a signal."""
-    from liveinsight.aws import dynamodb_client
-    from liveinsight.errors import ConfigError
-    from liveinsight.gateway import serve
-    from liveinsight.runtime import port_is_free, storage_runtime
-    from liveinsight.stream import running_poller
-
-    if not port_is_free(settings.port, settings.host):
-        raise ConfigError(
-            f"port {settings.port} is already in use on {settings.host}; choose another with --port"
-        )
-    signal.signal(
-        signal.SIGTERM, _raise_interrupt
-    )  # SIGTERM unwinds like Ctrl-C until uvicorn takes over
-    runtime: Any
-    if settings.backend in ("dynamodb-local", "moto") and not settings.endpoint_url:
-        runtime = storage_runtime(settings.backend, port=settings.db_port, db_path=settings.db_path)
-    else:
-        runtime = _NoRuntime(settings.endpoint_url)
-    with runtime as storage:
-        if storage.endpoint_url:
-            settings = settings.with_overrides(endpoint_url=storage.endpoint_url)
-        created = tables.create_tables(dynamodb_client(settings), settings.table_prefix)
-        pid = f" (java pid {storage.pid})" if getattr(storage, "pid", None) else ""
-        click.echo(f"storage   {settings.endpoint_url or 'AWS'}  [{settings.backend}]{pid}")
-        names = ", ".join(t.name for t in tables.TABLE_SPECS)
-        click.echo(f"tables    {names} (prefix {settings.table_prefix!r}; {len(created)} created)")
-        url = f"http://{settings.host}:{settings.port}"
-        click.echo(f"gateway   {url}/collect  {url}/api/statistics/summary/  {url}/health")
-        click.echo(f"api docs  {url}/docs  (OpenAPI 3.1: {url}/openapi.json)")
-
-        def started() -> None:
-            click.echo("ready     press Ctrl-C to stop")
-            if on_ready is not None:
-                on_ready(settings)
-
-        click.echo(
-            "views     stream poller: Events stream -> Sessions, ActiveSessions, Rollups "
-            "(lag at /health)"
-        )
-        with running_poller(settings):
-            serve(settings, access_log=access_log, on_started=started)
-    click.echo("stopped")
-
-
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
-class _NoRuntime:
-    def __init__(self, endpoint_url: str | None) -> None:
-        self.endpoint_url = endpoint_url
-        self.pid = None
-
-    def __enter__(self) -> _NoRuntime:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
 @cli.command()
 @stack_options
 @click.option("--access-log", is_flag=True, help="Log every HTTP request.")
@@ -277,7 +109,23 @@ def up(ctx: click.Context, access_log: bool, **flags: Any) -> None:
       liveinsight up --port 18080 --db-port 18000  other ports
       liveinsight up --endpoint http://127.0.0.1:8000   use a DynamoDB that is already running
     """
-    run_stack(stack_settings(ctx, **flags), access_log=access_log)
+    from liveinsight.stack import Stack
+
+    settings = stack_settings(ctx, **flags)
+    with sigterm_interrupts(), Stack(settings) as stack:  # until uvicorn takes SIGTERM over
+        for line in stack.banner():
+            click.echo(line)
+        url = stack.url
+        click.echo(f"gateway   {url}/collect  {url}/api/statistics/summary/  {url}/health")
+        click.echo(f"api docs  {url}/docs  (OpenAPI 3.1: {url}/openapi.json)")
+        # uvicorn takes SIGINT/SIGTERM over, shuts down gracefully and raises the signal
+        # again once done: that is the normal end of `up`, not an interruption.
+        with contextlib.suppress(KeyboardInterrupt):
+            stack.serve(
+                access_log=access_log,
+                on_started=lambda: click.echo("ready     press Ctrl-C to stop"),
+            )
+    click.echo("stopped")
 
 
 # ---- tables ---------------------------------------------------------------------------------
@@ -288,44 +136,19 @@ def tables_group() -> None:
     """Create, drop or describe the LiveInsight tables on a running DynamoDB."""
 
 
-def table_options(fn: F) -> F:
-    fn = click.option("--prefix", default=None, help="Table name prefix [default: none].")(fn)
-    fn = click.option(
-        "--endpoint",
-        default=None,
-        help="DynamoDB endpoint URL [default: http://127.0.0.1:$LIVEINSIGHT_DB_PORT or 8000].",
-    )(fn)
-    return fn
-
-
 def _table_client(
     ctx: click.Context, endpoint: str | None, prefix: str | None
 ) -> tuple[Any, Settings]:
     from liveinsight.aws import dynamodb_client
 
-    settings = local_endpoint(base_settings(ctx), endpoint).with_overrides(table_prefix=prefix)
+    settings = storage_settings(ctx, endpoint, prefix)
     return dynamodb_client(settings), settings
 
 
-def _storage_errors(fn: F) -> F:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            return fn(*args, **kwargs)
-        except BotoCoreError as exc:
-            raise click.ClickException(f"cannot reach DynamoDB: {exc}") from None
-        except ClientError as exc:
-            raise click.ClickException(f"DynamoDB said: {exc}") from None
-
-    return wrapper  # type: ignore[return-value]
-
-
 @tables_group.command("create")
-@table_options
+@storage_options("whose tables to create")
 @click.pass_context
-@_storage_errors
+@clear_errors
 def tables_create(ctx: click.Context, endpoint: str | None, prefix: str | None) -> None:
     """Create the missing tables and enable TTL (idempotent)."""
     client, settings = _table_client(ctx, endpoint, prefix)
@@ -336,10 +159,10 @@ def tables_create(ctx: click.Context, endpoint: str | None, prefix: str | None) 
 
 
 @tables_group.command("drop")
-@table_options
+@storage_options("whose tables to drop")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
-@_storage_errors
+@clear_errors
 def tables_drop(ctx: click.Context, endpoint: str | None, prefix: str | None, yes: bool) -> None:
     """Delete the LiveInsight tables (all their data)."""
     client, settings = _table_client(ctx, endpoint, prefix)
@@ -352,10 +175,10 @@ def tables_drop(ctx: click.Context, endpoint: str | None, prefix: str | None, ye
 
 
 @tables_group.command("describe")
-@table_options
+@storage_options("to describe")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-@_storage_errors
+@clear_errors
 def tables_describe(
     ctx: click.Context, endpoint: str | None, prefix: str | None, as_json: bool
 ) -> None:
@@ -396,7 +219,7 @@ def views_group() -> None:
 
 
 @views_group.command("poll")
-@table_options
+@storage_options("whose Events stream to poll")
 @click.option(
     "--batch-size",
     type=click.IntRange(1, 10_000),
@@ -430,23 +253,22 @@ def views_poll(
 
     from liveinsight.stream import poller_for
 
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    settings = local_endpoint(base_settings(ctx), endpoint).with_overrides(table_prefix=prefix)
+    settings = storage_settings(ctx, endpoint, prefix)
     poller = poller_for(settings, batch_size=batch_size, window_s=window)
     click.echo(f"views     polling the Events stream at {settings.endpoint_url or 'AWS'}")
     stop = threading.Event()
     try:
-        poller.run(stop)
+        with sigterm_interrupts():
+            poller.run(stop)
     except KeyboardInterrupt:
         stop.set()
     click.echo(f"stopped   {poller.stats.records:,} records in {poller.stats.batches:,} batches")
 
 
 @views_group.command("rebuild")
-@table_options
+@storage_options("whose views to rebuild")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
-@_storage_errors
 @clear_errors
 def views_rebuild(ctx: click.Context, endpoint: str | None, prefix: str | None, yes: bool) -> None:
     """Recompute every view from the Events log (after a fault, or for a view added later).

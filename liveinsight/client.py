@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, Self, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -129,6 +130,20 @@ class QueryClient(Closing):
 
     def close(self) -> None:
         self.http.close()
+
+
+def normalise_url(url: str) -> str:
+    """``url`` without trailing slash; ValueError unless it is an http(s) URL with a host."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"expected an http:// or https:// URL with a host, got {url!r}")
+    if parts.query or parts.fragment:
+        raise ValueError(f"the API base URL takes no query or fragment, got {url!r}")
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise ValueError(f"bad port in {url!r}") from None
+    return url.strip().rstrip("/")
 
 
 def _error_message(response: httpx.Response) -> str:

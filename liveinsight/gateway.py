@@ -9,13 +9,14 @@ response becomes the HTTP response. Lambda concurrency is emulated by uvicorn wo
 from __future__ import annotations
 
 import base64
+import contextlib
 import ipaddress
 import json
 import logging
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from liveinsight import api, ingest
+from liveinsight.errors import ConfigError
 from liveinsight.events import MAX_BODY_BYTES
 from liveinsight.settings import Settings
 
@@ -152,15 +154,10 @@ def _to_response(result: dict[str, Any]) -> Response:
     )
 
 
-def create_app(
-    settings: Settings,
-    *,
-    ingest_handler: Handler | None = None,
-    query_handler: Handler | None = None,
-) -> Starlette:
-    """The gateway for ``settings``; handlers may be injected (tests)."""
-    ingest_fn = ingest_handler or ingest.build_handler(settings, emit_metrics=metrics_log.info)
-    query_fn = query_handler or api.build_handler(settings)
+def create_app(settings: Settings) -> Starlette:
+    """The gateway for ``settings``: both Lambda handlers behind their routes."""
+    ingest_fn = ingest.build_handler(settings, emit_metrics=metrics_log.info)
+    query_fn = api.build_handler(settings)
 
     def invoker(handler: Handler, name: str) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
@@ -202,10 +199,34 @@ UVICORN_OPTIONS: dict[str, Any] = {
 
 
 def uvicorn_config(app: Any, host: str, port: int, **options: Any) -> Any:
-    """The uvicorn.Config of a gateway on a thread: the demo's and the test fixtures'."""
+    """The uvicorn.Config of a gateway on a thread (:func:`in_thread`)."""
     import uvicorn
 
     return uvicorn.Config(app, host=host, port=port, **UVICORN_OPTIONS, **options)
+
+
+@contextlib.contextmanager
+def in_thread(app: Any, host: str, port: int, *, timeout_s: float = 30) -> Iterator[str]:
+    """``app`` served by uvicorn on a background thread while the block runs (the demo, whose
+    main thread is the dashboard's, and the test fixtures); yields its base URL."""
+    import threading
+
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn_config(app, host, port, lifespan="off"))
+    thread = threading.Thread(target=server.run, name="gateway", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout_s
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise ConfigError(f"the gateway did not start on {host}:{port}")
+        time.sleep(0.02)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
 
 
 def serve(

@@ -11,7 +11,14 @@ from rich.console import Console
 from rich.table import Table
 
 from liveinsight.acquisition import COMPARE_CHOICES, DIMENSIONS, change
+from liveinsight.cli_support import (
+    api_options,
+    api_target,
+    storage_options,
+    storage_settings,
+)
 from liveinsight.errors import LiveInsightError
+from liveinsight.routes import BY_NAME
 
 REPORTS = ("summary", "hourly", "pages", "referrers", "active", "breakdown")
 BREAKDOWN_COLUMNS = (  # (field, header, format); rates as percentages
@@ -23,22 +30,14 @@ BREAKDOWN_COLUMNS = (  # (field, header, format); rates as percentages
     ("conversions", "conv.", "{:,}"),
     ("conversion_rate", "conv. rate", "{:.1%}"),
 )
-PATHS = {
-    "breakdown": "/api/statistics/breakdown/",
-    "summary": "/api/statistics/summary/",
-    "hourly": "/api/statistics/hourly/",
-    "pages": "/api/statistics/pages/",
-    "referrers": "/api/statistics/referrers/",
-    "active": "/api/sessions/active/",
-}
 
 
-def fetch_http(url: str, report: str, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+def fetch_http(url: str, token: str | None, report: str, params: dict[str, Any]) -> dict[str, Any]:
     from liveinsight.client import ApiUnavailable, QueryClient
 
     try:
         with QueryClient(url, token=token, timeout=15) as client:
-            result: dict[str, Any] = client.get(PATHS[report], params)
+            result: dict[str, Any] = client.get(BY_NAME[report].path, params)
     except ApiUnavailable as exc:
         raise click.ClickException(f"cannot reach {url}: {exc}") from None
     return result
@@ -174,11 +173,8 @@ def render(report: str, data: dict[str, Any], console: Console) -> None:
 
 @click.command("query")
 @click.argument("report", type=click.Choice(REPORTS))
-@click.option(
-    "--url", default=None, help="Read through a running HTTP API, e.g. http://127.0.0.1:8080."
-)
-@click.option("--endpoint", default=None, help="Read the rollups straight from DynamoDB at URL.")
-@click.option("--prefix", default=None, help="Table prefix (with --endpoint).")
+@api_options("read")
+@storage_options("to read the views from straight, instead of the API (no default: --url)")
 @click.option(
     "--hours",
     type=click.IntRange(1, 72),
@@ -212,6 +208,7 @@ def query_command(
     ctx: click.Context,
     report: str,
     url: str | None,
+    token: str | None,
     endpoint: str | None,
     prefix: str | None,
     hours: int,
@@ -229,14 +226,11 @@ def query_command(
       liveinsight query active --endpoint http://127.0.0.1:8000   straight from DynamoDB
       liveinsight query breakdown --by utm_campaign --compare previous
     """
-    from liveinsight.cli import base_settings, local_endpoint
-
-    settings = base_settings(ctx)
     if url and endpoint:
         raise click.UsageError("give either --url or --endpoint, not both")
     if endpoint:
         data = fetch_direct(
-            local_endpoint(settings, endpoint).with_overrides(table_prefix=prefix),
+            storage_settings(ctx, endpoint, prefix),
             report,
             hours,
             limit,
@@ -253,9 +247,7 @@ def query_command(
             params = {"by": by, "hours": hours, "limit": limit}
             if compare:
                 params["compare"] = compare
-        data = fetch_http(
-            url or f"http://127.0.0.1:{settings.port}", report, params, settings.api_token
-        )
+        data = fetch_http(*api_target(ctx, url, token), report, params)
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
     else:

@@ -87,6 +87,23 @@ class Settings:
         return cls(**kwargs)
 
 
+def pointed_at(settings: Settings, endpoint: str | None, prefix: str | None = None) -> Settings:
+    """The one way a ``--endpoint`` becomes Settings: a URL (DynamoDB Local or any endpoint),
+    ``aws``, or nothing, which means the configured endpoint, else the local DynamoDB port."""
+    if endpoint is None or endpoint == "":
+        if not settings.endpoint_url and settings.backend != "aws":
+            settings = replace(settings, endpoint_url=f"http://127.0.0.1:{settings.db_port}")
+    elif endpoint.lower() == "aws":
+        settings = replace(settings, backend="aws", endpoint_url=None)
+    elif endpoint.startswith(("http://", "https://")):
+        settings = replace(settings, backend="endpoint", endpoint_url=endpoint)
+    else:
+        raise ConfigError(
+            f"expected a DynamoDB URL such as http://127.0.0.1:8000, or 'aws'; got {endpoint!r}"
+        )
+    return settings.with_overrides(table_prefix=prefix)
+
+
 def _parse(name: str, type_name: str, raw: str) -> Any:
     try:
         if "tuple" in type_name:

@@ -16,7 +16,9 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from liveinsight.settings import Settings
+from liveinsight.cli_support import api_options, api_target, base_settings
+from liveinsight.errors import LiveInsightError
+from liveinsight.settings import Settings, pointed_at
 from loadtest.config import (
     DEFAULT_BATCH,
     DEFAULT_CRAWLER_SHARE,
@@ -29,7 +31,7 @@ from loadtest.harness import Plan, execute, preflight, reconcile_ledgers
 from loadtest.report import Progress, print_reconciliation, print_result, run_line
 from loadtest.runner import LocustRun
 from simulator.errors import BadArgument
-from simulator.options import OneLineCommand, one_line_errors, settings_of
+from simulator.options import OneLineCommand, one_line_errors
 from simulator.presets import DEFAULT_PRESET, PRESETS
 from simulator.traffic import parse_duration
 
@@ -66,21 +68,14 @@ def run_seconds(text: str) -> int:
 
 def storage_settings(settings: Settings, endpoint: str, prefix: str | None) -> Settings:
     """``--endpoint URL`` (DynamoDB Local or any endpoint) or ``--endpoint aws``."""
-    if endpoint.lower() == "aws":
-        chosen = dataclasses.replace(settings, backend="aws", endpoint_url=None)
-    elif endpoint.startswith(("http://", "https://")):
-        chosen = settings.with_overrides(backend="endpoint", endpoint_url=endpoint)
-    else:
-        raise BadArgument(
-            f"--endpoint must be a URL such as http://127.0.0.1:8000 or 'aws', got {endpoint!r}"
-        )
-    return chosen.with_overrides(table_prefix=prefix)
+    try:
+        return pointed_at(settings, endpoint, prefix)
+    except LiveInsightError as exc:
+        raise BadArgument(f"--endpoint: {exc.message}") from None
 
 
 @click.command("loadtest", cls=OneLineCommand)
-@click.option(
-    "--url", help="The LiveInsight API [default: http://127.0.0.1:$LIVEINSIGHT_PORT or 8080]."
-)
+@api_options("load")
 @click.option(
     "--users",
     type=click.IntRange(1, 100_000),
@@ -170,11 +165,6 @@ def storage_settings(settings: Settings, endpoint: str, prefix: str | None) -> S
     "--prefix", help="Table name prefix for --endpoint [default: $LIVEINSIGHT_TABLE_PREFIX]."
 )
 @click.option(
-    "--token",
-    envvar="LIVEINSIGHT_API_TOKEN",
-    help="Bearer token for the query API [default: $LIVEINSIGHT_API_TOKEN].",
-)
-@click.option(
     "--reconcile-only",
     type=click.Path(exists=True, file_okay=False),
     help="Send nothing: reconcile the ledger-*.jsonl files in DIR (e.g. gathered from the "
@@ -226,15 +216,13 @@ def loadtest(
       liveinsight loadtest --endpoint http://127.0.0.1:8000   # also check the Events table
       liveinsight loadtest --reconcile-only ./ledgers --endpoint aws   # a distributed run's ledgers
     """
-    settings = settings_of(ctx)
+    settings = base_settings(ctx)
     if reconcile_only:
         if not endpoint:
             raise BadArgument("--reconcile-only checks storage: give --endpoint URL (or 'aws')")
         _reconcile_only(Path(reconcile_only), storage_settings(settings, endpoint, prefix))
         return
-    url = (url or f"http://127.0.0.1:{settings.port}").rstrip("/")
-    if not url.startswith(("http://", "https://")):
-        raise BadArgument(f"--url must start with http:// or https://, got {url!r}")
+    url, token = api_target(ctx, url, token)
     seconds = run_seconds(run_time)
     now = datetime.now()
     config = LoadConfig(

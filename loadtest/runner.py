@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import loadtest
+from liveinsight.cli_support import sigterm_interrupts
 from loadtest.config import ENV_PREFIX, LoadConfig
 from loadtest.errors import LocustFailed
 from loadtest.stats import latest_history
@@ -117,10 +118,9 @@ def run_locust(
         run.report_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise LocustFailed(f"cannot create {run.report_dir}: {exc.strerror}") from None
-    previous = signal.signal(signal.SIGTERM, _interrupt)
     start = time.monotonic()
     interrupted = False
-    with run.log_path.open("w", encoding="utf-8") as log:
+    with sigterm_interrupts(), run.log_path.open("w", encoding="utf-8") as log:
         try:
             process = subprocess.Popen(
                 run.command(),
@@ -131,7 +131,6 @@ def run_locust(
                 start_new_session=True,  # we decide how it stops (and reap its --processes)
             )
         except OSError as exc:
-            signal.signal(signal.SIGTERM, previous)
             raise LocustFailed(f"cannot start Locust: {exc}") from None
         try:
             while process.poll() is None:
@@ -142,13 +141,7 @@ def run_locust(
         except KeyboardInterrupt:
             interrupted = True
             _stop(process, run.stop_timeout_s)
-        finally:
-            signal.signal(signal.SIGTERM, previous)
     return LocustOutcome(process.returncode, interrupted, time.monotonic() - start)
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def _stop(process: subprocess.Popen[bytes], stop_timeout_s: int) -> None:

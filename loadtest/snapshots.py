@@ -13,11 +13,12 @@ import time
 from collections.abc import Callable
 
 from liveinsight.client import ApiUnavailable, QueryClient
+from liveinsight.routes import BY_NAME
 from loadtest.reconcile import Snapshot
 from simulator.errors import TargetUnreachable
 from simulator.views_lag import DEFAULT_WAIT_VIEWS_S, wait_for_views
 
-PATHS = {"summary": "/api/statistics/summary/", "hourly": "/api/statistics/hourly/"}
+PATHS = {area: BY_NAME[area].path for area in ("summary", "hourly")}
 
 
 def _to_stderr(line: str) -> None:

@@ -26,6 +26,7 @@ from liveinsight.aws import FAST_CONFIG, dynamodb_client, streams_client
 from liveinsight.errors import BackendUnavailable
 from liveinsight.event_log import ACCEPTED, EventLog
 from liveinsight.events import Event, RequestMeta, validate
+from liveinsight.routes import BY_NAME
 from liveinsight.settings import Settings
 from liveinsight.stream import ShardLocator, StreamPoller, measure_lag, start_poller
 from liveinsight.tables import EVENTS, create_tables, table_name
@@ -39,15 +40,11 @@ STORE_APPEND = 100  # events per append when filling a store (one TransactWriteI
 FILL_THREADS = 2  # measured here: DynamoDB Local transactions contend beyond 2
 STORE_ATTEMPTS = 5
 DRAIN_TIMEOUT_S = 600.0
-DASHBOARD_PATHS = (
-    "/api/sessions/active/",
-    "/api/statistics/hourly/",
-    "/api/statistics/pages/",
-    "/api/statistics/referrers/",
-    "/api/statistics/summary/",
+DASHBOARD_PATHS = tuple(
+    BY_NAME[name].path for name in ("active", "hourly", "pages", "referrers", "summary")
 )
 BREAKDOWN_PATHS = tuple(
-    f"/api/statistics/breakdown/?by={by}" for by in ("source", "utm_campaign", "entry_page")
+    f"{BY_NAME['breakdown'].path}?by={by}" for by in ("source", "utm_campaign", "entry_page")
 )
 
 Progress = Callable[[int, int], None]  # (events appended to the log, applied to the views)

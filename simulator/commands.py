@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import secrets
-import signal
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -18,14 +17,15 @@ from typing import Any
 import click
 from rich.console import Console
 
+from liveinsight.cli_support import api_options, api_target, base_settings, sigterm_interrupts
 from liveinsight.settings import Settings
 from simulator.errors import BadArgument
 from simulator.kpis import KpiCollector
 from simulator.ledger import read_jsonl, read_ledger, stored_events
 from simulator.options import (
     OneLineCommand,
+    ledger_options,
     one_line_errors,
-    settings_of,
     target_choice,
     target_options,
 )
@@ -34,7 +34,7 @@ from simulator.recording import RecordWriter, read_recording
 from simulator.report import RunProgress, run_summary, verify_table
 from simulator.runs import TargetChoice, deliver, iso, measured, open_target
 from simulator.sending import RunStats
-from simulator.stream import DEFAULT_FLUSH_MS, Batch, Simulation, batches, events
+from simulator.stream import Batch, Simulation, batches, events
 from simulator.targets import check_api
 from simulator.traffic import Spike, Window, parse_duration, parse_start, plan_window
 from simulator.verify import default_funnel, http_fetcher, old_ledger_notes, parse_funnel
@@ -69,8 +69,7 @@ def _run(
         label=label,
         enabled=progress,
     )
-    previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` ends a run like Ctrl-C does
-    try:
+    with sigterm_interrupts():  # `kill` ends a run like Ctrl-C does
         interrupted = deliver(
             requests,
             window,
@@ -81,8 +80,6 @@ def _run(
             ledger=ledger,
             seed=seed,
         )
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     if target is None:
         return stats, "none (generated only)", interrupted
     description = target.description
@@ -93,10 +90,6 @@ def _run(
             applied = target.apply_views()
             description += f"; views applied in-process ({applied:,} stream records)"
     return stats, description, interrupted
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def _exit(stats: RunStats, interrupted: bool) -> None:
@@ -183,21 +176,7 @@ def _exit(stats: RunStats, interrupted: bool) -> None:
     type=click.Path(dir_okay=False),
     help="Write every generated event to this JSONL file.",
 )
-@click.option(
-    "--ledger",
-    "ledger_path",
-    default=DEFAULT_LEDGER,
-    show_default=True,
-    type=click.Path(dir_okay=False),
-    help="Where the acknowledgements go.",
-)
-@click.option(
-    "--flush",
-    type=click.FloatRange(min=0.1),
-    default=DEFAULT_FLUSH_MS / 1000,
-    show_default=True,
-    help="With --batch: send a tab's queue after this many simulated seconds.",
-)
+@ledger_options(DEFAULT_LEDGER, "simulated")
 @click.option("--dry-run", is_flag=True, help="Send nothing: generate and print the summary.")
 @target_options
 @click.pass_context
@@ -213,7 +192,7 @@ def simulate(ctx: click.Context, **opts: Any) -> None:
       liveinsight simulate --record run.jsonl --seed 1 --visitors 50 --backfill 1h --start 2026-01-16T09:00:00Z
       liveinsight simulate --preset media --url http://127.0.0.1:8080 --daily-curve Asia/Seoul --spike 20m:5m:4
     """
-    settings = settings_of(ctx)
+    settings = base_settings(ctx)
     choice = target_choice(opts)
     seed = opts["seed"] if opts["seed"] is not None else secrets.randbelow(2**31)
     preset = get_preset(opts["preset"])
@@ -303,21 +282,7 @@ def simulate(ctx: click.Context, **opts: Any) -> None:
     show_default=True,
     help="Pace at N x the recorded time (0 = as fast as possible).",
 )
-@click.option(
-    "--ledger",
-    "ledger_path",
-    default=DEFAULT_REPLAY_LEDGER,
-    show_default=True,
-    type=click.Path(dir_okay=False),
-    help="Where the acknowledgements go.",
-)
-@click.option(
-    "--flush",
-    type=click.FloatRange(min=0.1),
-    default=DEFAULT_FLUSH_MS / 1000,
-    show_default=True,
-    help="With --batch: send a tab's queue after this many recorded seconds.",
-)
+@ledger_options(DEFAULT_REPLAY_LEDGER, "recorded")
 @target_options
 @click.pass_context
 @one_line_errors
@@ -332,7 +297,7 @@ def replay(
       liveinsight replay run.jsonl --url http://127.0.0.1:8080 --speed 10 --batch 20
       liveinsight replay run.jsonl --in-process --endpoint http://127.0.0.1:8000
     """
-    settings = settings_of(ctx)
+    settings = base_settings(ctx)
     choice = target_choice(opts)
     if not choice.chosen:
         raise BadArgument("replay needs a target: --url URL or --in-process")
@@ -375,8 +340,7 @@ def replay(
     type=click.Path(dir_okay=False),
     help=f"Ledger file(s), in the order they were written [default: {DEFAULT_LEDGER}].",
 )
-@click.option("--url", help="The LiveInsight API [default: http://127.0.0.1:$LIVEINSIGHT_PORT].")
-@click.option("--token", help="Bearer token for the API [default: $LIVEINSIGHT_API_TOKEN].")
+@api_options("check")
 @click.option(
     "--funnel",
     "funnel_spec",
@@ -425,14 +389,13 @@ def verify(
       liveinsight verify --url http://127.0.0.1:8080 --funnel /,/cart,/checkout,conversion
       liveinsight verify --ledger run1.jsonl --ledger run2.jsonl --url http://127.0.0.1:8080 --all
     """
-    settings = settings_of(ctx)
-    url = url or f"http://127.0.0.1:{settings.port}"
+    settings = base_settings(ctx)
+    url, token = api_target(ctx, url, token)
     steps = parse_funnel(funnel_spec) if funnel_spec is not None else None
     rows = read_ledger(ledgers or (DEFAULT_LEDGER,))
     held = stored_events(rows)
     steps, why = (steps, "--funnel") if steps else default_funnel(held)
     check_api(url)
-    token = token or settings.api_token
     lag = wait_for_views(
         url, timeout_s=wait_views_s, token=token, report=lambda line: click.echo(line, err=True)
     )

@@ -1,4 +1,5 @@
-"""Errors the simulator raises on purpose; the commands turn each into one line and exit 1.
+"""Errors the simulator raises on purpose; the commands turn each into one line, exit 2 for
+a BadArgument (a usage error) and 1 for the rest.
 
 SimulatorError
 ├── BadArgument          an option value or combination that cannot work

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
+from liveinsight.cli_support import F, apply_options
 from liveinsight.errors import LiveInsightError
-from liveinsight.settings import Settings
-from simulator.errors import SimulatorError
+from simulator.errors import BadArgument, SimulatorError
 from simulator.runs import TargetChoice
+from simulator.stream import DEFAULT_FLUSH_MS
 from simulator.targets import DEFAULT_ATTEMPTS
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _UsageLine(click.ClickException):
@@ -42,71 +41,63 @@ def one_line_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except BadArgument as exc:  # an option that cannot work: a usage error, like click's
+            raise _UsageLine(f"{exc.message} (see --help)") from None
         except (SimulatorError, LiveInsightError) as exc:
             raise click.ClickException(exc.message) from None
 
     return wrapper  # type: ignore[return-value]
 
 
-def settings_of(ctx: click.Context) -> Settings:
-    settings = ctx.find_object(Settings)
-    if settings is None:
-        try:
-            settings = Settings.from_env()
-        except LiveInsightError as exc:
-            raise click.ClickException(exc.message) from None
-    return settings
-
-
 def target_options(fn: F) -> F:
-    options = [
-        click.option("--url", help="Send to this LiveInsight API (POST <url>/collect)."),
-        click.option(
-            "--in-process",
-            is_flag=True,
-            help="Call the real ingest handler in this process (no HTTP).",
-        ),
-        click.option(
-            "--endpoint",
-            help="DynamoDB endpoint for --in-process [default: http://127.0.0.1:$LIVEINSIGHT_DB_PORT].",
-        ),
-        click.option(
-            "--prefix",
-            help="Table name prefix for --in-process [default: $LIVEINSIGHT_TABLE_PREFIX].",
-        ),
-        click.option(
-            "--batch",
-            type=click.IntRange(1, 100),
-            default=1,
-            show_default=True,
-            help="Events per request (a tab's queue, like sendBeacon).",
-        ),
-        click.option(
-            "--concurrency",
-            type=click.IntRange(1, 64),
-            default=4,
-            show_default=True,
-            help="Requests in flight (each tab stays in order).",
-        ),
-        click.option(
-            "--retries",
-            type=click.IntRange(1, 20),
-            default=DEFAULT_ATTEMPTS,
-            show_default=True,
-            help="Attempts per request on 5xx/429/connection errors.",
-        ),
-        click.option(
-            "--timeout",
-            type=click.FloatRange(0.1, 300),
-            default=10.0,
-            show_default=True,
-            help="Seconds per HTTP request.",
-        ),
-        click.option("--no-progress", is_flag=True, help="No progress bar."),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
+    return apply_options(
+        fn,
+        [
+            click.option("--url", help="Send to this LiveInsight API (POST <url>/collect)."),
+            click.option(
+                "--in-process",
+                is_flag=True,
+                help="Call the real ingest handler in this process (no HTTP).",
+            ),
+            click.option(
+                "--endpoint",
+                help="DynamoDB endpoint for --in-process [default: http://127.0.0.1:$LIVEINSIGHT_DB_PORT].",
+            ),
+            click.option(
+                "--prefix",
+                help="Table name prefix for --in-process [default: $LIVEINSIGHT_TABLE_PREFIX].",
+            ),
+            click.option(
+                "--batch",
+                type=click.IntRange(1, 100),
+                default=1,
+                show_default=True,
+                help="Events per request (a tab's queue, like sendBeacon).",
+            ),
+            click.option(
+                "--concurrency",
+                type=click.IntRange(1, 64),
+                default=4,
+                show_default=True,
+                help="Requests in flight (each tab stays in order).",
+            ),
+            click.option(
+                "--retries",
+                type=click.IntRange(1, 20),
+                default=DEFAULT_ATTEMPTS,
+                show_default=True,
+                help="Attempts per request on 5xx/429/connection errors.",
+            ),
+            click.option(
+                "--timeout",
+                type=click.FloatRange(0.1, 300),
+                default=10.0,
+                show_default=True,
+                help="Seconds per HTTP request.",
+            ),
+            click.option("--no-progress", is_flag=True, help="No progress bar."),
+        ],
+    )
 
 
 def target_choice(opts: dict[str, Any]) -> TargetChoice:
@@ -119,4 +110,29 @@ def target_choice(opts: dict[str, Any]) -> TargetChoice:
         concurrency=opts["concurrency"],
         timeout_s=opts["timeout"],
         retries=opts["retries"],
+    )
+
+
+def ledger_options(default_ledger: str, clock: str) -> Callable[[F], F]:
+    """``--ledger`` and ``--flush`` of a command that sends (``simulate``, ``replay``);
+    ``clock`` says whose seconds ``--flush`` counts."""
+    return lambda fn: apply_options(
+        fn,
+        [
+            click.option(
+                "--ledger",
+                "ledger_path",
+                default=default_ledger,
+                show_default=True,
+                type=click.Path(dir_okay=False),
+                help="Where the acknowledgements go.",
+            ),
+            click.option(
+                "--flush",
+                type=click.FloatRange(min=0.1),
+                default=DEFAULT_FLUSH_MS / 1000,
+                show_default=True,
+                help=f"With --batch: send a tab's queue after this many {clock} seconds.",
+            ),
+        ],
     )

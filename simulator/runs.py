@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from liveinsight.settings import Settings
+from liveinsight.errors import LiveInsightError
+from liveinsight.settings import Settings, pointed_at
 from simulator.errors import BadArgument, TargetUnreachable
 from simulator.kpis import KpiCollector
 from simulator.ledger import LedgerWriter, ledger_rows
@@ -98,11 +99,13 @@ def open_target(settings: Settings, choice: TargetChoice) -> Target:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from liveinsight.aws import dynamodb_client
-    from liveinsight.cli import local_endpoint
     from liveinsight.ingest import build_handler
     from liveinsight.tables import create_tables
 
-    settings = local_endpoint(settings, choice.endpoint).with_overrides(table_prefix=choice.prefix)
+    try:
+        settings = pointed_at(settings, choice.endpoint, choice.prefix)
+    except LiveInsightError as exc:
+        raise BadArgument(f"--endpoint: {exc.message}") from None
     where = settings.endpoint_url or "AWS"
     try:
         create_tables(dynamodb_client(settings), settings.table_prefix)  # idempotent

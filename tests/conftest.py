@@ -5,6 +5,7 @@ Integration tests get a fresh table prefix each, so they never see each other's 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import threading
@@ -19,6 +20,7 @@ import pytest
 from liveinsight.aws import dynamodb_client
 from liveinsight.runtime import DynamoDBLocal, free_port
 from liveinsight.settings import Settings
+from liveinsight.stack import Stack
 from liveinsight.tables import create_tables, drop_tables
 
 EVENTS_DIR = Path(__file__).parent / "events"
@@ -168,54 +170,39 @@ def moto_settings(moto_server: str) -> Iterator[Settings]:
 # ---- the HTTP gateway ------------------------------------------------------------------------
 
 
-class RunningGateway:
-    def __init__(self, app: Any, settings: Settings | None = None) -> None:
-        import uvicorn
+class RunningGateway(contextlib.ExitStack):
+    """The stack of ``settings`` (tables created, storage used as it is, views left to the
+    test) with its gateway on a thread on a free 127.0.0.1 port; ``.url``, ``.settings``."""
 
-        from liveinsight.gateway import uvicorn_config
-
-        self.settings = settings  # what the app was built with (fixtures read it)
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn_config(app, "127.0.0.1", self.port, lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.settings = settings.with_overrides(host="127.0.0.1", port=self.port)
 
     def __enter__(self) -> RunningGateway:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("gateway did not start")
-            time.sleep(0.02)
+        super().__enter__()
+        try:
+            stack = self.enter_context(Stack(self.settings, poller=False))
+            self.enter_context(stack.in_thread())
+        except BaseException:
+            self.close()
+            raise
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
 
 
 @pytest.fixture
 def gateway(local_tables: Settings) -> Iterator[RunningGateway]:
     """The real gateway (uvicorn on 127.0.0.1) over DynamoDB Local, active cache off."""
-    from liveinsight.gateway import create_app
-
-    settings = local_tables.with_overrides(active_cache_s=0.0)
-    with RunningGateway(create_app(settings), settings) as running:
+    with RunningGateway(local_tables.with_overrides(active_cache_s=0.0)) as running:
         yield running
 
 
 @pytest.fixture
 def views_poller(gateway: RunningGateway) -> Iterator[Any]:
     """What ``liveinsight up`` runs beside the gateway: a stream poller thread applying the
-    gateway's Events stream to its views. Stopped through its Event and joined."""
-    from liveinsight.stream import poller_for, start_poller
+    gateway's Events stream to its views; stopped and joined after the test."""
+    from liveinsight.stream import running_poller
 
-    poller = poller_for(gateway.settings)
-    thread, stop = start_poller(poller)
-    try:
+    with running_poller(gateway.settings) as poller:
         yield poller
-    finally:
-        stop.set()
-        thread.join(timeout=15)
-        assert not thread.is_alive(), "the stream poller did not stop"

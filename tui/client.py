@@ -18,14 +18,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
-from urllib.parse import urlsplit
 
-from liveinsight.client import ApiUnavailable, Closing, QueryClient
+from liveinsight.client import ApiUnavailable, Closing, QueryClient, normalise_url
 from tui.acquisition import Breakdown, breakdown_path, parse_breakdown
 from tui.insights import Insights, insight_paths, parse_insights
 from tui.snapshot import ANSWER_PATHS, Snapshot, UnexpectedAnswer, parse_snapshot
 
-DEFAULT_URL = "http://127.0.0.1:8080"
 POLL_BUDGET_S = 5.0
 __all__ = ["ApiUnavailable", "HttpSnapshotSource", "SnapshotSource", "normalise_url"]
 
@@ -47,20 +45,6 @@ class SnapshotSource(Protocol):
         """Dimension ``by`` over 24 h, with the 24 h before; raises ApiUnavailable. Called
         from a worker thread, never while another fetch_breakdown is running."""
         ...
-
-
-def normalise_url(url: str) -> str:
-    """``url`` without trailing slash; ValueError unless it is an http(s) URL with a host."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"expected an http:// or https:// URL with a host, got {url!r}")
-    if parts.query or parts.fragment:
-        raise ValueError(f"the API base URL takes no query or fragment, got {url!r}")
-    try:
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        raise ValueError(f"bad port in {url!r}") from None
-    return url.strip().rstrip("/")
 
 
 def parsed(parse: Callable[[Any], T], answer: Any) -> T:

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import click
 
+from liveinsight.cli_support import api_options, api_target
 from tui.app import DEFAULT_REFRESH_S, MAX_REFRESH_S, MIN_REFRESH_S, check_refresh, run_dashboard
-from tui.client import DEFAULT_URL, normalise_url
 from tui.insights import DEFAULT_FUNNEL, check_funnel
-
-
-def _url(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    try:
-        return normalise_url(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
 
 
 def _refresh(ctx: click.Context, param: click.Parameter, value: float) -> float:
@@ -31,13 +24,7 @@ def _funnel(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str
 
 
 @click.command("dashboard")
-@click.option(
-    "--url",
-    default=DEFAULT_URL,
-    show_default=True,
-    callback=_url,
-    help="Base URL of a running LiveInsight HTTP API (the gateway of `liveinsight up`).",
-)
+@api_options("watch (the gateway of `liveinsight up`)")
 @click.option(
     "--refresh",
     type=float,
@@ -54,14 +41,14 @@ def _funnel(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str
     help="Steps of the Insights screen's funnel: up to 10 exact page paths or 'conversion', "
     "comma-separated (the default fits the simulator's ecommerce preset).",
 )
-@click.option(
-    "--token",
-    envvar="LIVEINSIGHT_API_TOKEN",
-    show_envvar=True,
-    default=None,
-    help="Bearer token, when the API was started with one.",
-)
-def dashboard(url: str, refresh: float, funnel: tuple[str, ...], token: str | None) -> None:
+@click.pass_context
+def dashboard(
+    ctx: click.Context,
+    url: str | None,
+    refresh: float,
+    funnel: tuple[str, ...],
+    token: str | None,
+) -> None:
     """Live terminal dashboard of a running stack: KPIs, traffic, pages, referrers, sessions;
     an Insights screen (key i): time on page, bounce rate, pages per visit, clicks, a funnel;
     and an Acquisition screen (key a): visits, bounce, avg visit, pages per visit and conversion
@@ -84,4 +71,5 @@ def dashboard(url: str, refresh: float, funnel: tuple[str, ...], token: str | No
           i Live / Insights, a Live / Acquisition, 1-6 dimension, Enter segment KPIs,
           Tab next panel, ? help.
     """
+    url, token = api_target(ctx, url, token)
     run_dashboard(url, refresh=refresh, token=token, funnel=funnel)

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,36 +15,10 @@ from typing import Any
 
 import click
 
-from liveinsight.aws import dynamodb_client
-from liveinsight.cli import clear_errors, stack_options, stack_settings
-from liveinsight.errors import ConfigError
-from liveinsight.gateway import create_app, uvicorn_config
-from liveinsight.runtime import port_is_free, storage_runtime
-from liveinsight.settings import Settings
-from liveinsight.tables import create_tables
+from liveinsight.cli_support import clear_errors, sigterm_interrupts, stack_options, stack_settings
+from liveinsight.stack import Stack
 
 LIVEINSIGHT = [sys.executable, "-m", "liveinsight.cli"]
-
-
-@contextlib.contextmanager
-def gateway_thread(settings: Settings) -> Iterator[str]:
-    """The gateway on a background thread (the dashboard needs the main thread)."""
-    import uvicorn
-
-    config = uvicorn_config(create_app(settings), settings.host, settings.port, lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="gateway", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise ConfigError(f"the gateway did not start on {settings.host}:{settings.port}")
-        time.sleep(0.02)
-    try:
-        yield f"http://{settings.host}:{settings.port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
 
 
 @contextlib.contextmanager
@@ -147,43 +120,33 @@ def demo(
     settings = stack_settings(ctx, **flags).with_overrides(
         active_cache_s=flags.get("active_cache") or 0.0
     )
-    if not port_is_free(settings.port, settings.host):
-        raise ConfigError(
-            f"port {settings.port} is already in use on {settings.host}; choose another with --port"
-        )
-    signal.signal(signal.SIGTERM, _interrupt)
-    with tempfile.TemporaryDirectory(prefix="liveinsight-demo-") as tmp:
+    with (
+        sigterm_interrupts(),
+        tempfile.TemporaryDirectory(prefix="liveinsight-demo-") as tmp,
+        Stack(settings) as stack,
+        stack.in_thread() as url,
+    ):
         workdir = Path(tmp)
-        log_path = workdir / "traffic.log"
+        for line in stack.banner():
+            click.echo(line)
+        click.echo(f"gateway   {url}  (demo site: {url}/demo/)")
         with (
-            storage_runtime(
-                settings.backend, port=settings.db_port, db_path=settings.db_path
-            ) as storage,
-            log_path.open("wb") as log,
+            (workdir / "traffic.log").open("wb") as log,
+            traffic(url, workdir, seed=seed, rate=rate, backfill=backfill, log=log) as processes,
         ):
-            from liveinsight.stream import running_poller  # the views' poller, only when run
+            click.echo(
+                f"traffic   {len(processes)} simulators (backfill {backfill}, then {rate:g} visitors/min)"
+            )
+            if no_dashboard:
+                _wait(duration)
+            else:
+                from tui.app import run_dashboard
 
-            settings = settings.with_overrides(endpoint_url=storage.endpoint_url)
-            create_tables(dynamodb_client(settings), settings.table_prefix)
-            click.echo(f"storage   {storage.endpoint_url}  [{settings.backend}]")
-            with running_poller(settings), gateway_thread(settings) as url:
-                click.echo(f"gateway   {url}  (demo site: {url}/demo/)")
-                with traffic(
-                    url, workdir, seed=seed, rate=rate, backfill=backfill, log=log
-                ) as processes:
-                    click.echo(
-                        f"traffic   {len(processes)} simulators (backfill {backfill}, then {rate:g} visitors/min)"
-                    )
-                    if no_dashboard:
-                        _wait(duration, processes)
-                    else:
-                        from tui.app import run_dashboard
-
-                        run_dashboard(url, refresh=refresh, token=settings.api_token)
+                run_dashboard(url, refresh=refresh, token=settings.api_token)
     click.echo("stopped: dashboard, traffic, gateway and storage")
 
 
-def _wait(duration: float | None, processes: list[subprocess.Popen[bytes]]) -> None:
+def _wait(duration: float | None) -> None:
     deadline = time.monotonic() + duration if duration else None
     click.echo(
         "running   press Ctrl-C to stop" + (f" (or wait {duration:g} s)" if duration else "")
@@ -193,7 +156,3 @@ def _wait(duration: float | None, processes: list[subprocess.Popen[bytes]]) -> N
             time.sleep(0.2)
     except KeyboardInterrupt:
         pass
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt

@@ -17,19 +17,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-SUMMARY_PATH = "/api/statistics/summary/"
-HOURLY_PATH = "/api/statistics/hourly/"
-PAGES_PATH = "/api/statistics/pages/?hours=24&limit=10"
-REFERRERS_PATH = "/api/statistics/referrers/?hours=24&limit=10"
-ACTIVE_PATH = "/api/sessions/active/"
-HEALTH_PATH = "/health"
-ANSWER_PATHS = {
-    "summary": SUMMARY_PATH,
-    "hourly": HOURLY_PATH,
-    "pages": PAGES_PATH,
-    "referrers": REFERRERS_PATH,
-    "active": ACTIVE_PATH,
-    "health": HEALTH_PATH,
+from liveinsight.routes import BY_NAME
+
+ANSWER_PATHS = {  # what one refresh of the Live screen reads (routes from the route table)
+    name: BY_NAME[name].path + query
+    for name, query in (
+        ("summary", ""),
+        ("hourly", ""),
+        ("pages", "?hours=24&limit=10"),
+        ("referrers", "?hours=24&limit=10"),
+        ("active", ""),
+        ("health", ""),
+    )
 }
 CLOCK_LABEL = re.compile(r"(\d{1,2}):(\d{2})")
 MINUTE_MS = 60_000

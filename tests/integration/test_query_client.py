@@ -9,7 +9,6 @@ from collections.abc import Iterator
 import pytest
 
 from liveinsight.client import ApiUnavailable, QueryClient
-from liveinsight.gateway import create_app
 from liveinsight.models import BreakdownResponse, SummaryResponse
 from liveinsight.runtime import free_port
 from tests.conftest import RunningGateway
@@ -18,7 +17,7 @@ from tests.conftest import RunningGateway
 @pytest.fixture
 def guarded(local_tables) -> Iterator[RunningGateway]:
     settings = local_tables.with_overrides(api_token="s3cret", active_cache_s=0.0)
-    with RunningGateway(create_app(settings), settings) as running:
+    with RunningGateway(settings) as running:
         yield running
 
 

@@ -156,7 +156,10 @@ def test_up_serves_tables_and_stops_java_on_signal(sig: signal.Signals) -> None:
             httpx.get(f"http://127.0.0.1:{http_port}/health", timeout=10).json()["status"] == "ok"
         )
         process.send_signal(sig)
-        process.wait(timeout=30)
+        rest, _ = process.communicate(timeout=30)
+        # a signal is how `up` is meant to end: a graceful stop, not an error
+        assert process.returncode == 0, rest
+        assert rest.strip().splitlines()[-1] == "stopped", rest
         assert wait_gone(java_pid), "java left behind"
     finally:
         if process.poll() is None:

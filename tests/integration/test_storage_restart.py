@@ -20,7 +20,6 @@ from typing import Any
 import httpx
 
 from liveinsight.aws import dynamodb_client, streams_client
-from liveinsight.gateway import create_app
 from liveinsight.runtime import DynamoDBLocal, free_port
 from liveinsight.settings import Settings
 from liveinsight.stream import Lag, measure_lag, wait_for_views
@@ -194,7 +193,7 @@ def test_storage_killed_and_restarted_mid_run_loses_and_doubles_nothing(tmp_path
     poller = ViewsPoller(storage.endpoint_url, tmp_path / "poller.log")
     try:
         poller.start()
-        with RunningGateway(create_app(settings)) as gateway:
+        with RunningGateway(settings) as gateway:
             run = subprocess.Popen(
                 simulate_command(gateway.url, ledger, seed=11, visitors=120, backfill="1h"),
                 stdout=subprocess.PIPE,

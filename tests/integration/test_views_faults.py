@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from liveinsight.aws import dynamodb_client
-from liveinsight.gateway import create_app
 from liveinsight.runtime import DynamoDBLocal, free_port
 from liveinsight.settings import Settings
 from liveinsight.tables import create_tables
@@ -67,7 +66,7 @@ def test_poller_sigkilled_mid_run_and_restarted_counts_every_event_once(tmp_path
     run: subprocess.Popen[str] | None = None
     try:
         first.start()
-        with RunningGateway(create_app(settings)) as gateway:
+        with RunningGateway(settings) as gateway:
             run = subprocess.Popen(
                 simulate_command(gateway.url, ledger, seed=7, visitors=120, backfill="2h"),
                 stdout=subprocess.PIPE,
@@ -158,7 +157,7 @@ def test_storage_sigkilled_then_rebuild_gives_what_the_surviving_log_implies(
     try:
         if kill_at != "mid-apply":
             poller.start()
-        with RunningGateway(create_app(settings)) as gateway:
+        with RunningGateway(settings) as gateway:
             simulate(simulate_command(gateway.url, main, seed=3, visitors=30, backfill="1h"))
             ledgers = [main]
             if kill_at == "mid-apply":

@@ -87,3 +87,50 @@ def test_query_breakdown_table_shows_each_row_and_its_change_against_the_previou
 def test_query_breakdown_refuses_an_unknown_dimension(run) -> None:
     result = run("query", "breakdown", "--by", "colour")
     assert result.exit_code == 2 and "'colour' is not one of" in result.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["query", "summary"], ["verify"], ["dashboard"], ["loadtest", "--run-time", "5s"]],
+)
+def test_every_api_reader_checks_url_the_same_way(run, command) -> None:
+    """One ``--url`` (cli_support.api_options): refused before anything runs, exit 2."""
+    result = run(*command, "--url", "ftp://example.com")
+    assert result.exit_code == 2, result.output
+    assert "expected an http:// or https:// URL with a host" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["tables", "describe"],
+        ["views", "poll"],
+        ["query", "summary"],
+        ["loadtest"],
+        ["simulate", "--in-process", "--visitors", "1"],
+    ],
+)
+def test_every_storage_reader_checks_endpoint_the_same_way(run, command) -> None:
+    """One ``--endpoint`` (settings.pointed_at): a URL or 'aws', anything else refused."""
+    result = run(*command, "--endpoint", "localhost:8000")
+    assert result.exit_code == 2, result.output
+    assert "--endpoint" in result.output
+    assert "expected a DynamoDB URL such as http://127.0.0.1:8000, or 'aws'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_pointed_at_names_one_rule_for_every_endpoint() -> None:
+    from liveinsight.settings import Settings, pointed_at
+
+    base = Settings(db_port=8123)
+    assert pointed_at(base, None).endpoint_url == "http://127.0.0.1:8123"
+    assert pointed_at(base, "aws").backend == "aws" and pointed_at(base, "aws").endpoint_url is None
+    chosen = pointed_at(base, "http://10.0.0.1:8000", "p_")
+    assert (chosen.backend, chosen.endpoint_url, chosen.table_prefix) == (
+        "endpoint",
+        "http://10.0.0.1:8000",
+        "p_",
+    )
+    configured = Settings(backend="endpoint", endpoint_url="http://db:8000")
+    assert pointed_at(configured, None) == configured

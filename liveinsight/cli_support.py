@@ -1,0 +1,224 @@
+"""What every LiveInsight command shares, written once: Settings from the click context,
+one-line errors, SIGTERM as an interrupt, and the option blocks that mean the same in every
+command (the stack's, storage's ``--endpoint``/``--prefix``).
+
+A leaf: it imports no command, so the other packages' commands build on it without importing
+``liveinsight.cli`` (which loads them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import click
+
+from liveinsight.errors import LiveInsightError
+from liveinsight.settings import (
+    BACKENDS,
+    DEFAULT_DB_PORT,
+    DEFAULT_HOST,
+    DEFAULT_HTTP_PORT,
+    Settings,
+    pointed_at,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def clear_errors(fn: F) -> F:
+    """LiveInsight errors, and DynamoDB that cannot be reached or refuses, become one line on
+    stderr and exit code 1; Ctrl-C is ``interrupted`` and 130. Never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return fn(*args, **kwargs)
+        except LiveInsightError as error:
+            raise click.ClickException(error.message or error.code) from None
+        except BotoCoreError as exc:
+            raise click.ClickException(f"cannot reach DynamoDB: {exc}") from None
+        except ClientError as exc:
+            raise click.ClickException(f"DynamoDB said: {exc}") from None
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def base_settings(ctx: click.Context) -> Settings:
+    """The Settings the root command read from the environment (flags override them)."""
+    settings = ctx.find_object(Settings)
+    if settings is None:  # a command invoked on its own, outside the group
+        try:
+            settings = Settings.from_env()
+        except LiveInsightError as error:
+            raise click.UsageError(error.message) from None
+    return settings
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """``kill`` (SIGTERM) ends the block as Ctrl-C does: a KeyboardInterrupt that unwinds
+    every ``finally`` (stopping what was started). The previous handler comes back after."""
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def apply_options(fn: F, options: list[Callable[[F], F]]) -> F:
+    """Decorate ``fn`` with ``options`` in the order they are listed (as ``--help`` shows)."""
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def stack_options(fn: F) -> F:
+    """The options of a command that runs the stack (``up``, ``demo``)."""
+    return apply_options(
+        fn,
+        [
+            click.option(
+                "--host", default=None, help=f"Gateway bind address [default: {DEFAULT_HOST}]."
+            ),
+            click.option(
+                "--port",
+                type=int,
+                default=None,
+                help=f"Gateway port [default: {DEFAULT_HTTP_PORT}].",
+            ),
+            click.option(
+                "--db-port",
+                type=int,
+                default=None,
+                help=f"DynamoDB Local port [default: {DEFAULT_DB_PORT}].",
+            ),
+            click.option(
+                "--db-path",
+                type=click.Path(file_okay=False),
+                default=None,
+                help="Persist DynamoDB Local data in DIR (default: in memory).",
+            ),
+            click.option(
+                "--backend",
+                type=click.Choice(BACKENDS),
+                default=None,
+                help="Storage: dynamodb-local (default), moto, endpoint (needs --endpoint) or aws.",
+            ),
+            click.option(
+                "--endpoint",
+                default=None,
+                help="Use an already running DynamoDB at URL instead of starting one.",
+            ),
+            click.option("--prefix", default=None, help="Table name prefix [default: none]."),
+            click.option(
+                "--active-cache",
+                type=float,
+                default=None,
+                help="Seconds to cache /api/sessions/active/ (0 = off) [default: 30].",
+            ),
+            click.option(
+                "--workers",
+                type=int,
+                default=None,
+                help="Gateway worker processes (emulated Lambda concurrency) [default: 1].",
+            ),
+        ],
+    )
+
+
+def stack_settings(ctx: click.Context, **flags: Any) -> Settings:
+    """Settings for the stack from the environment and the flags of :func:`stack_options`."""
+    settings = base_settings(ctx).with_overrides(
+        host=flags.get("host"),
+        port=flags.get("port"),
+        db_port=flags.get("db_port"),
+        db_path=flags.get("db_path"),
+        backend=flags.get("backend"),
+        table_prefix=flags.get("prefix"),
+        active_cache_s=flags.get("active_cache"),
+        workers=flags.get("workers"),
+    )
+    if flags.get("endpoint"):
+        settings = pointed_at(settings, flags["endpoint"])
+    return settings
+
+
+def storage_options(what: str) -> Callable[[F], F]:
+    """``--endpoint`` and ``--prefix``: where a command finds DynamoDB, for ``what`` it does."""
+    return lambda fn: apply_options(
+        fn,
+        [
+            click.option(
+                "--endpoint",
+                default=None,
+                help=f"DynamoDB {what}: a URL, or 'aws' "
+                "[default: http://127.0.0.1:$LIVEINSIGHT_DB_PORT or 8000].",
+            ),
+            click.option(
+                "--prefix",
+                default=None,
+                help="Table name prefix [default: $LIVEINSIGHT_TABLE_PREFIX or none].",
+            ),
+        ],
+    )
+
+
+def storage_settings(ctx: click.Context, endpoint: str | None, prefix: str | None) -> Settings:
+    """Settings for the flags of :func:`storage_options`; a bad ``--endpoint`` is a usage error."""
+    try:
+        return pointed_at(base_settings(ctx), endpoint, prefix)
+    except LiveInsightError as error:
+        raise click.BadParameter(error.message, param_hint="--endpoint") from None
+
+
+def _base_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from liveinsight.client import normalise_url
+
+    if value is None:
+        return None
+    try:
+        return normalise_url(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
+def api_options(what: str) -> Callable[[F], F]:
+    """``--url`` and ``--token``: the running LiveInsight API a command ``what``s."""
+    return lambda fn: apply_options(
+        fn,
+        [
+            click.option(
+                "--url",
+                default=None,
+                callback=_base_url,
+                help=f"The LiveInsight API to {what} "
+                "[default: http://127.0.0.1:$LIVEINSIGHT_PORT or 8080].",
+            ),
+            click.option(
+                "--token",
+                default=None,
+                help="Bearer token, when the API was started with one "
+                "[default: $LIVEINSIGHT_API_TOKEN].",
+            ),
+        ],
+    )
+
+
+def api_target(ctx: click.Context, url: str | None, token: str | None) -> tuple[str, str | None]:
+    """The base URL and token for the flags of :func:`api_options` (the settings fill gaps)."""
+    settings = base_settings(ctx)
+    return url or f"http://127.0.0.1:{settings.port}", token or settings.api_token
