@@ -19,10 +19,10 @@ from liveinsight.errors import (
 from liveinsight.proxy import (
     ProxyRequest,
     ProxyResponse,
+    answer,
     check_bearer,
     cors_headers,
     error_response,
-    parse_event,
     preflight,
 )
 from liveinsight.query import QueryService
@@ -62,7 +62,7 @@ class QueryHandler:
         }
 
     def __call__(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-        return self.handle(parse_event(event)).to_lambda()
+        return answer(event, self.handle)
 
     def handle(self, request: ProxyRequest) -> ProxyResponse:
         cors = cors_headers(request, self.settings.cors_origins)

@@ -5,6 +5,7 @@
     ├── RuntimeStartError            DynamoDB Local / moto could not be started
     ├── RequestError                 the client's fault, answered 4xx
     │   ├── ValidationFailed         400 validation_error, with per-field details
+    │   │   └── BadEncoding          a proxy event's body that cannot be decoded
     │   ├── BadQueryParameter        400 bad_parameter
     │   ├── PayloadTooLarge          413 payload_too_large
     │   ├── UnsupportedMediaType     415 unsupported_media_type
@@ -65,6 +66,13 @@ class BadQueryParameter(RequestError):
 class PayloadTooLarge(RequestError):
     status = 413
     code = "payload_too_large"
+
+
+class BadEncoding(ValidationFailed):
+    """A proxy event whose body cannot be decoded (bad base64, not text): the body's fault."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, [{"index": None, "field": "body", "problem": message}])
 
 
 class UnsupportedMediaType(RequestError):

@@ -94,6 +94,12 @@ def _check_text(value: str) -> str:
     return value
 
 
+SENT_AT_DESCRIPTION = (
+    "epoch ms: the client's clock when it sent the body. With it, every timestamp is "
+    "corrected for the client's clock skew before validation: timestamp + (received - sent_at)"
+)
+
+
 class EventIn(BaseModel):
     """One event as a client sends it. Strict: no "123" for 123, no 1 for true."""
 
@@ -118,6 +124,7 @@ class EventIn(BaseModel):
         description="epoch ms; the server's receive time when absent. Must lie in "
         "[now - 72 h, now + 5 min] of the server's clock, which no schema can state.",
     )
+    sent_at: int | None = Field(None, description=SENT_AT_DESCRIPTION)
     event_id: EventIdString | None = None
     properties: dict[str, Any] | None = Field(
         None,
@@ -242,14 +249,18 @@ def check_content_type(content_type: str | None) -> None:
         )
 
 
-def parse_body(body: bytes) -> tuple[list[Any], bool]:
-    """The raw event objects of a body and whether it was a batch. Size first, then JSON."""
+BATCH_FIELDS = ("events", "sent_at")
+
+
+def parse_body(body: bytes) -> tuple[list[Any], int | None]:
+    """The raw event objects of a body and a batch's ``sent_at`` (None for a single event,
+    which carries its own). Size first, then JSON."""
     if len(body) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}")
     if not body.strip():
         raise _body_error('body is empty; send one event object or {"events": [...]}')
     try:
-        text = body.decode("utf-8")
+        text = body.decode("utf-8").removeprefix("\ufeff")  # a BOM some clients write
     except UnicodeDecodeError:
         raise _body_error("body is not valid UTF-8") from None
     try:
@@ -263,11 +274,18 @@ def parse_body(body: bytes) -> tuple[list[Any], bool]:
     if _depth(document) > MAX_DEPTH:
         raise _body_error(f"JSON is nested deeper than {MAX_DEPTH} levels")
     if isinstance(document, dict) and "events" in document:
-        unknown = sorted(set(document) - {"events"})
+        unknown = sorted(set(document) - set(BATCH_FIELDS))
         if unknown:
             raise ValidationFailed(
-                f"a batch holds only 'events'; unknown key(s): {', '.join(map(repr, unknown))}",
+                f"a batch holds only 'events' and 'sent_at'; unknown key(s): "
+                f"{', '.join(map(repr, unknown))}",
                 [_detail(None, key, "is not a batch field") for key in unknown],
+            )
+        sent_at = document.get("sent_at")
+        if sent_at is not None and (type(sent_at) is not int):
+            raise ValidationFailed(
+                "sent_at must be an integer (epoch ms)",
+                [_detail(None, "sent_at", "must be an integer (epoch ms)")],
             )
         events = document["events"]
         if not isinstance(events, list):
@@ -280,9 +298,9 @@ def parse_body(body: bytes) -> tuple[list[Any], bool]:
                 f"a batch holds 1..{MAX_BATCH} events, got {len(events)}",
                 [_detail(None, "events", f"must hold 1..{MAX_BATCH} events, got {len(events)}")],
             )
-        return events, True
+        return events, sent_at
     if isinstance(document, dict):
-        return [document], False
+        return [document], None
     raise _body_error('body must be a JSON object: one event or {"events": [...]}')
 
 
@@ -326,8 +344,17 @@ def _body_error(problem: str) -> ValidationFailed:
 # ---- validation and enrichment -------------------------------------------------------------
 
 
-def validate(raw_events: list[Any], meta: RequestMeta, *, raw_ip: bool = False) -> list[Event]:
-    """Every event valid and enriched, or ``ValidationFailed`` naming every problem."""
+def validate(
+    raw_events: list[Any],
+    meta: RequestMeta,
+    *,
+    raw_ip: bool = False,
+    sent_at: int | None = None,
+) -> list[Event]:
+    """Every event valid and enriched, or ``ValidationFailed`` naming every problem.
+
+    ``sent_at`` is a batch's; a single event may carry its own. With one, each timestamp is
+    first moved by the client's clock skew, ``received - sent_at`` (SPEC 4)."""
     details: list[dict[str, Any]] = []
     checked: list[tuple[int, EventIn]] = []
     for index, raw in enumerate(raw_events):
@@ -341,6 +368,9 @@ def validate(raw_events: list[Any], meta: RequestMeta, *, raw_ip: bool = False) 
                 location = ".".join(str(part) for part in error["loc"]) or "event"
                 details.append(_detail(index, location, error["msg"]))
             continue
+        model = skew_corrected(
+            model, model.sent_at if model.sent_at is not None else sent_at, meta.received_ms
+        )
         if model.timestamp is not None:
             problem = timestamp_problem(model.timestamp, meta.received_ms)
             if problem:
@@ -353,6 +383,14 @@ def validate(raw_events: list[Any], meta: RequestMeta, *, raw_ip: bool = False) 
     ip = client_ip(meta.source_ip, raw=raw_ip)
     user_agent = meta.user_agent[:MAX_USER_AGENT]
     return [_enrich(model, meta, ip, user_agent) for _, model in checked]
+
+
+def skew_corrected(model: EventIn, sent_at: int | None, received_ms: int) -> EventIn:
+    """``model`` with its timestamp moved by the client's clock skew (Snowplow's derived
+    time): the client stamped it ``sent_at - timestamp`` before sending, by its own clock."""
+    if sent_at is None or model.timestamp is None:
+        return model
+    return model.model_copy(update={"timestamp": model.timestamp + (received_ms - sent_at)})
 
 
 def timestamp_problem(timestamp: int, received_ms: int) -> str | None:

@@ -22,9 +22,9 @@ from liveinsight.event_log import FILTERED, EventLog, Outcome
 from liveinsight.proxy import (
     ProxyRequest,
     ProxyResponse,
+    answer,
     cors_headers,
     error_response,
-    parse_event,
     preflight,
 )
 from liveinsight.routes import COLLECT, allowed_methods, route_key
@@ -61,11 +61,11 @@ class IngestHandler:
         self.emit_metrics = emit_metrics
 
     def __call__(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-        return self.handle(parse_event(event)).to_lambda()
+        return answer(event, self.handle)
 
     def handle(self, request: ProxyRequest) -> ProxyResponse:
         cors = cors_headers(request, self.settings.cors_origins)
-        if request.method == "OPTIONS" and route_key(request.path) == COLLECT.key:
+        if request.method == "OPTIONS" and _is_collect(request):
             return preflight(request, self.settings.cors_origins, allowed_methods(COLLECT))
         metrics = EphemeralMetrics(namespace=METRICS_NAMESPACE, service="ingest")
         try:
@@ -87,7 +87,7 @@ class IngestHandler:
         return response
 
     def _collect(self, request: ProxyRequest, metrics: EphemeralMetrics) -> ProxyResponse:
-        if route_key(request.path) != COLLECT.key:
+        if not _is_collect(request):
             raise NotFound(f"no route for {request.path}")
         if request.method != COLLECT.method:
             raise MethodNotAllowed(
@@ -95,9 +95,9 @@ class IngestHandler:
                 allowed_methods(COLLECT),
             )
         events.check_content_type(request.header("content-type"))
-        raw_events, _ = events.parse_body(request.body)
+        raw_events, sent_at = events.parse_body(request.body)
         meta = events.RequestMeta(self.clock(), request.header("user-agent"), request.source_ip)
-        valid = events.validate(raw_events, meta, raw_ip=self.settings.raw_ip)
+        valid = events.validate(raw_events, meta, raw_ip=self.settings.raw_ip, sent_at=sent_at)
         if bots.is_crawler(meta.user_agent):
             outcomes = [Outcome(e.event_id, e.session_id, FILTERED) for e in valid]
         else:
@@ -125,6 +125,11 @@ class IngestHandler:
             self.emit_metrics(json.dumps(metrics.serialize_metric_set(), separators=(",", ":")))
         except Exception:  # metrics must never fail a request
             log.debug("metrics not emitted", exc_info=True)
+
+
+def _is_collect(request: ProxyRequest) -> bool:
+    """The ingest route: ``/collect``, and ``/`` of the ingest function's own Function URL."""
+    return route_key(request.path) == COLLECT.key or (request.function_url and request.path == "/")
 
 
 def build_handler(settings: Settings, **kwargs: Any) -> IngestHandler:

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from liveinsight.acquisition import DIMENSIONS
-from liveinsight.events import EventIn
+from liveinsight.events import SENT_AT_DESCRIPTION, EventIn
 
 
 class _Model(BaseModel):
@@ -21,6 +21,7 @@ class _Model(BaseModel):
 
 class EventBatch(_Model):
     events: list[EventIn] = Field(min_length=1, max_length=100)
+    sent_at: int | None = Field(None, description=SENT_AT_DESCRIPTION)
 
 
 class EventResult(_Model):

@@ -3,6 +3,7 @@ DynamoDB Local: page views, clicks, a conversion, retries with the same event_id
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from collections.abc import Iterator
@@ -127,8 +128,60 @@ def test_failed_posts_are_retried_with_the_same_event_ids(gateway, browser) -> N
     page.wait_for_function("window.liveinsight && liveinsight.sent >= 1", timeout=20_000)
     events = wait_for(lambda: scan(client, f"{gateway.settings.table_prefix}Events"))
     assert len(attempts) >= 2
-    assert attempts[0] == attempts[1]  # the retry re-sends the very same events, ids included
+    sent = [json.loads(body) for body in attempts[:2]]
+    assert sent[0]["events"] == sent[1]["events"]  # the very same events, ids included
+    assert sent[1]["sent_at"] >= sent[0]["sent_at"]  # each body says when it was sent
     assert [e["event_type"] for e in events] == ["page_view"]
+    context.close()
+
+
+# The page's clock runs 10 minutes fast, and its first post is answered late.
+SKEWED_PAGE = """
+(() => {
+  const realNow = Date.now.bind(Date);
+  Date.now = () => realNow() + 10 * 60 * 1000;
+  const realFetch = window.fetch.bind(window);
+  let posts = 0;
+  window.fetch = (...args) => {
+    const answer = realFetch(...args);
+    if (posts++ > 0) return answer;
+    window.__firstPostAnswered = false;
+    return answer.then((r) => new Promise((ok) => setTimeout(() => { window.__firstPostAnswered = true; ok(r); }, 1500)));
+  };
+})();
+"""
+
+
+def _visibility(page: Any, state: str) -> None:
+    page.evaluate(
+        "(state) => { Object.defineProperty(document, 'visibilityState', "
+        "{value: state, configurable: true}); document.dispatchEvent(new Event('visibilitychange')); }",
+        state,
+    )
+
+
+def test_hide_and_show_mid_request_and_a_fast_clock_lose_nothing(gateway, browser) -> None:
+    """The race of issue 16: a post in flight, the tab hidden (beacon) and shown again, then a
+    conversion and a click; and a client clock 10 minutes fast, which sent_at corrects."""
+    client = dynamodb_client(gateway.settings)
+    context = browser.new_context(user_agent=DESKTOP_UA)
+    context.add_init_script(SKEWED_PAGE)
+    page = context.new_page()
+    page.goto(f"{gateway.url}/demo/cart.html")
+    page.wait_for_function("window.__firstPostAnswered === false")  # [page_view] in flight
+    _visibility(page, "hidden")
+    _visibility(page, "visible")
+    page.evaluate(
+        "liveinsight.conversion('purchase', 10); liveinsight.track('click', {target: '#x'})"
+    )
+    page.wait_for_function("window.__firstPostAnswered === true")
+    page.wait_for_function("liveinsight.pending().length === 0", timeout=20_000)
+    prefix = gateway.settings.table_prefix
+    events = wait_for(lambda: (evs := scan(client, f"{prefix}Events")) and len(evs) >= 3 and evs)
+    assert sorted(e["event_type"] for e in events) == ["click", "conversion", "page_view"]
+    now = time.time() * 1000
+    for event in events:  # stored at the server's time, not the page's 10-minutes-fast clock
+        assert abs(event["timestamp"] - now) < 60_000, event
     context.close()
 
 

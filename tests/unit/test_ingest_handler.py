@@ -159,3 +159,67 @@ def test_batch_without_timestamps_follows_arrival_order(handler, client, moto_se
         "/p0",
         "/p39",
     )
+
+
+# ---- sent_at: the client's clock skew corrected (SPEC 4) ----------------------------------------
+
+NOW = 1_750_000_000_000
+FAST = 10 * 60_000  # a client clock 10 minutes fast
+
+
+def _page_view(n: int, timestamp: int, **extra) -> dict:
+    return {
+        "event_type": "page_view",
+        "user_id": "user_skew",
+        "session_id": "sess_skew",
+        "page_url": f"/p{n}",
+        "event_id": f"evt_skew_{n}",
+        "timestamp": timestamp,
+        **extra,
+    }
+
+
+def _post(handler, body: dict) -> tuple[int, dict]:
+    event = load_event("collect_v2", body=json.dumps(body), isBase64Encoded=False)
+    result = handler(event, None)
+    return result["statusCode"], json.loads(result["body"])
+
+
+@pytest.fixture
+def clocked(moto_settings):
+    return build_handler(moto_settings, clock=lambda: NOW, emit_metrics=lambda _: None)
+
+
+def test_a_batch_from_a_fast_clock_is_stored_at_corrected_times(clocked, client) -> None:
+    client_now = NOW + FAST
+    body = {
+        "events": [_page_view(1, client_now - 30_000), _page_view(2, client_now - 1_000)],
+        "sent_at": client_now,
+    }
+    status, answer = _post(clocked, body)
+    assert status == 200 and answer["accepted"] == 2, answer
+    times = {e["event_id"]: e["timestamp"] for e in events_in(client)}
+    assert times == {"evt_skew_1": NOW - 30_000, "evt_skew_2": NOW - 1_000}
+
+
+def test_a_single_event_carries_its_own_sent_at(clocked, client) -> None:
+    client_now = NOW - 3 * 24 * 3_600_000  # a clock three days slow: outside the window as sent
+    status, _ = _post(clocked, _page_view(3, client_now - 5_000, sent_at=client_now))
+    assert status == 200
+    (stored,) = events_in(client)
+    assert stored["timestamp"] == NOW - 5_000 and "sent_at" not in stored
+
+
+def test_without_sent_at_the_same_skew_is_refused_and_nothing_stored(clocked, client) -> None:
+    status, answer = _post(clocked, {"events": [_page_view(4, NOW + FAST)]})
+    assert status == 400
+    assert answer["details"][0]["field"] == "timestamp"
+    assert events_in(client) == []
+
+
+@pytest.mark.parametrize("bad", ["1750000000000", 1.5e12, True, [1]])
+def test_a_sent_at_that_is_not_epoch_ms_is_a_400(clocked, client, bad) -> None:
+    status, answer = _post(clocked, {"events": [_page_view(5, NOW)], "sent_at": bad})
+    assert status == 400
+    assert [d["field"] for d in answer["details"]] == ["sent_at"]
+    assert events_in(client) == []

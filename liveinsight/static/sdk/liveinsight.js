@@ -7,18 +7,27 @@
  * - user_id lives in localStorage (persistent), session_id in sessionStorage (one per tab),
  *   in the seed's formats: user_<ms>_<9 base36>, sess_<ms>_<last 8 of user_id>.
  * - A page_view on load, a click for links and buttons, a heartbeat every 30 s while visible.
- * - Events are queued and posted in batches ({"events": [...]}, at most 100) as text/plain, so
- *   no CORS preflight is needed; on page hide the queue goes out with navigator.sendBeacon.
- * - Every event carries a client event_id: a failed post (network error or 5xx) is retried
- *   with the same ids and exponential backoff, so the server counts each event once.
+ * - Events wait in an outbox, where each is in exactly one state: queued, or in flight with
+ *   one request. A request (fetch or beacon) takes only queued events, and its answer moves only
+ *   its own: acknowledged (2xx) leave; a network error, 429 or 5xx puts them back in the queue,
+ *   to be re-sent with the same event_ids (so the server counts each once) after a backoff; a
+ *   400 drops only the events its details name invalid and re-queues the rest.
+ * - Bodies are {"events": [...], "sent_at": <ms>} (at most 100 events) as text/plain, so no CORS
+ *   preflight is needed; sent_at lets the server correct a wrong client clock (SPEC 4). On page
+ *   hide the queue goes out with navigator.sendBeacon.
+ * - The outbox is kept in sessionStorage, so a reload sends what the last page had not.
+ * - With data-respect-privacy="true", a browser that sends Global Privacy Control or Do Not
+ *   Track is not tracked at all.
  * Options (data-* attributes on the script tag, or liveinsight.init({...})):
- *   endpoint, heartbeatMs (30000), flushMs (1000), batchSize (20), autoPageView (true).
+ *   endpoint, heartbeatMs (30000), flushMs (1000), batchSize (20), autoPageView (true),
+ *   respectPrivacy (false).
  */
 (function (global) {
   "use strict";
 
   var MAX_BATCH = 100;
   var MAX_RETRY_DELAY_MS = 30000;
+  var OUTBOX_KEY = "li_outbox";
 
   function storageGet(store, key) {
     try { return global[store].getItem(key); } catch (e) { return null; }
@@ -63,6 +72,13 @@
     return text ? tag + ":" + text : tag;
   }
 
+  function flag(value) { return value === true || value === "true"; }
+
+  function privacyRequested() {
+    var nav = global.navigator || {};
+    return nav.globalPrivacyControl === true || nav.doNotTrack === "1" || global.doNotTrack === "1";
+  }
+
   function LiveInsight(options) {
     this.options = {
       endpoint: options.endpoint || "/collect",
@@ -70,19 +86,26 @@
       flushMs: Number(options.flushMs) || 1000,
       batchSize: Math.min(Number(options.batchSize) || 20, MAX_BATCH),
       autoPageView: options.autoPageView !== false && options.autoPageView !== "false",
+      respectPrivacy: flag(options.respectPrivacy),
     };
+    this.disabled = this.options.respectPrivacy && privacyRequested();
     this.userId = getUserId();
     this.sessionId = getSessionId(this.userId);
-    this.queue = [];
-    this.inFlight = null;
+    this.queue = [];        // queued: not in any request
+    this.inFlight = {};     // request id -> the events that request carries
+    this.nextRequest = 1;
     this.retryDelay = 0;
-    this.sent = 0;
+    this.sent = 0;          // events acknowledged by the server
+    this.beaconed = 0;      // events handed to sendBeacon (delivered after unload, unconfirmed)
+    this.dropped = [];      // events a 400 named invalid, with the server's reason
     this.acknowledged = [];
     this._timer = null;
+    this._restore();
     this._install();
   }
 
   LiveInsight.prototype.track = function (eventType, properties) {
+    if (this.disabled) return null;
     var event = {
       event_id: newEventId(),
       event_type: eventType,
@@ -94,6 +117,7 @@
     if (document.referrer) event.referrer = document.referrer;
     if (properties && Object.keys(properties).length) event.properties = properties;
     this.queue.push(event);
+    this._save();
     if (this.queue.length >= this.options.batchSize) this.flush();
     else this._schedule(this.options.flushMs);
     return event.event_id;
@@ -109,53 +133,135 @@
 
   LiveInsight.prototype.heartbeat = function () { return this.track("heartbeat"); };
 
+  /* Events not yet acknowledged: queued and in flight, oldest first. */
+  LiveInsight.prototype.pending = function () {
+    var all = this.queue.slice();
+    for (var id in this.inFlight) all = all.concat(this.inFlight[id]);
+    return all.sort(function (a, b) { return a.timestamp - b.timestamp; });
+  };
+
   LiveInsight.prototype._schedule = function (delayMs) {
     var self = this;
     if (this._timer) return;
     this._timer = setTimeout(function () { self._timer = null; self.flush(); }, delayMs);
   };
 
-  /* Post the next batch; resolves when the queue is empty or a retry is scheduled. */
+  /* Take up to MAX_BATCH queued events into request ``id`` (they leave the queue). */
+  LiveInsight.prototype._take = function () {
+    var id = this.nextRequest++;
+    this.inFlight[id] = this.queue.splice(0, MAX_BATCH);
+    return id;
+  };
+
+  LiveInsight.prototype._body = function (events) {
+    return JSON.stringify({ events: events, sent_at: Date.now() });
+  };
+
+  /* Request ``id`` is over: its events leave (acknowledged or dropped) or go back in the queue. */
+  LiveInsight.prototype._settle = function (id, requeue) {
+    var events = this.inFlight[id] || [];
+    delete this.inFlight[id];
+    if (requeue.length) {
+      this.queue = requeue.concat(this.queue).sort(function (a, b) { return a.timestamp - b.timestamp; });
+    }
+    this._save();
+    return events;
+  };
+
+  /* Post the queued events (one request per 100); resolves when their answers are handled. */
   LiveInsight.prototype.flush = function () {
+    var requests = [];
+    while (this.queue.length) requests.push(this._post(this._take()));
+    return Promise.all(requests);
+  };
+
+  LiveInsight.prototype._post = function (id) {
     var self = this;
-    if (this.inFlight || !this.queue.length) return this.inFlight || Promise.resolve();
-    var batch = this.queue.slice(0, MAX_BATCH);
-    this.inFlight = fetch(this.options.endpoint, {
+    var events = this.inFlight[id];
+    return fetch(this.options.endpoint, {
       method: "POST",
       headers: { "Content-Type": "text/plain;charset=UTF-8" },
-      body: JSON.stringify({ events: batch }),
+      body: this._body(events),
       keepalive: true,
       credentials: "omit",
     }).then(function (response) {
-      if (response.status >= 500 || response.status === 429) throw new Error("retryable " + response.status);
-      // 2xx: acknowledged; 4xx: the server will never take these, so drop them (and say why).
-      self.queue.splice(0, batch.length);
-      self.retryDelay = 0;
       if (response.ok) {
-        self.sent += batch.length;
-        return response.json().then(function (body) { self.acknowledged = self.acknowledged.concat(body.results || []); });
+        return response.json().catch(function () { return {}; }).then(function (body) {
+          self._settle(id, []);
+          self.sent += events.length;
+          self.retryDelay = 0;
+          self.acknowledged = self.acknowledged.concat(body.results || []);
+        });
       }
-      return response.text().then(function (text) { console.warn("liveinsight: events rejected", response.status, text); });
+      if (response.status === 400) {
+        return response.json().catch(function () { return {}; }).then(function (body) {
+          self._rejected(id, events, body);
+        });
+      }
+      throw new Error("retryable " + response.status);  // 429, 5xx, or a gateway in the way
     }).catch(function () {
-      // Network error or 5xx: keep the same events (same event_ids) and back off.
+      // Network error or an answer that is not final: the same events (same ids) go back.
+      if (!(id in self.inFlight)) return;  // already settled: nothing of its own is left
+      self._settle(id, events);
       self.retryDelay = Math.min(self.retryDelay ? self.retryDelay * 2 : 500, MAX_RETRY_DELAY_MS);
     }).then(function () {
-      self.inFlight = null;
       if (self.queue.length) self._schedule(self.retryDelay || 0);
     });
-    return this.inFlight;
   };
 
-  /* On page hide: hand everything queued to the browser, which delivers it after unload. */
-  LiveInsight.prototype.beacon = function () {
-    if (!this.queue.length || !navigator.sendBeacon) return false;
-    var batch = this.queue.slice(0, MAX_BATCH);
-    var blob = new Blob([JSON.stringify({ events: batch })], { type: "text/plain;charset=UTF-8" });
-    if (navigator.sendBeacon(this.options.endpoint, blob)) {
-      this.queue.splice(0, batch.length);
-      return true;
+  /* A 400 is all or nothing on the server: nothing of the body was stored. Drop the events its
+     details name by index (the server will never take them) and re-send the others. */
+  LiveInsight.prototype._rejected = function (id, events, body) {
+    var invalid = {};
+    var named = false;
+    (body.details || []).forEach(function (detail) {
+      if (typeof detail.index === "number" && detail.index >= 0 && detail.index < events.length) {
+        invalid[detail.index] = (invalid[detail.index] || []).concat(detail.field + " " + detail.problem);
+        named = true;
+      }
+    });
+    var keep = [];
+    var self = this;
+    events.forEach(function (event, index) {
+      if (!named || invalid[index]) self.dropped.push({ event: event, reasons: invalid[index] || [body.message || "rejected"] });
+      else keep.push(event);
+    });
+    if (this.dropped.length && typeof console !== "undefined") {
+      console.warn("liveinsight: events rejected", body.message || "", invalid);
     }
-    return false;
+    this._settle(id, keep);
+    this.retryDelay = 0;
+  };
+
+  /* On page hide: hand everything queued to the browser, which delivers it after unload.
+     Events in flight stay with their own requests. */
+  LiveInsight.prototype.beacon = function () {
+    if (!this.queue.length || !global.navigator || !navigator.sendBeacon) return false;
+    var handed = false;
+    while (this.queue.length) {
+      var batch = this.queue.slice(0, MAX_BATCH);
+      var blob = new Blob([this._body(batch)], { type: "text/plain;charset=UTF-8" });
+      if (!navigator.sendBeacon(this.options.endpoint, blob)) break;  // too big or refused: keep
+      this.queue.splice(0, batch.length);
+      this.beaconed += batch.length;
+      handed = true;
+    }
+    this._save();
+    return handed;
+  };
+
+  /* The outbox in sessionStorage: queued and in-flight events, so a reload sends them. */
+  LiveInsight.prototype._save = function () {
+    storageSet("sessionStorage", OUTBOX_KEY, JSON.stringify(this.pending()));
+  };
+
+  LiveInsight.prototype._restore = function () {
+    var saved;
+    try { saved = JSON.parse(storageGet("sessionStorage", OUTBOX_KEY) || "[]"); } catch (e) { saved = []; }
+    if (Array.isArray(saved) && saved.length) {
+      this.queue = saved.filter(function (e) { return e && typeof e.event_id === "string"; });
+      this._schedule(0);
+    }
   };
 
   LiveInsight.prototype._install = function () {
@@ -182,7 +288,7 @@
     if (!script) return {};
     var data = script.dataset || {};
     var options = {};
-    ["endpoint", "heartbeatMs", "flushMs", "batchSize", "autoPageView"].forEach(function (key) {
+    ["endpoint", "heartbeatMs", "flushMs", "batchSize", "autoPageView", "respectPrivacy"].forEach(function (key) {
       if (data[key] !== undefined) options[key] = data[key];
     });
     if (!options.endpoint && script.src) options.endpoint = new URL("../collect", script.src).href;
