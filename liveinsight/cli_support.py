@@ -24,6 +24,7 @@ from liveinsight.settings import (
     DEFAULT_HOST,
     DEFAULT_HTTP_PORT,
     Settings,
+    check_endpoint,
     pointed_at,
 )
 
@@ -62,6 +63,33 @@ def base_settings(ctx: click.Context) -> Settings:
         except LiveInsightError as error:
             raise click.UsageError(error.message) from None
     return settings
+
+
+def checked(check: Callable[[Any], Any]) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A click callback for an option whose value a pure ``check`` accepts (returning it,
+    perhaps normalised) or refuses with ValueError: refused, it is a usage error (exit 2)
+    naming the option, before the command runs. An unset option stays None."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return check(value)
+        except ValueError as exc:
+            hint = param.opts[0] if param.opts else None
+            raise click.BadParameter(str(exc), ctx=ctx, param=param, param_hint=hint) from None
+
+    return callback
+
+
+def _api_url(value: str) -> str:
+    from liveinsight.client import normalise_url  # httpx stays out of the CLI's start-up
+
+    return normalise_url(value)
+
+
+ENDPOINT = checked(check_endpoint)  # the callback of every --endpoint
+API_URL = checked(_api_url)  # the callback of every --url of the query API
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -121,6 +149,7 @@ def stack_options(fn: F) -> F:
             click.option(
                 "--endpoint",
                 default=None,
+                callback=ENDPOINT,
                 help="Use an already running DynamoDB at URL instead of starting one.",
             ),
             click.option("--prefix", default=None, help="Table name prefix [default: none]."),
@@ -165,6 +194,7 @@ def storage_options(what: str) -> Callable[[F], F]:
             click.option(
                 "--endpoint",
                 default=None,
+                callback=ENDPOINT,
                 help=f"DynamoDB {what}: a URL, or 'aws' "
                 "[default: http://127.0.0.1:$LIVEINSIGHT_DB_PORT or 8000].",
             ),
@@ -178,22 +208,8 @@ def storage_options(what: str) -> Callable[[F], F]:
 
 
 def storage_settings(ctx: click.Context, endpoint: str | None, prefix: str | None) -> Settings:
-    """Settings for the flags of :func:`storage_options`; a bad ``--endpoint`` is a usage error."""
-    try:
-        return pointed_at(base_settings(ctx), endpoint, prefix)
-    except LiveInsightError as error:
-        raise click.BadParameter(error.message, param_hint="--endpoint") from None
-
-
-def _base_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    from liveinsight.client import normalise_url
-
-    if value is None:
-        return None
-    try:
-        return normalise_url(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    """Settings for the flags of :func:`storage_options` (``--endpoint`` checked already)."""
+    return pointed_at(base_settings(ctx), endpoint, prefix)
 
 
 def api_options(what: str) -> Callable[[F], F]:
@@ -204,7 +220,7 @@ def api_options(what: str) -> Callable[[F], F]:
             click.option(
                 "--url",
                 default=None,
-                callback=_base_url,
+                callback=API_URL,
                 help=f"The LiveInsight API to {what} "
                 "[default: http://127.0.0.1:$LIVEINSIGHT_PORT or 8080].",
             ),

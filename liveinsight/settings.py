@@ -87,20 +87,30 @@ class Settings:
         return cls(**kwargs)
 
 
+def check_endpoint(endpoint: str) -> str:
+    """``endpoint`` as given when it names DynamoDB: a URL, or ``aws``; ValueError else."""
+    if endpoint.lower() == "aws" or endpoint.startswith(("http://", "https://")):
+        return endpoint
+    raise ValueError(
+        f"expected a DynamoDB URL such as http://127.0.0.1:8000, or 'aws'; got {endpoint!r}"
+    )
+
+
 def pointed_at(settings: Settings, endpoint: str | None, prefix: str | None = None) -> Settings:
     """The one way a ``--endpoint`` becomes Settings: a URL (DynamoDB Local or any endpoint),
     ``aws``, or nothing, which means the configured endpoint, else the local DynamoDB port."""
     if endpoint is None or endpoint == "":
         if not settings.endpoint_url and settings.backend != "aws":
             settings = replace(settings, endpoint_url=f"http://127.0.0.1:{settings.db_port}")
-    elif endpoint.lower() == "aws":
-        settings = replace(settings, backend="aws", endpoint_url=None)
-    elif endpoint.startswith(("http://", "https://")):
-        settings = replace(settings, backend="endpoint", endpoint_url=endpoint)
     else:
-        raise ConfigError(
-            f"expected a DynamoDB URL such as http://127.0.0.1:8000, or 'aws'; got {endpoint!r}"
-        )
+        try:
+            check_endpoint(endpoint)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        if endpoint.lower() == "aws":
+            settings = replace(settings, backend="aws", endpoint_url=None)
+        else:
+            settings = replace(settings, backend="endpoint", endpoint_url=endpoint)
     return settings.with_overrides(table_prefix=prefix)
 
 

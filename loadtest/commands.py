@@ -16,8 +16,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from liveinsight.cli_support import api_options, api_target, base_settings
-from liveinsight.errors import LiveInsightError
+from liveinsight.cli_support import ENDPOINT, api_options, api_target, base_settings
 from liveinsight.settings import Settings, pointed_at
 from loadtest.config import (
     DEFAULT_BATCH,
@@ -64,14 +63,6 @@ def run_seconds(text: str) -> int:
     if seconds < 1:
         raise BadArgument(f"--run-time must be at least 1s, got {text!r}")
     return round(seconds)
-
-
-def storage_settings(settings: Settings, endpoint: str, prefix: str | None) -> Settings:
-    """``--endpoint URL`` (DynamoDB Local or any endpoint) or ``--endpoint aws``."""
-    try:
-        return pointed_at(settings, endpoint, prefix)
-    except LiveInsightError as exc:
-        raise BadArgument(f"--endpoint: {exc.message}") from None
 
 
 @click.command("loadtest", cls=OneLineCommand)
@@ -159,6 +150,7 @@ def storage_settings(settings: Settings, endpoint: str, prefix: str | None) -> S
 )
 @click.option(
     "--endpoint",
+    callback=ENDPOINT,
     help="Also check storage: look every event up in this DynamoDB (URL, or 'aws') by event_id.",
 )
 @click.option(
@@ -220,7 +212,7 @@ def loadtest(
     if reconcile_only:
         if not endpoint:
             raise BadArgument("--reconcile-only checks storage: give --endpoint URL (or 'aws')")
-        _reconcile_only(Path(reconcile_only), storage_settings(settings, endpoint, prefix))
+        _reconcile_only(Path(reconcile_only), pointed_at(settings, endpoint, prefix))
         return
     url, token = api_target(ctx, url, token)
     seconds = run_seconds(run_time)
@@ -234,7 +226,7 @@ def loadtest(
         shape=shape,
         traffic=traffic,
     )
-    storage = storage_settings(settings, endpoint, prefix) if endpoint else None
+    storage = pointed_at(settings, endpoint, prefix) if endpoint else None
     directory = report_directory(report_dir, now)
     run = LocustRun(
         url=url,

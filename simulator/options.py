@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from liveinsight.cli_support import F, apply_options
+from liveinsight.cli_support import ENDPOINT, F, apply_options
 from liveinsight.errors import LiveInsightError
 from simulator.errors import BadArgument, SimulatorError
 from simulator.runs import TargetChoice
@@ -61,6 +61,7 @@ def target_options(fn: F) -> F:
             ),
             click.option(
                 "--endpoint",
+                callback=ENDPOINT,
                 help="DynamoDB endpoint for --in-process [default: http://127.0.0.1:$LIVEINSIGHT_DB_PORT].",
             ),
             click.option(

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from liveinsight.errors import LiveInsightError
 from liveinsight.settings import Settings, pointed_at
 from simulator.errors import BadArgument, TargetUnreachable
 from simulator.kpis import KpiCollector
@@ -102,10 +101,7 @@ def open_target(settings: Settings, choice: TargetChoice) -> Target:
     from liveinsight.ingest import build_handler
     from liveinsight.tables import create_tables
 
-    try:
-        settings = pointed_at(settings, choice.endpoint, choice.prefix)
-    except LiveInsightError as exc:
-        raise BadArgument(f"--endpoint: {exc.message}") from None
+    settings = pointed_at(settings, choice.endpoint, choice.prefix)  # --endpoint checked already
     where = settings.endpoint_url or "AWS"
     try:
         create_tables(dynamodb_client(settings), settings.table_prefix)  # idempotent

@@ -201,8 +201,14 @@ def gateway(local_tables: Settings) -> Iterator[RunningGateway]:
 @pytest.fixture
 def views_poller(gateway: RunningGateway) -> Iterator[Any]:
     """What ``liveinsight up`` runs beside the gateway: a stream poller thread applying the
-    gateway's Events stream to its views; stopped and joined after the test."""
-    from liveinsight.stream import running_poller
+    gateway's Events stream to its views. Stopped through its Event and joined."""
+    from liveinsight.stream import poller_for, start_poller
 
-    with running_poller(gateway.settings) as poller:
+    poller = poller_for(gateway.settings)
+    thread, stop = start_poller(poller)
+    try:
         yield poller
+    finally:
+        stop.set()
+        thread.join(timeout=15)
+        assert not thread.is_alive(), "the stream poller did not stop"

@@ -4,23 +4,9 @@ from __future__ import annotations
 
 import click
 
-from liveinsight.cli_support import api_options, api_target
+from liveinsight.cli_support import api_options, api_target, checked
 from tui.app import DEFAULT_REFRESH_S, MAX_REFRESH_S, MIN_REFRESH_S, check_refresh, run_dashboard
 from tui.insights import DEFAULT_FUNNEL, check_funnel
-
-
-def _refresh(ctx: click.Context, param: click.Parameter, value: float) -> float:
-    try:
-        return check_refresh(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
-
-
-def _funnel(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
-    try:
-        return check_funnel(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
 
 
 @click.command("dashboard")
@@ -30,14 +16,14 @@ def _funnel(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str
     type=float,
     default=DEFAULT_REFRESH_S,
     show_default=True,
-    callback=_refresh,
+    callback=checked(check_refresh),
     help=f"Seconds between polls, {MIN_REFRESH_S:g} to {MAX_REFRESH_S:g}; change it live with + and -.",
 )
 @click.option(
     "--funnel",
     default=",".join(DEFAULT_FUNNEL),
     show_default=True,
-    callback=_funnel,
+    callback=checked(check_funnel),
     help="Steps of the Insights screen's funnel: up to 10 exact page paths or 'conversion', "
     "comma-separated (the default fits the simulator's ecommerce preset).",
 )
