@@ -24,6 +24,7 @@ from liveinsight.cli_support import (
     storage_settings,
 )
 from liveinsight.errors import LiveInsightError
+from liveinsight.logs import LOG_FORMATS, STDOUT, logging_config
 from liveinsight.query_command import query_command
 from liveinsight.settings import Settings
 
@@ -96,10 +97,29 @@ def cli(ctx: click.Context) -> None:
 
 @cli.command()
 @stack_options
-@click.option("--access-log", is_flag=True, help="Log every HTTP request.")
+@click.option("--access-log", is_flag=True, help="Print one line per HTTP request.")
+@click.option(
+    "--metrics",
+    "metrics",
+    is_flag=False,
+    flag_value=STDOUT,
+    default=None,
+    metavar="[FILE]",
+    help="Print the ingest Lambda's EMF metrics (EventsProcessed, IngestLatency, ...); "
+    "with FILE, append the EMF documents there instead, one per line.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default="text",
+    show_default=True,
+    help="text: readable lines; json: one JSON object per line (metrics as raw EMF).",
+)
 @click.pass_context
 @clear_errors
-def up(ctx: click.Context, access_log: bool, **flags: Any) -> None:
+def up(
+    ctx: click.Context, access_log: bool, metrics: str | None, log_format: str, **flags: Any
+) -> None:
     """Start DynamoDB Local, create the tables and serve the HTTP API until Ctrl-C.
 
     \b
@@ -107,10 +127,13 @@ def up(ctx: click.Context, access_log: bool, **flags: Any) -> None:
       liveinsight up                               in-memory, API on http://127.0.0.1:8080
       liveinsight up --db-path ./data              keep data between runs
       liveinsight up --port 18080 --db-port 18000  other ports
+      liveinsight up --access-log --metrics        watch requests and metrics as they happen
+      liveinsight up --metrics emf.jsonl --log-format json   machine-readable
       liveinsight up --endpoint http://127.0.0.1:8000   use a DynamoDB that is already running
     """
     from liveinsight.stack import Stack
 
+    log_config = logging_config(access_log=access_log, metrics=metrics, log_format=log_format)
     settings = stack_settings(ctx, **flags)
     with sigterm_interrupts(), Stack(settings) as stack:  # until uvicorn takes SIGTERM over
         for line in stack.banner():
@@ -122,7 +145,7 @@ def up(ctx: click.Context, access_log: bool, **flags: Any) -> None:
         # again once done: that is the normal end of `up`, not an interruption.
         with contextlib.suppress(KeyboardInterrupt):
             stack.serve(
-                access_log=access_log,
+                log_config=log_config,
                 on_started=lambda: click.echo("ready     press Ctrl-C to stop"),
             )
     click.echo("stopped")

@@ -230,17 +230,27 @@ def in_thread(app: Any, host: str, port: int, *, timeout_s: float = 30) -> Itera
 
 
 def serve(
-    settings: Settings, *, access_log: bool = False, on_started: Callable[[], None] | None = None
+    settings: Settings,
+    *,
+    log_config: dict[str, Any] | None = None,
+    on_started: Callable[[], None] | None = None,
 ) -> None:
-    """Run the gateway in the foreground until SIGINT/SIGTERM (graceful: in-flight requests finish)."""
+    """Run the gateway in the foreground until SIGINT/SIGTERM (graceful: in-flight requests
+    finish). ``log_config`` (:func:`liveinsight.logs.logging_config`) says what it prints; every
+    worker applies it."""
     import uvicorn
 
+    from liveinsight.logs import logging_config
+
+    config = log_config or logging_config()
     common: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
-        "access_log": access_log,
         "timeout_graceful_shutdown": 10,
         **UVICORN_OPTIONS,
+        "log_config": config,
+        "log_level": None,  # the levels are the config's
+        "access_log": bool(config["loggers"]["uvicorn.access"]["handlers"]),
     }
     if on_started is not None:
         _notify_when_listening(settings.host, settings.port, on_started)

@@ -94,12 +94,16 @@ class Stack(contextlib.AbstractContextManager["Stack"]):
         return lines
 
     def serve(
-        self, *, access_log: bool = False, on_started: Callable[[], None] | None = None
+        self,
+        *,
+        log_config: dict[str, Any] | None = None,
+        on_started: Callable[[], None] | None = None,
     ) -> None:
-        """The gateway in the foreground until SIGINT/SIGTERM (in-flight requests finish)."""
+        """The gateway in the foreground until SIGINT/SIGTERM (in-flight requests finish);
+        ``log_config`` is :func:`liveinsight.logs.logging_config`'s (default: errors only)."""
         from liveinsight.gateway import serve
 
-        serve(self.settings, access_log=access_log, on_started=on_started)
+        serve(self.settings, log_config=log_config, on_started=on_started)
 
     def in_thread(self) -> contextlib.AbstractContextManager[str]:
         """The gateway on a background thread while the block runs; yields its base URL."""

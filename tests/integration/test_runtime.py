@@ -182,3 +182,58 @@ def test_ttl_really_expires_items(dynamodb_local, local_tables) -> None:
         assert time.monotonic() < deadline, "TTL did not delete the expired item within 90 s"
         time.sleep(0.5)
     assert "Item" in client.get_item(TableName=table, Key={"session_id": {"S": "kept"}})
+
+
+def test_up_access_log_and_metrics_print_what_the_gateway_does(local_tables) -> None:
+    """`up --access-log --metrics` on a running DynamoDB: a request line per request and a
+    readable EMF line per ingest call; a body the gateway refuses shows as its 4xx."""
+    import httpx
+
+    http_port = free_port()
+    process = subprocess.Popen(
+        [
+            LIVEINSIGHT,
+            "up",
+            "--endpoint",
+            local_tables.endpoint_url,
+            "--prefix",
+            local_tables.table_prefix,
+            "--port",
+            str(http_port),
+            "--access-log",
+            "--metrics",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.startswith("ready"):
+                break
+        url = f"http://127.0.0.1:{http_port}"
+        event = {
+            "event_type": "page_view",
+            "user_id": "user_1",
+            "session_id": "sess_1",
+            "page_url": "/pricing",
+            "timestamp": int(time.time() * 1000),
+        }
+        agent = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"}
+        assert httpx.post(f"{url}/collect", json=event, headers=agent, timeout=10).is_success
+        assert (
+            httpx.post(f"{url}/collect", content=b"{", headers=agent, timeout=10).status_code == 400
+        )
+        process.send_signal(signal.SIGTERM)
+        rest, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    lines = rest.splitlines()
+    assert any('"POST /collect HTTP/1.1" 200' in line for line in lines), rest
+    assert any('"POST /collect HTTP/1.1" 400' in line for line in lines), rest
+    assert any("metrics ingest EventsProcessed=1 " in line for line in lines), rest
+    assert any("metrics ingest RequestsRejected=1" in line for line in lines), rest
