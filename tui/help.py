@@ -24,6 +24,7 @@ KEYS = (
     ("1..6", "Acquisition: source, campaign, landing page, device, browser, OS"),
     ("Enter", "Acquisition: the tiles show the segment under the cursor; Esc: all again"),
     ("Tab", "move between panels; arrows scroll the focused one"),
+    ("Ctrl+P", "command palette: switch theme, search keys, save a screenshot"),
     ("?", "this help; Esc closes it"),
 )
 

@@ -262,6 +262,25 @@ async def test_question_mark_opens_help_and_escape_closes_it() -> None:
         assert app.is_running
 
 
+async def test_ctrl_p_opens_the_command_palette_and_its_theme_switch_works() -> None:
+    from textual.command import CommandPalette
+
+    app = make_app(FakeSource())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        before = app.theme
+        await pilot.press("ctrl+p")
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, CommandPalette)
+        app.action_change_theme()  # the palette's "Change theme" command
+        await pilot.pause()
+        await pilot.press(*"nord", "enter")
+        await pilot.pause()
+        assert app.theme == "nord" != before
+        assert app.is_running
+
+
 async def test_tab_moves_between_the_four_panels() -> None:
     app = make_app(FakeSource())
     async with app.run_test(size=(120, 40)) as pilot:
