@@ -38,6 +38,8 @@ from loadtest.bench_run import Bench
 PARTS = ("http", "e2e", "capacity", "query", "tui", "simulator")
 
 
+EXIT_MISSED = 3  # bench --strict: a figure missed its floor
+
 SPEC_KEYS = (
     "raw_put_per_s",
     "http_single_per_s",
@@ -108,6 +110,24 @@ SPEC_KEYS = (
     multiple=True,
     help="Leave a part out (its figures are null); repeat for several.",
 )
+@click.option(
+    "--db-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Port of the DynamoDB Local instances it starts, one after the other [default: a free one].",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Port of the `liveinsight up` gateways it starts, one after the other "
+    "[default: a free one].",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help=f"Exit {EXIT_MISSED} when a figure misses its SPEC 8 floor (after printing them all).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of lines.")
 def bench(
     seconds: float,
@@ -117,6 +137,9 @@ def bench(
     capacity_events: int,
     workers: int,
     skip: tuple[str, ...],
+    db_port: int | None,
+    port: int | None,
+    strict: bool,
     as_json: bool,
 ) -> None:
     """Measure every SPEC section 8 figure against its floor, in one run.
@@ -132,6 +155,11 @@ def bench(
       liveinsight bench --json               one JSON object (CI-friendly)
       liveinsight bench --seconds 5 --e2e-seconds 20 --events 20000 --capacity-events 2000
       liveinsight bench --skip e2e --skip query     a part at a time
+      liveinsight bench --strict --db-port 18000 --port 18080   CI: exit 3 on a missed floor
+
+    Each line ends ok or MISS against its floor; a summary on stderr names the misses.
+    Exit codes: 0 done (also with misses, unless --strict), 3 a floor missed with --strict,
+    130 interrupted (the figures measured so far are printed).
     """
     results: dict[str, Any] = {key: None for key in SPEC_KEYS}
     results["machine"] = {"cpus": os.cpu_count(), "load_avg_at_start": os.getloadavg()[0]}
@@ -148,6 +176,8 @@ def bench(
             capacity_events=capacity_events,
             workers=workers,
             skip=skip,
+            db_port=db_port,
+            http_port=port,
         )
     except KeyboardInterrupt:
         # Every process the bench started was stopped on the way out (context managers);
@@ -161,8 +191,17 @@ def bench(
     else:
         for line in lines(results, measured):
             click.echo(line)
+    missed = results["misses"]
+    if missed:
+        click.echo(
+            f"MISS: {len(missed)} figure(s) under their floor: {', '.join(missed)}", err=True
+        )
+    else:
+        click.echo("every figure measured meets its floor", err=True)
     if interrupted:
         sys.exit(130)
+    if strict and missed:
+        sys.exit(EXIT_MISSED)
 
 
 def run_all(
@@ -176,6 +215,8 @@ def run_all(
     capacity_events: int,
     workers: int,
     skip: tuple[str, ...],
+    db_port: int | None = None,
+    http_port: int | None = None,
 ) -> None:
     """Every part not skipped into ``results`` (the JSON keys) and ``measured`` (how each
     figure was measured) as each part finishes. The write parts share one DynamoDB Local; the
@@ -197,11 +238,12 @@ def run_all(
                 feedback,
                 Path(tmp),
                 db_pid=runtime.pid or 0,
+                http_port=http_port,
                 results=results,
                 measured=measured,
             )
 
-        with DynamoDBLocal(port=free_port()) as runtime:
+        with DynamoDBLocal(port=db_port or free_port()) as runtime:
             run = on_fresh_emulator(runtime)
             run.warm_up()
             run.raw(seconds)
@@ -213,7 +255,7 @@ def run_all(
                 run.part("capacity", lambda: run.capacity(capacity_events))
             run.raw(seconds, key="raw_put_per_s_after")
         if "query" not in skip:
-            with DynamoDBLocal(port=free_port()) as runtime:
+            with DynamoDBLocal(port=db_port or free_port()) as runtime:
                 reads = on_fresh_emulator(runtime)
                 reads.part("reads", lambda: reads.reads(large, workers, with_tui="tui" not in skip))
         if "simulator" not in skip:

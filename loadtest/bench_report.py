@@ -70,12 +70,30 @@ class Figure:
 
     def line(self, results: Results, measured: Mapping[str, str]) -> str:
         value = results.get(self.key)
-        text = f"{self.key} {_shown(value)} {self.unit} (target {self.target})"
+        text = f"{label(self.key, results)} {_shown(value)} {self.unit} (target {self.target})"
         verdict = self.verdict(results)
         if verdict:
             text += f" {verdict}"
         context = "; ".join(part for part in (measured.get(self.key), self.note) if part)
         return text + (f"  [{context}]" if context else "")
+
+
+def count_label(count: int) -> str:
+    """``100000`` -> ``100k``, ``1500`` -> ``1.5k``, ``2000000`` -> ``2M``, ``800`` -> ``800``."""
+    for size, suffix in ((1_000_000, "M"), (1000, "k")):
+        if count >= size:
+            return f"{count / size:.4g}{suffix}"
+    return str(count)
+
+
+def label(key: str, results: Results) -> str:
+    """The printed name of ``key``: the JSON keys say 10k/100k (SPEC 8), the line says the
+    stored-event counts the run really used (``bench --events``)."""
+    for spec, size in (("_100k", "large"), ("_10k", "small")):
+        stored = results.get(f"stored_events_{size}")
+        if key.endswith(spec) and isinstance(stored, int):
+            return key[: -len(spec)] + "_" + count_label(stored)
+    return key
 
 
 def _shown(value: Any) -> str:

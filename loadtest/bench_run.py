@@ -35,11 +35,13 @@ class Bench:
         workdir: Path,
         *,
         db_pid: int,
+        http_port: int | None = None,
         results: dict[str, Any] | None = None,
         measured: dict[str, str] | None = None,
     ) -> None:
         self.settings = settings
         self.db_pid = db_pid
+        self.http_port = http_port  # every gateway of the run on this port, one at a time
         self.feedback = feedback
         self.workdir = workdir
         self.client = dynamodb_client(settings)
@@ -95,7 +97,7 @@ class Bench:
     def http(self, seconds: float, workers: int) -> None:
         settings = self.prefixed("http_")
         log = self.workdir / "stack-http.log"
-        with http_bench.StackProcess(settings, log, workers=workers) as stack:
+        with http_bench.StackProcess(settings, log, workers=workers, port=self.http_port) as stack:
             self.feedback.phase(
                 f"liveinsight up --workers {workers} on {stack.url} (pid {stack.pid})"
             )
@@ -155,7 +157,7 @@ class Bench:
         report_dir = self.workdir / "e2e"
         with (
             http_bench.StackProcess(
-                settings, self.workdir / "stack-e2e.log", workers=workers
+                settings, self.workdir / "stack-e2e.log", workers=workers, port=self.http_port
             ) as stack,
             self.feedback.bar(
                 f"end to end: Locust, {users} simulator visitors flat out, {seconds} s, "
@@ -297,7 +299,9 @@ class Bench:
     def tui(self, settings: Settings, stored: int) -> None:
         from tui.bench import SPEC_SIZE, refresh_cpu_ms  # built by the dashboard package
 
-        with http_bench.StackProcess(settings, self.workdir / "stack-tui.log", workers=1) as stack:
+        with http_bench.StackProcess(
+            settings, self.workdir / "stack-tui.log", workers=1, port=self.http_port
+        ) as stack:
             self.feedback.phase(f"dashboard refresh CPU at {stored:,} stored events")
             self.results["tui_refresh_cpu_ms"] = refresh_cpu_ms(stack.url)
         self.measured["tui_refresh_cpu_ms"] = (

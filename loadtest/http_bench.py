@@ -56,10 +56,17 @@ Body = Callable[[], tuple[bytes, int]]  # the next request body and how many eve
 class StackProcess:
     """``liveinsight up`` on 127.0.0.1:<free port> over an existing DynamoDB endpoint."""
 
-    def __init__(self, settings: Settings, log_path: Path, *, workers: int = DEFAULT_WORKERS):
+    def __init__(
+        self,
+        settings: Settings,
+        log_path: Path,
+        *,
+        workers: int = DEFAULT_WORKERS,
+        port: int | None = None,
+    ):
         self.settings = settings
         self.workers = workers
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None

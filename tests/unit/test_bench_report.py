@@ -40,3 +40,55 @@ def test_the_write_cost_lines_say_how_dynamodb_local_bills_writes() -> None:
 
 def test_every_spec_key_has_a_line() -> None:
     assert set(SPEC_KEYS) <= {figure.key for figure in FIGURES}
+
+
+def test_read_figures_are_labelled_with_the_event_counts_really_stored() -> None:
+    results = {"stored_events_small": 100, "stored_events_large": 1000, "query_ms_100k": 12.0}
+    assert line_of("query_ms_1k", results).startswith("query_ms_1k 12.00 ms")
+    assert line_of("query_ms_100", results).startswith("query_ms_100 null ms")
+    assert line_of("breakdown_ms_1k", results)
+    assert line_of("query_ms_100k", {}).startswith("query_ms_100k null")  # counts unknown: the key
+
+
+def test_count_labels_are_short_and_exact() -> None:
+    from loadtest.bench_report import count_label
+
+    assert [count_label(n) for n in (800, 1000, 1500, 100_000, 2_000_000)] == [
+        "800",
+        "1k",
+        "1.5k",
+        "100k",
+        "2M",
+    ]
+
+
+def fake_run(**figures: float):
+    def run_all(results: dict, measured: dict, **_options: object) -> None:
+        results.update(figures)
+
+    return run_all
+
+
+def test_bench_strict_exits_3_naming_the_missed_floor(monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from loadtest import bench
+
+    monkeypatch.setattr(bench, "run_all", fake_run(http_single_ratio=0.6, query_scaling_ratio=1.1))
+    strict = CliRunner().invoke(bench.bench, ["--strict"])
+    assert strict.exit_code == 3, strict.output
+    assert "http_single_ratio 0.60 x raw (target >= 1.0) MISS" in strict.stdout
+    assert "MISS: 1 figure(s) under their floor: http_single_ratio" in strict.stderr
+    lenient = CliRunner().invoke(bench.bench, [])
+    assert lenient.exit_code == 0 and "MISS: 1 figure(s)" in lenient.stderr
+
+
+def test_bench_strict_exits_0_when_every_measured_figure_holds(monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from loadtest import bench
+
+    monkeypatch.setattr(bench, "run_all", fake_run(http_single_ratio=1.5))
+    run = CliRunner().invoke(bench.bench, ["--strict", "--json"])
+    assert run.exit_code == 0, run.output
+    assert "every figure measured meets its floor" in run.stderr
