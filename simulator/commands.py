@@ -21,7 +21,7 @@ from liveinsight.cli_support import api_options, api_target, base_settings, sigt
 from liveinsight.settings import Settings
 from simulator.errors import BadArgument
 from simulator.kpis import KpiCollector
-from simulator.ledger import read_jsonl, read_ledger, stored_events
+from simulator.ledger import ledger_start, read_jsonl, read_ledger, stored_events
 from simulator.options import (
     OneLineCommand,
     ledger_options,
@@ -52,6 +52,7 @@ def _run(
     choice: TargetChoice,
     *,
     ledger: Path,
+    append: bool,
     seed: int | str,
     label: str,
     progress: bool,
@@ -78,6 +79,7 @@ def _run(
             transport=target.transport if target else None,
             choice=choice,
             ledger=ledger,
+            append=append,
             seed=seed,
         )
     if target is None:
@@ -228,6 +230,7 @@ def simulate(ctx: click.Context, **opts: Any) -> None:
         )
     if choice.chosen:
         window.check_server_limits(now_ms)
+        start = ledger_start(opts["ledger_path"], append=opts["append"])
 
     kpis = KpiCollector(settings.session_timeout_s, funnel=preset.funnel)
     stream: Iterator[SimEvent] = events(simulation)
@@ -247,6 +250,7 @@ def simulate(ctx: click.Context, **opts: Any) -> None:
             window,
             choice,
             ledger=Path(opts["ledger_path"]),
+            append=opts["append"],
             seed=seed,
             label=f"{preset.name} {mode}",
             progress=not opts["no_progress"],
@@ -256,7 +260,7 @@ def simulate(ctx: click.Context, **opts: Any) -> None:
         if recorder is not None:
             recorder.close()
     if choice.chosen:
-        kpis.add_all(read_jsonl(opts["ledger_path"]))
+        kpis.add_all(read_jsonl(opts["ledger_path"], start=start))
     end = window.end_ms
     facts = {
         "preset": preset.name,
@@ -268,8 +272,8 @@ def simulate(ctx: click.Context, **opts: Any) -> None:
     if recorder is not None:
         facts["recording"] = f"{recorder.path} ({recorder.count:,} events)"
     if choice.chosen:
-        facts["ledger"] = opts["ledger_path"]
-    run_summary(Console(), stats, kpis.result(), preset.ranges, facts)
+        facts["ledger"] = opts["ledger_path"] + (" (appended)" if start else "")
+    run_summary(Console(), "simulation", stats, kpis.result(), preset.ranges, facts)
     _exit(stats, interrupted)
 
 
@@ -287,7 +291,13 @@ def simulate(ctx: click.Context, **opts: Any) -> None:
 @click.pass_context
 @one_line_errors
 def replay(
-    ctx: click.Context, recording: str, speed: float, ledger_path: str, flush: float, **opts: Any
+    ctx: click.Context,
+    recording: str,
+    speed: float,
+    ledger_path: str,
+    append: bool,
+    flush: float,
+    **opts: Any,
 ) -> None:
     """Re-send a recorded stream with the same event_ids (into the same stack: all duplicates).
 
@@ -301,6 +311,7 @@ def replay(
     choice = target_choice(opts)
     if not choice.chosen:
         raise BadArgument("replay needs a target: --url URL or --in-process")
+    start = ledger_start(ledger_path, append=append)
     stream = read_recording(recording)
     first = next(stream, None)
     if first is None:
@@ -316,18 +327,24 @@ def replay(
         window,
         choice,
         ledger=Path(ledger_path),
+        append=append,
         seed=recording,
         label=f"replay {Path(recording).name}",
         progress=not opts["no_progress"],
         settings=settings,
     )
-    kpis = KpiCollector(settings.session_timeout_s).add_all(read_jsonl(ledger_path))
+    kpis = KpiCollector(settings.session_timeout_s).add_all(read_jsonl(ledger_path, start=start))
     run_summary(
         Console(),
+        "replay",
         stats,
         kpis.result(),
         {},
-        {"recording": recording, "target": target, "ledger": ledger_path},
+        {
+            "recording": recording,
+            "target": target,
+            "ledger": ledger_path + (" (appended)" if start else ""),
+        },
     )
     _exit(stats, interrupted)
 

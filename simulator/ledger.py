@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from liveinsight.events import page_path
-from simulator.errors import LedgerError
+from simulator.errors import BadArgument, LedgerError
 from simulator.stream import Batch
 from simulator.targets import Delivery
 
@@ -69,13 +69,29 @@ def stored_properties(sent: Mapping[str, Any] | None, utm: Mapping[str, str]) ->
     return properties
 
 
-class LedgerWriter:
-    """Appends rows from several sender threads; each row is one line, flushed per delivery."""
+def ledger_start(path: str | Path, *, append: bool) -> int:
+    """Where this run's rows will begin in the ledger ``path`` (its size now; 0 when new).
 
-    def __init__(self, path: str | Path) -> None:
+    An existing non-empty ledger is another run's record: overwriting it would make ``verify``
+    report drift for the events that run stored, so it is only added to when asked."""
+    file = Path(path)
+    size = file.stat().st_size if file.is_file() else 0
+    if size and not append:
+        raise BadArgument(
+            f"the ledger {file} already holds an earlier run: give --append to add this run "
+            "to it, or --ledger another file"
+        )
+    return size
+
+
+class LedgerWriter:
+    """Appends rows from several sender threads; each row is one line, flushed per delivery.
+    ``append``: add to the file rather than start it afresh."""
+
+    def __init__(self, path: str | Path, *, append: bool = False) -> None:
         self.path = Path(path)
         try:
-            self._file: IO[str] = self.path.open("w", encoding="utf-8")
+            self._file: IO[str] = self.path.open("a" if append else "w", encoding="utf-8")
         except OSError as exc:
             raise LedgerError(f"cannot write the ledger {self.path}: {exc.strerror}") from None
         self._lock = threading.Lock()
@@ -99,13 +115,18 @@ class LedgerWriter:
         self.close()
 
 
-def read_jsonl(path: str | Path, what: str = "ledger") -> Iterator[dict[str, Any]]:
-    """Rows of a JSONL file; ``LedgerError`` (one clear line) when missing or malformed."""
+def read_jsonl(
+    path: str | Path, what: str = "ledger", *, start: int = 0
+) -> Iterator[dict[str, Any]]:
+    """Rows of a JSONL file, from byte ``start`` on (one run's rows in an appended ledger);
+    ``LedgerError`` (one clear line) when missing or malformed."""
     file = Path(path)
     if not file.is_file():
         raise LedgerError(f"{what} file {file} not found")
-    with file.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
+    with file.open("rb") as handle:
+        handle.seek(start)
+        for number, raw in enumerate(handle, 1):
+            line = raw.decode("utf-8", errors="replace")
             if not line.strip():
                 continue
             try:

@@ -115,7 +115,7 @@ def target_choice(opts: dict[str, Any]) -> TargetChoice:
 
 
 def ledger_options(default_ledger: str, clock: str) -> Callable[[F], F]:
-    """``--ledger`` and ``--flush`` of a command that sends (``simulate``, ``replay``);
+    """``--ledger``, ``--append`` and ``--flush`` of a command that sends (``simulate``, ``replay``);
     ``clock`` says whose seconds ``--flush`` counts."""
     return lambda fn: apply_options(
         fn,
@@ -126,7 +126,12 @@ def ledger_options(default_ledger: str, clock: str) -> Callable[[F], F]:
                 default=default_ledger,
                 show_default=True,
                 type=click.Path(dir_okay=False),
-                help="Where the acknowledgements go.",
+                help="Where the acknowledgements go (refused if it holds an earlier run).",
+            ),
+            click.option(
+                "--append",
+                is_flag=True,
+                help="Add this run to an existing --ledger (verify then checks both runs).",
             ),
             click.option(
                 "--flush",

@@ -86,12 +86,13 @@ SOURCE_ROWS = 8
 
 def run_summary(
     console: Console,
+    title: str,
     stats: RunStats,
     kpis: Kpis,
     ranges: Mapping[str, tuple[float, float]],
     facts: Mapping[str, Any],
 ) -> None:
-    table = Table(title="simulation", show_header=False, title_justify="left")
+    table = Table(title=title, show_header=False, title_justify="left")
     table.add_column("what")
     table.add_column("value")
     for name, value in facts.items():

@@ -125,14 +125,16 @@ def deliver(
     transport: Transport | None = None,
     choice: TargetChoice | None = None,
     ledger: Path | None = None,
+    append: bool = False,
     seed: int | str = 0,
 ) -> bool:
-    """Pace the stream and send it through the lanes, writing the ledger (with no transport the
-    stream just runs through). True when the run was interrupted (Ctrl-C)."""
+    """Pace the stream and send it through the lanes, writing the ledger (added to with
+    ``append``; with no transport the stream just runs through). True when the run was
+    interrupted (Ctrl-C)."""
     lanes = writer = None
     if transport is not None:
         choice = choice or TargetChoice()
-        writer = LedgerWriter(ledger or Path("liveinsight-ledger.jsonl"))
+        writer = LedgerWriter(ledger or Path("liveinsight-ledger.jsonl"), append=append)
 
         def delivered(batch: Batch, delivery: Delivery) -> None:
             writer.write(ledger_rows(batch, delivery))  # type: ignore[union-attr]

@@ -28,13 +28,18 @@ def statuses(ledger: Path) -> Counter[str]:
 WIDE = {"COLUMNS": "220"}  # Rich tables unwrapped, one check per line
 
 
-def drift_rows(output: str) -> list[list[str]]:
-    """The table rows marked DRIFT, as their cells."""
+def table_rows(output: str) -> list[list[str]]:
+    """The rows of the Rich tables printed, as their cells."""
     return [
         [cell.strip() for cell in line.strip("│ ").split("│")]
         for line in output.splitlines()
-        if "DRIFT" in line and line.startswith("│")
+        if line.startswith("│")
     ]
+
+
+def drift_rows(output: str) -> list[list[str]]:
+    """The table rows marked DRIFT, as their cells."""
+    return [row for row in table_rows(output) if "DRIFT" in row]
 
 
 def test_a_seeded_run_verifies_engagement_clicks_and_the_funnel_with_zero_drift(
@@ -117,6 +122,7 @@ def test_a_seeded_backfill_verifies_with_zero_drift_and_its_replay_is_all_duplic
         replay, f"{recording} --url {gateway.url} --ledger {replayed} --batch 20 --no-progress"
     )
     assert result.exit_code == 0, result.output
+    assert result.output.lstrip().startswith("replay"), result.output
     again = statuses(replayed)
     assert again == Counter({"duplicate": first["accepted"], "filtered": first["filtered"]})
 
@@ -125,6 +131,36 @@ def test_a_seeded_backfill_verifies_with_zero_drift_and_its_replay_is_all_duplic
         result = invoke(verify, f"{ledgers} --url {gateway.url}")
         assert result.exit_code == 0, result.output
         assert "zero drift" in result.output
+
+
+def test_a_second_run_into_the_same_ledger_is_refused_unless_appended_and_then_verifies(
+    gateway, views_poller, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "ledger.jsonl"
+    run = f"--url {gateway.url} --visitors 12 --backfill 30m --batch 10 --ledger {ledger} --no-progress"
+    assert invoke(simulate, f"{run} --seed 21").exit_code == 0
+    first = ledger.read_bytes()
+
+    refused = invoke(simulate, f"{run} --seed 22")
+    assert refused.exit_code == 2, refused.output
+    assert refused.output.strip().splitlines() == [
+        f"Error: the ledger {ledger} already holds an earlier run: give --append to add this run"
+        " to it, or --ledger another file (see --help)"
+    ]
+    assert ledger.read_bytes() == first  # nothing sent, nothing written
+
+    appended = invoke(simulate, f"{run} --seed 22 --append", env=WIDE)
+    assert appended.exit_code == 0, appended.output
+    assert f"{ledger} (appended)" in appended.output
+    rows = [json.loads(line) for line in ledger.read_text().splitlines()]
+    assert ledger.read_bytes().startswith(first) and len(rows) > len(first.splitlines())
+    # The summary counts this run only: its accepted events are the rows added.
+    added = Counter(r["status"] for r in rows[len(first.splitlines()) :])
+    assert ["accepted", f"{added['accepted']:,}"] in table_rows(appended.output)
+
+    result = invoke(verify, f"--ledger {ledger} --url {gateway.url}")
+    assert result.exit_code == 0, result.output
+    assert "zero drift" in result.output
 
 
 def test_the_in_process_target_applies_its_views_so_the_http_api_then_reports_them(
