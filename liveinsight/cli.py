@@ -16,6 +16,7 @@ import click
 
 from liveinsight import tables
 from liveinsight.cli_support import (
+    OneLineGroup,
     clear_errors,
     sigterm_interrupts,
     stack_options,
@@ -29,8 +30,9 @@ from liveinsight.query_command import query_command
 from liveinsight.settings import Settings
 
 
-class LiveInsightGroup(click.Group):
-    """A group that also lists the commands contributed by the other packages."""
+class LiveInsightGroup(OneLineGroup):
+    """A group that also lists the commands contributed by the other packages; every usage error
+    under it is one line (exit 2)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -173,7 +175,13 @@ def _table_client(
 @click.pass_context
 @clear_errors
 def tables_create(ctx: click.Context, endpoint: str | None, prefix: str | None) -> None:
-    """Create the missing tables and enable TTL (idempotent)."""
+    """Create the missing tables and enable TTL (idempotent).
+
+    \b
+    Examples:
+      liveinsight tables create --endpoint http://127.0.0.1:8000
+      liveinsight tables create --endpoint http://127.0.0.1:8000 --prefix staging_
+    """
     client, settings = _table_client(ctx, endpoint, prefix)
     created = tables.create_tables(client, settings.table_prefix)
     for spec in tables.TABLE_SPECS:
@@ -187,7 +195,13 @@ def tables_create(ctx: click.Context, endpoint: str | None, prefix: str | None) 
 @click.pass_context
 @clear_errors
 def tables_drop(ctx: click.Context, endpoint: str | None, prefix: str | None, yes: bool) -> None:
-    """Delete the LiveInsight tables (all their data)."""
+    """Delete the LiveInsight tables (all their data).
+
+    \b
+    Examples:
+      liveinsight tables drop --endpoint http://127.0.0.1:8000          (asks first)
+      liveinsight tables drop --endpoint http://127.0.0.1:8000 --yes
+    """
     client, settings = _table_client(ctx, endpoint, prefix)
     if not yes:
         click.confirm(
@@ -205,7 +219,13 @@ def tables_drop(ctx: click.Context, endpoint: str | None, prefix: str | None, ye
 def tables_describe(
     ctx: click.Context, endpoint: str | None, prefix: str | None, as_json: bool
 ) -> None:
-    """Status, item count, keys, indexes and TTL of each table."""
+    """Status, item count, keys, indexes and TTL of each table.
+
+    \b
+    Examples:
+      liveinsight tables describe --endpoint http://127.0.0.1:8000
+      liveinsight tables describe --endpoint http://127.0.0.1:8000 --json
+    """
     client, settings = _table_client(ctx, endpoint, prefix)
     rows = tables.describe_tables(client, settings.table_prefix)
     if as_json:
@@ -269,8 +289,9 @@ def views_poll(
     stream record count once).
 
     \b
-    Example:
+    Examples:
       liveinsight views poll --endpoint http://127.0.0.1:8000
+      liveinsight views poll --endpoint http://127.0.0.1:8000 --prefix staging_
     """
     import threading
 

@@ -1,5 +1,5 @@
 """What every LiveInsight command shares, written once: Settings from the click context,
-one-line errors, SIGTERM as an interrupt, and the option blocks that mean the same in every
+one-line errors (exit 2 for usage, 1 for failures; ``verify`` and ``bench --strict`` use 3), SIGTERM as an interrupt, and the option blocks that mean the same in every
 command (the stack's, storage's ``--endpoint``/``--prefix``).
 
 A leaf: it imports no command, so the other packages' commands build on it without importing
@@ -29,6 +29,55 @@ from liveinsight.settings import (
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class UsageLine(click.ClickException):
+    """A usage error as one ``Error: ... (see --help)`` line, exit 2 (click's usage code)."""
+
+    exit_code = 2
+
+
+def _one_line(exc: click.UsageError) -> UsageLine:
+    return UsageLine(f"{exc.format_message()} (see --help)")
+
+
+class OneLineCommand(click.Command):
+    """Usage errors (bad types, unknown options) as one ``Error:`` line, not the usage banner."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
+
+
+class OneLineGroup(click.Group):
+    """A group whose usage errors, and those of every command under it (an unknown command, a
+    bad option, a command's own ``UsageError``), are one ``Error:`` line and exit 2."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
 
 
 def clear_errors(fn: F) -> F:

@@ -16,7 +16,13 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from liveinsight.cli_support import ENDPOINT, api_options, api_target, base_settings
+from liveinsight.cli_support import (
+    ENDPOINT,
+    OneLineCommand,
+    api_options,
+    api_target,
+    base_settings,
+)
 from liveinsight.settings import Settings, pointed_at
 from loadtest.config import (
     DEFAULT_BATCH,
@@ -30,7 +36,7 @@ from loadtest.harness import Plan, execute, preflight, reconcile_ledgers
 from loadtest.report import Progress, print_reconciliation, print_result, run_line
 from loadtest.runner import LocustRun
 from simulator.errors import BadArgument
-from simulator.options import OneLineCommand, one_line_errors
+from simulator.options import one_line_errors
 from simulator.presets import DEFAULT_PRESET, PRESETS
 from simulator.traffic import parse_duration
 

@@ -17,13 +17,18 @@ from typing import Any
 import click
 from rich.console import Console
 
-from liveinsight.cli_support import api_options, api_target, base_settings, sigterm_interrupts
+from liveinsight.cli_support import (
+    OneLineCommand,
+    api_options,
+    api_target,
+    base_settings,
+    sigterm_interrupts,
+)
 from liveinsight.settings import Settings
 from simulator.errors import BadArgument
 from simulator.kpis import KpiCollector
 from simulator.ledger import ledger_start, read_jsonl, read_ledger, stored_events
 from simulator.options import (
-    OneLineCommand,
     ledger_options,
     one_line_errors,
     target_choice,
@@ -44,6 +49,7 @@ from simulator.visitors import SimEvent
 
 DEFAULT_LEDGER = "liveinsight-ledger.jsonl"
 DEFAULT_REPLAY_LEDGER = "liveinsight-replay-ledger.jsonl"
+DRIFT_EXIT = 3  # verify found drift (2: usage error, 1: could not check)
 
 
 def _run(
@@ -394,8 +400,8 @@ def verify(
     """Recompute every dashboard number from the ledger and compare it with the API.
 
     Active sessions, hourly, pages, referrers, summary, engagement (time on page, bounce rate,
-    pages per visit), clicks (pages and targets) and one funnel, step by step. Exits 1 on any
-    drift. Expected values come from liveinsight.recompute over the events the ledger says the
+    pages per visit), clicks (pages and targets) and one funnel, step by step. Exits 3 on any
+    drift (1: it could not check; 2: a usage error). Expected values come from liveinsight.recompute over the events the ledger says the
     server holds. The views (sessions, rollups) follow the event log moments later: verify first
     waits until /health reports them caught up (lag 0). Verify a stack started with
     --active-cache 0; otherwise the active sessions it reports may be up to 30 s old.
@@ -441,4 +447,4 @@ def verify(
     }
     verify_table(Console(), report, facts, show_all=show_all)
     if report.drift:
-        sys.exit(1)
+        sys.exit(DRIFT_EXIT)

@@ -8,32 +8,12 @@ from typing import Any
 
 import click
 
-from liveinsight.cli_support import ENDPOINT, F, apply_options
+from liveinsight.cli_support import ENDPOINT, F, UsageLine, apply_options
 from liveinsight.errors import LiveInsightError
 from simulator.errors import BadArgument, SimulatorError
 from simulator.runs import TargetChoice
 from simulator.stream import DEFAULT_FLUSH_MS
 from simulator.targets import DEFAULT_ATTEMPTS
-
-
-class _UsageLine(click.ClickException):
-    exit_code = 2  # what click uses for usage errors
-
-
-class OneLineCommand(click.Command):
-    """Usage errors (bad types, unknown options) as one ``Error:`` line, not the usage banner."""
-
-    def make_context(
-        self,
-        info_name: str | None,
-        args: list[str],
-        parent: click.Context | None = None,
-        **extra: Any,
-    ) -> click.Context:
-        try:
-            return super().make_context(info_name, args, parent=parent, **extra)
-        except click.UsageError as exc:
-            raise _UsageLine(f"{exc.format_message()} (see --help)") from None
 
 
 def one_line_errors(fn: F) -> F:
@@ -42,7 +22,7 @@ def one_line_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except BadArgument as exc:  # an option that cannot work: a usage error, like click's
-            raise _UsageLine(f"{exc.message} (see --help)") from None
+            raise UsageLine(f"{exc.message} (see --help)") from None
         except (SimulatorError, LiveInsightError) as exc:
             raise click.ClickException(exc.message) from None
 

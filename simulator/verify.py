@@ -10,7 +10,8 @@ relative (a tenth of a microsecond on a 100 s average: far below one millisecond
 anywhere), hourly points by their ``start``, the active sessions as a set (plus their fields),
 never ``generated_at``. Top-N lists are fetched with the limit the expected side is cut at
 (``LIST_LIMIT``, the API's maximum); both sides rank with ``liveinsight.query.top`` (count
-descending, then name), so ties at the cut-off fall the same way and order is compared too.
+descending, then name), so ties at the cut-off fall the same way; an order-only difference is
+a note, not drift.
 
 Clock robustness: the API answers for *its* now. We read our clock just before and just after
 fetching; if the expected answers differ between those two instants (a 5-minute bucket, the
@@ -89,7 +90,7 @@ def default_funnel(events: Sequence[Mapping[str, Any]]) -> tuple[list[str], str]
     views = [str(e["page_url"]) for e in events if e.get("event_type") == "page_view"]
     preset = guess_preset(views)
     if preset is not None:
-        return list(preset.funnel), f"the {preset.name} preset's, recognised by its pages"
+        return list(preset.funnel), f"the {preset.name} preset's funnel, recognised by its pages"
     entries = Counter(v.entry_page for v in visits_of(events) if v.page_views)
     if not entries:
         return ["/", CONVERSION_STEP], "no page views in the ledger"
@@ -190,6 +191,7 @@ def verify(
                 "the expected answers kept changing during the fetch (clock edges); compared at the start"
             )
     checks = compare(expected, {area: body for area, (body, _) in reported.items()})
+    notes += [check.note for check in checks if check.note]
     report = Report(checks, before, attempt, notes)
     cache = reported["active"][1].get("cache-control", "")
     if any(not c.ok and c.area in ("active", "summary") for c in checks) and "max-age" in cache:

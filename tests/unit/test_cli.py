@@ -19,13 +19,57 @@ def run():
     return invoke
 
 
-@pytest.mark.parametrize(
-    "command", [[], ["up"], ["demo"], ["tables"], ["tables", "create"], ["query"]]
-)
-def test_every_command_has_help_with_text(run, command) -> None:
+def every_command() -> list[list[str]]:
+    """Each command's path under ``liveinsight``, groups' subcommands included (the commands of
+    the other packages too, through the entry points)."""
+    import click
+
+    ctx = click.Context(cli)
+    paths = []
+    for name in cli.list_commands(ctx):
+        command = cli.get_command(ctx, name)
+        if isinstance(command, click.Group):
+            paths += [[name, sub] for sub in command.list_commands(ctx)]
+        else:
+            paths.append([name])
+    return paths
+
+
+COMMANDS = every_command()
+
+
+def test_the_command_list_holds_every_package() -> None:
+    names = {path[0] for path in COMMANDS}
+    assert {"up", "query", "simulate", "verify", "dashboard", "loadtest", "bench"} <= names
+    assert ["tables", "describe"] in COMMANDS and ["views", "rebuild"] in COMMANDS
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_loads_and_its_help_shows_examples(run, command) -> None:
     result = run(*command, "--help")
-    assert result.exit_code == 0
-    assert "Usage:" in result.output and len(result.output.splitlines()) > 5
+    assert result.exit_code == 0, result.output
+    assert "unavailable" not in result.output  # an entry point that failed to import
+    assert "Usage:" in result.output and "Examples:" in result.output
+
+
+@pytest.mark.parametrize("command", [[], *COMMANDS], ids=lambda c: " ".join(c) or "liveinsight")
+def test_every_usage_error_is_one_line_and_exit_2(run, command) -> None:
+    result = run(*command, "--no-such-option")
+    assert result.exit_code == 2, result.output
+    assert result.output.splitlines() == ["Error: No such option '--no-such-option'. (see --help)"]
+
+
+def test_an_unknown_command_and_a_commands_own_usage_error_are_one_line_too(run) -> None:
+    result = run("serve")
+    assert (result.exit_code, result.output) == (
+        2,
+        "Error: No such command 'serve'. (see --help)\n",
+    )
+    result = run("query", "summary", "--url", "http://a", "--endpoint", "http://b")
+    assert (result.exit_code, result.output) == (
+        2,
+        "Error: give either --url or --endpoint, not both (see --help)\n",
+    )
 
 
 def test_unknown_backend_is_a_usage_error(run) -> None:
