@@ -1,35 +1,48 @@
-"""``liveinsight query ...``: the dashboard numbers in the terminal, over HTTP or straight from DynamoDB."""
+"""``liveinsight query ...``: every report of the API in the terminal, over HTTP or straight
+from DynamoDB (the query handler run in this process: the same parameters, the same answers).
+
+Tables read as the dashboard does (``liveinsight.reports``); ``--json`` prints the answer as
+is and ``--csv`` one flat table of raw values. Off a terminal (piped, redirected) the table is as
+wide as its content, so no id or URL is cut; at a terminal long cells wrap.
+"""
 
 from __future__ import annotations
 
+import csv
 import json
-import time
+import os
+import sys
 from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from liveinsight.acquisition import COMPARE_CHOICES, DIMENSIONS, change
+from liveinsight.acquisition import COMPARE_CHOICES, DIMENSIONS
 from liveinsight.cli_support import (
     api_options,
     api_target,
+    checked,
+    clear_errors,
     storage_options,
     storage_settings,
 )
-from liveinsight.errors import LiveInsightError
-from liveinsight.routes import BY_NAME
-
-REPORTS = ("summary", "hourly", "pages", "referrers", "active", "breakdown")
-BREAKDOWN_COLUMNS = (  # (field, header, format); rates as percentages
-    ("visits", "visits", "{:,}"),
-    ("visitors", "visitors", "{:,}"),
-    ("bounce_rate", "bounce", "{:.1%}"),
-    ("avg_visit_seconds", "avg visit", "{:.0f}s"),
-    ("pages_per_visit", "pages/visit", "{:.2f}"),
-    ("conversions", "conv.", "{:,}"),
-    ("conversion_rate", "conv. rate", "{:.1%}"),
+from liveinsight.engagement import funnel_steps
+from liveinsight.reports import (
+    REPORTS,
+    TOTAL,
+    Sheet,
+    cells,
+    csv_table,
+    fits,
+    min_widths,
+    sheets,
+    table_columns,
 )
+from liveinsight.routes import BY_NAME
+from liveinsight.settings import Settings
+
+UNBOUNDED_WIDTH = 1_000  # off a terminal: the table's own width (Rich does not expand it)
 
 
 def fetch_http(url: str, token: str | None, report: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -39,136 +52,78 @@ def fetch_http(url: str, token: str | None, report: str, params: dict[str, Any])
         with QueryClient(url, token=token, timeout=15) as client:
             result: dict[str, Any] = client.get(BY_NAME[report].path, params)
     except ApiUnavailable as exc:
+        if exc.failure == "status" and exc.http_status and exc.http_status < 500:
+            raise click.ClickException(f"the API at {url} refused: {exc}") from None
         raise click.ClickException(f"cannot reach {url}: {exc}") from None
     return result
 
 
-def fetch_direct(
-    settings: Any, report: str, hours: int, limit: int, by: str = "source", compare: bool = False
-) -> dict[str, Any]:
-    from liveinsight.aws import dynamodb_client
-    from liveinsight.query import QueryService
-    from liveinsight.reads import DynamoRollupSource
+def fetch_direct(settings: Settings, report: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The answer of the query handler run here against DynamoDB (no token, no cache)."""
+    from liveinsight.api import build_handler
+    from liveinsight.proxy import ProxyRequest
 
-    source = DynamoRollupSource(
-        dynamodb_client(settings), prefix=settings.table_prefix, shards=settings.rollup_shards
+    local = settings.with_overrides(api_token=None, active_cache_s=0.0)
+    handler = build_handler(local, healthy=lambda: True, views_lag=None)
+    query = {name: str(value) for name, value in params.items()}
+    response = handler.handle(
+        ProxyRequest("GET", BY_NAME[report].path, {}, query, b"", "127.0.0.1")
     )
-    service = QueryService(source, timeout_s=settings.session_timeout_s, timezone=settings.timezone)
-    now = int(time.time() * 1000)
-    try:
-        if report == "summary":
-            return service.summary(now)
-        if report == "hourly":
-            return service.hourly(now)
-        if report == "pages":
-            return service.pages(now, hours, limit)
-        if report == "referrers":
-            return service.referrers(now, hours, limit)
-        if report == "breakdown":
-            return service.breakdown(now, by, hours, limit, compare=compare)
-        return service.active_sessions(now, limit)
-    except LiveInsightError as error:
+    if response.status != 200:
+        message = response.body.get("message") or response.body.get("error")
         raise click.ClickException(
-            f"{error.message} (is DynamoDB running at {settings.endpoint_url}?)"
-        ) from None
+            f"{message} (is DynamoDB running at {settings.endpoint_url or 'AWS'}?)"
+        )
+    body: dict[str, Any] = response.body
+    return body
 
 
-def breakdown_table(data: dict[str, Any]) -> Table:
-    previous_totals = data["totals"].get("previous")
-    compared = bool(previous_totals and previous_totals["visits"])
-    title = f"Visits by {data['by']}"
-    if previous_totals is not None:
-        title += (
-            " (change vs the previous window)"
-            if compared
-            else " (the previous window has no visits to compare with)"
+def table_of(sheet: Sheet, width: int | None = None) -> Table:
+    """The sheet as a Rich table for a console ``width`` columns wide: numbers and times are
+    never cut (a breakdown's changes go under their figures when the row would not fit), ids
+    and URLs wrap whole (``fold``), never an ellipsis."""
+    grid = cells(sheet)
+    if width is not None and sheet.previous and not fits(sheet, grid, width):
+        grid = cells(sheet, stacked=True)
+    table = Table(title=sheet.title, title_justify="left", caption=sheet.note or None)
+    for column, least in zip(table_columns(sheet), min_widths(sheet, grid, width), strict=True):
+        table.add_column(
+            column.header,
+            justify="right" if column.numeric else "left",
+            overflow="fold",
+            # Numbers and times get their exact width, which Rich never shrinks; the text and
+            # id columns share the rest and wrap.
+            width=least if column.whole else None,
+            min_width=None if column.whole else least,
         )
-    table = Table(title=title)
-    table.add_column(data["by"], overflow="fold")
-    for _, header, _ in BREAKDOWN_COLUMNS:
-        table.add_column(header, justify="right")
-    for row in [*data["rows"], {"value": "total", **data["totals"]}]:
-        previous = row.get("previous") if compared else None
-        table.add_row(
-            str(row["value"]),
-            *(
-                fmt.format(row[field])
-                + (
-                    " " + "".join(change(field, row[field], previous[field]))
-                    if previous is not None
-                    else ""
-                )
-                for field, _, fmt in BREAKDOWN_COLUMNS
-            ),
-            end_section=row["value"] == "total" or row is data["rows"][-1],
-        )
+    totals = bool(sheet.rows) and sheet.rows[-1].get("value") == TOTAL
+    for index, row in enumerate(grid):
+        table.add_row(*row, end_section=totals and index == len(grid) - 2)  # rule above totals
     return table
 
 
-def render(report: str, data: dict[str, Any], console: Console) -> None:
-    if report == "breakdown":
-        table = breakdown_table(data)
-    elif report == "summary":
-        table = Table(title="Summary")
-        table.add_column("metric")
-        table.add_column("value", justify="right")
-        for key, value in data.items():
-            shown = (
-                f"{value:.2%}"
-                if key.endswith("_rate")
-                else f"{value:.1f}"
-                if isinstance(value, float)
-                else str(value)
-            )
-            table.add_row(key, shown)
-    elif report == "hourly":
-        table = Table(title=f"Traffic per {data['bucket_minutes']} minutes")
-        for column in ("time", "events", "page_views", "clicks", "conversions", "heartbeats"):
-            table.add_column(column, justify="right")
-        for point in data["points"]:
-            table.add_row(
-                *(
-                    str(point[c])
-                    for c in ("time", "events", "page_views", "clicks", "conversions", "heartbeats")
-                )
-            )
-    elif report == "pages":
-        table = Table(title="Top pages")
-        table.add_column("page_url")
-        table.add_column("views", justify="right")
-        for row in data["pages"]:
-            table.add_row(row["page_url"], str(row["views"]))
-    elif report == "referrers":
-        table = Table(title="Referrers (visits started)")
-        table.add_column("referrer")
-        table.add_column("sessions", justify="right")
-        for row in data["referrers"]:
-            table.add_row(row["referrer"], str(row["sessions"]))
-    else:
-        table = Table(title=f"Active sessions: {data['count']} ({data['active_users']} users)")
-        for column in (
-            "session_id",
-            "user_id",
-            "current_page",
-            "last_activity",
-            "duration_seconds",
-        ):
-            table.add_column(column)
-        for row in data["sessions"]:
-            table.add_row(
-                *(
-                    str(row[c])
-                    for c in (
-                        "session_id",
-                        "user_id",
-                        "current_page",
-                        "last_activity",
-                        "duration_seconds",
-                    )
-                )
-            )
-    # Untrusted strings (pages, referrers) are printed literally: no Rich markup in cells.
-    console.print(table, markup=False)
+def render(report: str, data: dict[str, Any], console: Console, params: dict[str, Any]) -> None:
+    for sheet in sheets(report, data, params):
+        # Untrusted strings (pages, referrers, targets) are printed literally: no Rich markup.
+        console.print(table_of(sheet, console.width), markup=False)
+
+
+def output_console() -> Console:
+    """stdout: a terminal's width, COLUMNS when set, else unbounded (piped output stays whole)."""
+    console = Console()
+    if console.is_terminal or "COLUMNS" in os.environ:
+        return console
+    return Console(width=UNBOUNDED_WIDTH)
+
+
+def request_params(report: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The options this report's route takes, as its query parameters."""
+    params = {}
+    for param in BY_NAME[report].params:
+        value = options.get(param.name)
+        if value is not None:
+            params[param.name] = ",".join(value) if isinstance(value, tuple) else value
+    return params
 
 
 @click.command("query")
@@ -180,14 +135,14 @@ def render(report: str, data: dict[str, Any], console: Console) -> None:
     type=click.IntRange(1, 72),
     default=24,
     show_default=True,
-    help="Window for pages/referrers/breakdown.",
+    help="Window for pages, referrers, engagement, clicks, funnel and breakdown.",
 )
 @click.option(
     "--limit",
     type=click.IntRange(1, 100),
     default=10,
     show_default=True,
-    help="Rows for pages/referrers/active/breakdown.",
+    help="Rows for the lists (active visits, pages, referrers, engagement, clicks, breakdown).",
 )
 @click.option(
     "--by",
@@ -200,10 +155,20 @@ def render(report: str, data: dict[str, Any], console: Console) -> None:
     "--compare",
     type=click.Choice(COMPARE_CHOICES),
     default=None,
-    help="With breakdown: also the window before, shown as arrows.",
+    help="With breakdown: also the window before, shown as changes.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the raw JSON answer.")
+@click.option(
+    "--steps",
+    callback=checked(lambda spec: funnel_steps(spec, lenient=True)),
+    metavar="STEPS",
+    help="The funnel's steps, e.g. /,/cart,/checkout,conversion (funnel needs it).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON answer as is.")
+@click.option(
+    "--csv", "as_csv", is_flag=True, help="Print one CSV table: raw values, times in ISO 8601."
+)
 @click.pass_context
+@clear_errors
 def query_command(
     ctx: click.Context,
     report: str,
@@ -211,44 +176,41 @@ def query_command(
     token: str | None,
     endpoint: str | None,
     prefix: str | None,
-    hours: int,
-    limit: int,
-    by: str,
-    compare: str | None,
     as_json: bool,
+    as_csv: bool,
+    **options: Any,
 ) -> None:
-    """Print one dashboard report: summary, hourly, pages, referrers, active or breakdown.
+    """Print one report of the API: summary, hourly, pages, referrers, active, engagement,
+    clicks, funnel or breakdown.
 
     \b
     Examples:
       liveinsight query summary                              from http://127.0.0.1:8080
       liveinsight query pages --hours 2 --limit 5 --json
       liveinsight query active --endpoint http://127.0.0.1:8000   straight from DynamoDB
+      liveinsight query engagement --csv > engagement.csv
+      liveinsight query funnel --steps /,/cart,/checkout,conversion
       liveinsight query breakdown --by utm_campaign --compare previous
     """
     if url and endpoint:
         raise click.UsageError("give either --url or --endpoint, not both")
-    if endpoint:
-        data = fetch_direct(
-            storage_settings(ctx, endpoint, prefix),
-            report,
-            hours,
-            limit,
-            by,
-            compare == "previous",
+    if as_json and as_csv:
+        raise click.UsageError("give either --json or --csv, not both")
+    if report == "funnel" and not options["steps"]:
+        raise click.UsageError(
+            "query funnel needs --steps, e.g. --steps /,/cart,/checkout,conversion"
         )
+    params = request_params(report, options)
+    if endpoint:
+        data = fetch_direct(storage_settings(ctx, endpoint, prefix), report, params)
     else:
-        params: dict[str, Any] = {}
-        if report in ("pages", "referrers"):
-            params = {"hours": hours, "limit": limit}
-        elif report == "active":
-            params = {"limit": limit}
-        elif report == "breakdown":
-            params = {"by": by, "hours": hours, "limit": limit}
-            if compare:
-                params["compare"] = compare
         data = fetch_http(*api_target(ctx, url, token), report, params)
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    elif as_csv:
+        header, rows = csv_table(report, data, params)
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
     else:
-        render(report, data, Console())
+        render(report, data, output_console(), params)

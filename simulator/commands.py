@@ -24,6 +24,7 @@ from liveinsight.cli_support import (
     base_settings,
     sigterm_interrupts,
 )
+from liveinsight.humanize import iso_time
 from liveinsight.settings import Settings
 from simulator.errors import BadArgument
 from simulator.kpis import KpiCollector
@@ -37,7 +38,7 @@ from simulator.options import (
 from simulator.presets import DEFAULT_PRESET, PRESETS, get_preset
 from simulator.recording import RecordWriter, read_recording
 from simulator.report import RunProgress, run_summary, verify_table
-from simulator.runs import TargetChoice, deliver, iso, measured, open_target
+from simulator.runs import TargetChoice, deliver, measured, open_target
 from simulator.sending import RunStats
 from simulator.stream import Batch, Simulation, batches, events
 from simulator.targets import check_api
@@ -272,7 +273,7 @@ def simulate(ctx: click.Context, **opts: Any) -> None:
         "preset": preset.name,
         "seed": seed,
         "mode": mode,
-        "window (UTC)": f"{iso(window.start_ms)} -> {iso(end) if end else 'open'}",
+        "window (UTC)": f"{iso_time(window.start_ms)} -> {iso_time(end) if end else 'open'}",
         "target": target,
     }
     if recorder is not None:
@@ -443,7 +444,7 @@ def verify(
         "failed": failed,
         "funnel": f"{','.join(steps)} ({why})",
         "views": lag.describe() if lag else "lag not served (an older API)",
-        "now": iso(report.now_ms),
+        "now": iso_time(report.now_ms),
     }
     verify_table(Console(), report, facts, show_all=show_all)
     if report.drift:

@@ -10,7 +10,6 @@ import random
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -168,8 +167,3 @@ def measured(stream: Iterable[SimEvent], kpis: KpiCollector) -> Iterator[SimEven
         row["status"] = "recorded"
         kpis.add(row)
         yield event
-
-
-def iso(ms: int) -> str:
-    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -22,8 +22,8 @@ from textual.containers import Grid, Vertical
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellDoesNotExist
 
+from liveinsight import humanize
 from liveinsight.acquisition import change
-from tui import humanize
 from tui.acquisition import BY_NAME, DIMENSIONS, Breakdown, Figures, Segment
 from tui.sanitize import printable
 from tui.widgets import WAITING, KpiTile

@@ -28,7 +28,7 @@ from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Footer, Static
 from textual.worker import Worker, WorkerState
 
-from tui import humanize
+from liveinsight import humanize
 from tui.acquisition import DIMENSIONS, Breakdown
 from tui.acquisition_view import AcquisitionView
 from tui.client import HttpSnapshotSource, SnapshotSource

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
-from tui import humanize
+from liveinsight import humanize
 from tui.sanitize import printable
 
 SLOW_AFTER_S = 3.0  # a poll in flight this long (and longer than the interval) is "slow"

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from textual.app import ComposeResult
 from textual.containers import Grid, Horizontal, Vertical
 
-from tui import humanize
+from liveinsight import humanize
 from tui.insights import Insights
 from tui.widgets import BarRow, BarTable, KpiTile
 

@@ -17,7 +17,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowKey
 
-from tui import humanize
+from liveinsight import humanize
 from tui.sanitize import printable
 from tui.snapshot import ActiveSession
 

@@ -19,7 +19,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual_plotext import PlotextPlot
 
-from tui import humanize
+from liveinsight import humanize
 from tui.sanitize import ELLIPSIS, printable
 from tui.snapshot import CLOCK_LABEL, TrafficPoint
 

@@ -133,6 +133,48 @@ def test_a_seeded_backfill_verifies_with_zero_drift_and_its_replay_is_all_duplic
         assert "zero drift" in result.output
 
 
+def test_every_query_report_reads_the_same_over_http_and_straight_from_dynamodb(
+    gateway, views_poller, tmp_path: Path
+) -> None:
+    import csv
+    import io
+
+    from liveinsight.cli import cli
+    from liveinsight.reports import REPORTS
+
+    ledger = tmp_path / "ledger.jsonl"
+    run = f"--url {gateway.url} --seed 9 --visitors 20 --backfill 1h --batch 20 --ledger {ledger}"
+    assert invoke(simulate, f"{run} --no-progress").exit_code == 0
+    assert (
+        invoke(verify, f"--ledger {ledger} --url {gateway.url}").exit_code == 0
+    )  # views caught up
+    storage = gateway.settings
+    sources = {
+        "http": ["--url", gateway.url],
+        "direct": ["--endpoint", storage.endpoint_url, "--prefix", storage.table_prefix],
+    }
+    extra = {"funnel": ["--steps", "/,/cart,/checkout,conversion"], "breakdown": ["--by", "device"]}
+    for report in REPORTS:
+        answers = {}
+        for name, source in sources.items():
+            args = ["query", report, *extra.get(report, []), *source]
+            result = CliRunner().invoke(cli, [*args, "--json"])
+            assert result.exit_code == 0, (report, name, result.output)
+            answers[name] = json.loads(result.output)
+            answers[name].pop("generated_at", None)
+            table = CliRunner(env={"COLUMNS": "80"}).invoke(cli, args)
+            assert table.exit_code == 0 and "Traceback" not in table.output, table.output
+            rows = list(csv.reader(io.StringIO(CliRunner().invoke(cli, [*args, "--csv"]).output)))
+            assert len(rows) > 1 and len({len(row) for row in rows}) == 1, (report, rows)
+        assert answers["http"] == answers["direct"], report
+    assert (
+        json.loads(
+            CliRunner().invoke(cli, ["query", "summary", "--json", *sources["http"]]).output
+        )["events_24h"]
+        == statuses(ledger)["accepted"]
+    )
+
+
 def test_a_second_run_into_the_same_ledger_is_refused_unless_appended_and_then_verifies(
     gateway, views_poller, tmp_path: Path
 ) -> None:

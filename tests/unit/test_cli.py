@@ -106,7 +106,11 @@ def test_query_breakdown_table_shows_each_row_and_its_change_against_the_previou
     from rich.console import Console
 
     from liveinsight.query import breakdown_view
-    from liveinsight.query_command import breakdown_table
+    from liveinsight.query_command import table_of
+    from liveinsight.reports import sheets
+
+    def breakdown_table(data):
+        return table_of(sheets("breakdown", data)[0])
 
     now = {
         "google.com": {"visits": 4, "bounced": 2, "visit_s": 400, "pages": 8, "converted": 1},
@@ -117,11 +121,11 @@ def test_query_breakdown_table_shows_each_row_and_its_change_against_the_previou
     console.print(breakdown_table(breakdown_view("source", now, 10, before)))
     text = console.export_text()
     lines = {line.split()[1]: line for line in text.splitlines() if line.startswith("│")}
-    google, direct, total = lines["google.com"], lines["(direct)"], lines["total"]
-    assert "4 ↑100%" in google and "50.0% ↓50.0pp" in google  # visits doubled, bounce halved
-    assert "25.0% ↑25.0pp" in google  # converted now, not before
-    assert "2 ↑new" in direct and "100.0% ↑100.0pp" in direct
-    assert "6 ↑200%" in total and "(change vs the previous window)" in text
+    google, direct, total = lines["google.com"], lines["(direct)"], lines["(total)"]
+    assert "4 ↑100%" in google and "50.00 % ↓50.0pp" in google  # visits doubled, bounce halved
+    assert "25.00 % ↑25.0pp" in google  # converted now, not before
+    assert "2 ↑new" in direct and "100.00 % ↑100.0pp" in direct
+    assert "6 ↑200%" in total and "(change vs the window before)" in text
     quiet = Console(width=160, record=True, color_system=None)
     quiet.print(breakdown_table(breakdown_view("source", now, 10, {})))
     empty_before = quiet.export_text()

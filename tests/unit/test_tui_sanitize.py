@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.cells import cell_len
 
-from tui import humanize
+from liveinsight import humanize
 from tui.app import next_step
 from tui.sanitize import literal, printable
 from tui.sessions_table import column_widths

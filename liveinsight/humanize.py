@@ -1,6 +1,9 @@
-"""How numbers read on the dashboard: counts, durations, rates and percentages, in a few cells."""
+"""How numbers read to a person, on the dashboard and in ``liveinsight query`` alike: counts,
+durations, rates, percentages and times, in a few characters."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 NO_VALUE = "–"
 
@@ -23,6 +26,12 @@ def duration(seconds: float) -> str:
         return f"{hours}h {minutes:02d}m"
     days, hours = divmod(hours, 24)
     return f"{days}d {hours:02d}h"
+
+
+def iso_time(epoch_ms: int) -> str:
+    """Epoch milliseconds as ISO 8601 in UTC, to the second: ``2026-12-05T15:40:12Z``."""
+    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def seconds(value: float) -> str:
