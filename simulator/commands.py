@@ -6,6 +6,7 @@ error a user can cause is one ``Error:`` line and a non-zero exit (see ``simulat
 
 from __future__ import annotations
 
+import itertools
 import math
 import secrets
 import sys
@@ -46,7 +47,7 @@ from simulator.traffic import Spike, Window, parse_duration, parse_start, plan_w
 from simulator.verify import default_funnel, http_fetcher, old_ledger_notes, parse_funnel
 from simulator.verify import verify as verify_api
 from simulator.views_lag import DEFAULT_WAIT_VIEWS_S, wait_for_views
-from simulator.visitors import SimEvent
+from simulator.visitors import SimEvent, page_hides
 
 DEFAULT_LEDGER = "liveinsight-ledger.jsonl"
 DEFAULT_REPLAY_LEDGER = "liveinsight-replay-ledger.jsonl"
@@ -99,6 +100,10 @@ def _run(
             applied = target.apply_views()
             description += f"; views applied in-process ({applied:,} stream records)"
     return stats, description, interrupted
+
+
+def flush_ms(seconds: float | None) -> int | None:
+    return None if seconds is None else int(seconds * 1000)
 
 
 def _exit(stats: RunStats, interrupted: bool) -> None:
@@ -253,7 +258,7 @@ def simulate(ctx: click.Context, **opts: Any) -> None:
     )
     try:
         stats, target, interrupted = _run(
-            batches(stream, opts["batch"], int(opts["flush"] * 1000)),
+            batches(stream, opts["batch"], flush_ms(opts["flush"])),
             window,
             choice,
             ledger=Path(opts["ledger_path"]),
@@ -303,7 +308,7 @@ def replay(
     speed: float,
     ledger_path: str,
     append: bool,
-    flush: float,
+    flush: float | None,
     **opts: Any,
 ) -> None:
     """Re-send a recorded stream with the same event_ids (into the same stack: all duplicates).
@@ -324,13 +329,16 @@ def replay(
     if first is None:
         raise BadArgument(f"recording {recording} holds no events")
 
+    hides = page_hides(read_recording(recording))  # a first pass: where each tab was hidden
+
     def everything() -> Iterator[SimEvent]:
-        yield first
-        yield from stream
+        for event in itertools.chain([first], stream):
+            event.page_hide = event.event_id in hides
+            yield event
 
     window = Window(first.timestamp, None, speed if speed > 0 else math.inf)
     stats, target, interrupted = _run(
-        batches(everything(), opts["batch"], int(flush * 1000)),
+        batches(everything(), opts["batch"], flush_ms(flush)),
         window,
         choice,
         ledger=Path(ledger_path),

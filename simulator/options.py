@@ -12,7 +12,6 @@ from liveinsight.cli_support import ENDPOINT, F, UsageLine, apply_options
 from liveinsight.errors import LiveInsightError
 from simulator.errors import BadArgument, SimulatorError
 from simulator.runs import TargetChoice
-from simulator.stream import DEFAULT_FLUSH_MS
 from simulator.targets import DEFAULT_ATTEMPTS
 
 
@@ -53,7 +52,8 @@ def target_options(fn: F) -> F:
                 type=click.IntRange(1, 100),
                 default=1,
                 show_default=True,
-                help="Events per request (a tab's queue, like sendBeacon).",
+                help="Events per request, at most: a tab's queue, as the SDK sends it (it also "
+                "goes when its page unloads or is hidden; see --flush).",
             ),
             click.option(
                 "--concurrency",
@@ -116,9 +116,11 @@ def ledger_options(default_ledger: str, clock: str) -> Callable[[F], F]:
             click.option(
                 "--flush",
                 type=click.FloatRange(min=0.1),
-                default=DEFAULT_FLUSH_MS / 1000,
-                show_default=True,
-                help=f"With --batch: send a tab's queue after this many {clock} seconds.",
+                default=None,
+                metavar="SECONDS",
+                help=f"With --batch: a time cap, sending a tab's queue once its oldest event is "
+                f"this many {clock} seconds old [default: none: a queue goes when full, when its "
+                "page unloads or is hidden, and at the end].",
             ),
         ],
     )

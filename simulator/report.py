@@ -100,6 +100,8 @@ def run_summary(
     table.add_row("events generated", f"{stats.generated:,}")
     if stats.requests:
         table.add_row("requests (retries)", f"{stats.requests:,} ({stats.retries:,})")
+        sent = stats.acked + stats.failed
+        table.add_row("events per request", f"{sent / stats.requests:.1f}")
         for status in ("accepted", "duplicate", "filtered", "failed"):
             table.add_row(status, f"{stats.statuses[status]:,}")
     table.add_row("wall time", f"{stats.elapsed_s:.1f} s  ({stats.rate():,.0f} events/s)")

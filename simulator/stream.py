@@ -5,9 +5,10 @@ whose journeys are merged by timestamp. Same ``Simulation`` (seed included), sam
 for event. Events after the end of the window are dropped: those visitors are still on the
 site when the simulation stops (they show up as active sessions).
 
-``batches(stream, size)`` groups the events of one tab the way ``navigator.sendBeacon`` does:
-up to ``size`` events, flushed when the page unloads (the next page_view), when the oldest
-buffered event is ``flush_ms`` old, or when the stream ends.
+``batches(stream, size)`` groups the events of one tab the way the SDK's queue does: up to
+``size`` events, sent when the queue is full, when the page unloads (the next page_view), when
+the page is hidden (``SimEvent.page_hide``: the tab closes or goes to the background), when the
+stream ends and, only if ``flush_ms`` is given, once the oldest queued event is that old.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from simulator.traffic import Intensity, Spike, Window, fixed_arrivals, poisson_
 from simulator.visitors import PAGE_VIEW, SimEvent, Visitor, VisitorModel
 
 RETURNING_POOL = 10_000
-DEFAULT_FLUSH_MS = 10_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -178,9 +178,10 @@ class _Buffer:
 
 
 def batches(
-    stream: Iterable[SimEvent], size: int = 1, flush_ms: int = DEFAULT_FLUSH_MS
+    stream: Iterable[SimEvent], size: int = 1, flush_ms: int | None = None
 ) -> Iterator[Batch]:
-    """Requests in non-decreasing ``send_ms`` order; per tab, events keep their order."""
+    """Requests in non-decreasing ``send_ms`` order; per tab, events keep their order.
+    ``flush_ms``: a time cap on a queue (None: none, see the module's docstring)."""
     if not 1 <= size <= 100:
         raise BadArgument(f"--batch must be between 1 and 100 events, got {size}")
     if size == 1:
@@ -192,7 +193,9 @@ def batches(
     now = 0
     for event in stream:
         now = event.timestamp
-        while by_age and (by_age[0][1].flushed or by_age[0][1].opened_ms + flush_ms <= now):
+        while by_age and by_age[0][1].flushed:
+            by_age.popleft()
+        while flush_ms is not None and by_age and by_age[0][1].opened_ms + flush_ms <= now:
             sid, aged = by_age.popleft()
             if not aged.flushed:
                 yield _flush(open_buffers, sid, aged, aged.opened_ms + flush_ms)
@@ -205,7 +208,7 @@ def batches(
             open_buffers[event.session_id] = buffer
             by_age.append((event.session_id, buffer))
         buffer.events.append(event)
-        if len(buffer.events) >= size:
+        if len(buffer.events) >= size or event.page_hide:
             yield _flush(open_buffers, event.session_id, buffer, now)
     for sid, rest in by_age:
         if not rest.flushed:

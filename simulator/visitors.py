@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import accumulate
 from operator import itemgetter
@@ -29,6 +30,7 @@ from simulator.presets import Page, Preset
 from simulator.sources import SourceMix
 
 HEARTBEAT_MS = 30_000
+HIDDEN_GAP_MS = 2 * HEARTBEAT_MS  # a visible page beats every 30 s: a longer silence is hidden
 IDLE_MIN_MS = 31 * 60_000  # strictly more than the server's 30 min split (S1)
 IDLE_MAX_MS = 150 * 60_000
 MAX_PAGES = 80
@@ -64,6 +66,7 @@ class SimEvent:
         "event_id",
         "event_type",
         "ip_address",
+        "page_hide",
         "page_url",
         "properties",
         "referrer",
@@ -96,6 +99,9 @@ class SimEvent:
         self.properties = properties
         self.user_agent = user_agent
         self.ip_address = ip_address
+        # After this event its tab's page is hidden (closed, or left in the background): the
+        # SDK sends its queue then (pagehide, visibilitychange). Not sent, not recorded.
+        self.page_hide = False
 
     def wire(self) -> dict[str, Any]:
         """The JSON object posted to ``/collect`` (empty referrer and properties left out)."""
@@ -283,12 +289,14 @@ class VisitorModel:
         raw.sort(key=itemgetter(0))
         session_id = new_session_id(arrival_ms, visitor.user_id)
         user_id, ua, ip = visitor.user_id, visitor.user_agent, visitor.ip_address
-        return [
-            SimEvent(
-                f"{session_id}-{n}", ts, user_id, session_id, kind, page_url, ref, props, ua, ip
-            )
-            for n, (ts, kind, page_url, ref, props) in enumerate(raw, 1)
-        ]
+        return with_page_hides(
+            [
+                SimEvent(
+                    f"{session_id}-{n}", ts, user_id, session_id, kind, page_url, ref, props, ua, ip
+                )
+                for n, (ts, kind, page_url, ref, props) in enumerate(raw, 1)
+            ]
+        )
 
     def crawl(self, rng: random.Random, arrival_ms: int) -> list[SimEvent]:
         """A crawler's burst: several pages, each rendered with fresh storage (new ids)."""
@@ -316,7 +324,7 @@ class VisitorModel:
                 )
             )
             t += rng.randint(400, 8000)
-        return out
+        return with_page_hides(out)
 
     def _goal_properties(self, rng: random.Random, page: Page) -> dict[str, Any]:
         goal = page.goal
@@ -330,3 +338,26 @@ class VisitorModel:
                 props["value"] = int(props["value"])
             props["order_id"] = f"ord_{base36(rng.randrange(36**10), 10)}"
         return props
+
+
+def page_hides(events: Iterable[SimEvent]) -> set[str]:
+    """The event_ids after which their tab's page is hidden: each tab's last event, and each
+    one its tab's next event follows by more than ``HIDDEN_GAP_MS`` (no heartbeat meanwhile).
+    ``events`` in time order (a journey, or a whole recorded stream)."""
+    hides: set[str] = set()
+    last: dict[str, SimEvent] = {}
+    for event in events:
+        before = last.get(event.session_id)
+        if before is not None and event.timestamp - before.timestamp > HIDDEN_GAP_MS:
+            hides.add(before.event_id)
+        last[event.session_id] = event
+    hides.update(event.event_id for event in last.values())
+    return hides
+
+
+def with_page_hides(events: list[SimEvent]) -> list[SimEvent]:
+    """``events`` with ``page_hide`` set where :func:`page_hides` says."""
+    hides = page_hides(events)
+    for event in events:
+        event.page_hide = event.event_id in hides
+    return events

@@ -25,6 +25,7 @@ from simulator.traffic import (
     plan_window,
     poisson_arrivals,
 )
+from simulator.visitors import SimEvent, page_hides, with_page_hides
 
 START = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 
@@ -204,6 +205,69 @@ def test_batches_hold_one_tab_keep_its_order_and_respect_the_size() -> None:
     assert per_tab_sent == per_tab_made
     # a page load flushes the previous page's queue: a page_view is always first in its batch
     assert all(e.event_type != "page_view" for b in grouped for e in b.events[1:])
+
+
+def tab(sid: str, *offsets_s: int, kind: str = "heartbeat") -> list[SimEvent]:
+    """One tab: a page_view, then ``kind`` events at the given seconds after it."""
+    times = [0, *offsets_s]
+    return [
+        SimEvent(
+            f"{sid}-{n}",
+            START + t * 1000,
+            "u",
+            sid,
+            "page_view" if n == 1 else kind,
+            "/",
+            "",
+            None,
+            "ua",
+            "1.2.3.4",
+        )
+        for n, t in enumerate(times, 1)
+    ]
+
+
+def test_a_page_is_hidden_after_its_tabs_last_event_and_before_a_silence() -> None:
+    # Heartbeats every 30 s while visible; 35 min without one: the tab was in the background.
+    events_ = tab("t", 30, 60, 60 + 35 * 60, 60 + 35 * 60 + 30) + tab("u", 10)
+    assert page_hides(sorted(events_, key=lambda e: e.timestamp)) == {"t-3", "t-5", "u-2"}
+    assert [e.event_id for e in with_page_hides(events_) if e.page_hide] == ["t-3", "t-5", "u-2"]
+
+
+def test_without_a_time_cap_a_queue_goes_when_full_or_when_its_page_is_hidden() -> None:
+    events_ = with_page_hides(tab("t", *range(10, 250, 10)))  # 25 events, 10 s apart
+    assert [len(b.events) for b in batches(events_, 20)] == [20, 5]
+    assert [b.send_ms for b in batches(events_, 20)] == [START + 190_000, START + 240_000]
+    # With --flush 60 the same tab goes every minute of queueing.
+    assert [len(b.events) for b in batches(events_, 20, flush_ms=60_000)] == [6, 6, 6, 6, 1]
+
+
+def test_every_simulated_request_is_full_or_ends_at_an_unload_a_hide_or_the_end() -> None:
+    stream = list(events(simulation(seed=8, visitors=150)))
+    grouped = list(batches(stream, 20))
+    following = {}  # event_id -> the next event of its tab
+    last_of_tab = {}
+    for event in stream:
+        if event.session_id in last_of_tab:
+            following[last_of_tab[event.session_id].event_id] = event
+        last_of_tab[event.session_id] = event
+    for batch in grouped:
+        tail = batch.events[-1]
+        nxt = following.get(tail.event_id)
+        assert (
+            len(batch.events) == 20
+            or tail.page_hide
+            or (nxt is not None and nxt.event_type == "page_view")
+            or nxt is None  # the window ended with the tab open
+        ), [e.event_type for e in batch.events]
+        assert not any(e.page_hide for e in batch.events[:-1])
+    assert len(stream) / len(grouped) > 2.5  # vs ~1.3 with a 10 s cap: pages, not seconds
+    # A recording replayed finds the same hides from the stream alone (tabs the window cut
+    # short end with their last recorded event there).
+    flagged = {e.event_id for e in stream if e.page_hide}
+    found = page_hides(stream)
+    assert flagged <= found
+    assert found - flagged <= {e.event_id for e in last_of_tab.values()}
 
 
 def test_single_event_requests_are_plain_objects() -> None:
