@@ -28,6 +28,7 @@ from liveinsight.cli_support import (
 from liveinsight.humanize import iso_time
 from liveinsight.settings import Settings
 from simulator.errors import BadArgument
+from simulator.explain import behind, most_specific, since
 from simulator.kpis import KpiCollector
 from simulator.ledger import ledger_start, read_jsonl, read_ledger, stored_events
 from simulator.options import (
@@ -38,13 +39,19 @@ from simulator.options import (
 )
 from simulator.presets import DEFAULT_PRESET, PRESETS, get_preset
 from simulator.recording import RecordWriter, read_recording
-from simulator.report import RunProgress, run_summary, verify_table
+from simulator.report import RunProgress, explain_drift, run_summary, verify_table
 from simulator.runs import TargetChoice, deliver, measured, open_target
 from simulator.sending import RunStats
 from simulator.stream import Batch, Simulation, batches, events
 from simulator.targets import check_api
 from simulator.traffic import Spike, Window, parse_duration, parse_start, plan_window
-from simulator.verify import default_funnel, http_fetcher, old_ledger_notes, parse_funnel
+from simulator.verify import (
+    LIST_HOURS,
+    default_funnel,
+    http_fetcher,
+    old_ledger_notes,
+    parse_funnel,
+)
 from simulator.verify import verify as verify_api
 from simulator.views_lag import DEFAULT_WAIT_VIEWS_S, wait_for_views
 from simulator.visitors import SimEvent, page_hides
@@ -387,6 +394,11 @@ def replay(
     help="Show every page, referrer, target and bucket, not only drifting ones.",
 )
 @click.option(
+    "--explain",
+    is_flag=True,
+    help="For each drifting number, list the ledger events behind it.",
+)
+@click.option(
     "--wait-views",
     "wait_views_s",
     type=click.FloatRange(min=0),
@@ -404,6 +416,7 @@ def verify(
     token: str | None,
     funnel_spec: str | None,
     show_all: bool,
+    explain: bool,
     wait_views_s: float,
 ) -> None:
     """Recompute every dashboard number from the ledger and compare it with the API.
@@ -420,6 +433,7 @@ def verify(
       liveinsight verify --url http://127.0.0.1:8080
       liveinsight verify --url http://127.0.0.1:8080 --funnel /,/cart,/checkout,conversion
       liveinsight verify --ledger run1.jsonl --ledger run2.jsonl --url http://127.0.0.1:8080 --all
+      liveinsight verify --url http://127.0.0.1:8080 --explain      the events behind each drift
     """
     settings = base_settings(ctx)
     url, token = api_target(ctx, url, token)
@@ -454,6 +468,21 @@ def verify(
         "views": lag.describe() if lag else "lag not served (an older API)",
         "now": iso_time(report.now_ms),
     }
-    verify_table(Console(), report, facts, show_all=show_all)
+    console = Console()
+    verify_table(console, report, facts, show_all=show_all)
+    if explain and report.drift:
+        window = {"timeout_s": settings.session_timeout_s, "hours": LIST_HOURS}
+        explain_drift(
+            console,
+            [
+                (
+                    c,
+                    since(c.area, report.now_ms, **window),
+                    behind(c, held, report.now_ms, **window),
+                    listed,
+                )
+                for c, listed in zip(report.drift, most_specific(report.drift), strict=True)
+            ],
+        )
     if report.drift:
         sys.exit(DRIFT_EXIT)

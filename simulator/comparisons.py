@@ -15,10 +15,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 HOURLY_FIELDS = ("events", "page_views", "clicks", "conversions", "heartbeats")
+HOURLY_TYPES = {  # the event type each hourly count counts (events: all of them)
+    "page_views": "page_view",
+    "clicks": "click",
+    "conversions": "conversion",
+    "heartbeats": "heartbeat",
+}
 SESSION_FIELDS = ("user_id", "current_page", "last_activity", "duration_seconds")
 ENGAGEMENT_FIELDS = ("visits", "bounce_rate", "pages_per_visit")
 FUNNEL_STEP_FIELDS = ("step", "visits", "drop_off", "rate_from_first")
@@ -38,7 +44,10 @@ Item = Mapping[str, Any]
 
 @dataclass(frozen=True)
 class Check:
-    """One comparison. ``detail`` rows (one page, one bucket...) are shown when they drift."""
+    """One comparison. ``detail`` rows (one page, one bucket...) are shown when they drift.
+    ``scope``: which events of the area's window the number counts (``simulator.explain``
+    reads it: ``page_url``, ``event_type``, ``target``, ``referrer_host``, ``bucket`` start,
+    ``session_id`` (a tuple of them)); empty: all of them."""
 
     area: str
     metric: str
@@ -47,6 +56,7 @@ class Check:
     ok: bool
     detail: bool = False
     note: str = ""  # something worth saying that is not drift (e.g. the same list, reordered)
+    scope: Mapping[str, Any] = field(default_factory=dict)
 
 
 def compare(expected: Mapping[str, Any], reported: Mapping[str, Any]) -> list[Check]:
@@ -61,6 +71,7 @@ def compare(expected: Mapping[str, Any], reported: Mapping[str, Any]) -> list[Ch
             "views",
             expected["pages"]["pages"],
             reported["pages"].get("pages", []),
+            scope_of=lambda page: {"page_url": page, "event_type": "page_view"},
         ),
         *_ranked(
             "referrers",
@@ -69,6 +80,7 @@ def compare(expected: Mapping[str, Any], reported: Mapping[str, Any]) -> list[Ch
             "sessions",
             expected["referrers"]["referrers"],
             reported["referrers"].get("referrers", []),
+            scope_of=lambda host: {"referrer_host": host},
         ),
         *_summary(expected["summary"], reported["summary"]),
     ]
@@ -112,20 +124,31 @@ def _active(expected: Mapping[str, Any], reported: Mapping[str, Any]) -> list[Ch
     label = "sessions (as a set)"
     if missing or extra:
         label += f": missing {', '.join(missing[:3]) or '-'}; unexpected {', '.join(map(str, extra[:3])) or '-'}"
-    checks.append(Check("active", label, len(want), len(got), not missing and not extra))
+    checks.append(
+        Check(
+            "active",
+            label,
+            len(want),
+            len(got),
+            not missing and not extra,
+            scope={"session_id": (*missing, *map(str, extra))},
+        )
+    )
     differing = [
-        f"{sid} {name}"
+        (sid, name)
         for sid in sorted(set(want) & set(got))
         for name in SESSION_FIELDS
         if not same(want[sid][name], got[sid].get(name))
     ]
+    shown = ", ".join(f"{sid} {name}" for sid, name in differing[:3])
     checks.append(
         Check(
             "active",
-            "session fields" + (f": {', '.join(differing[:3])}" if differing else ""),
+            "session fields" + (f": {shown}" if differing else ""),
             "same",
             f"{len(differing)} differ" if differing else "same",
             not differing,
+            scope={"session_id": tuple(dict.fromkeys(sid for sid, _ in differing))},
         )
     )
     return checks
@@ -145,16 +168,29 @@ def _hourly(expected: Mapping[str, Any], reported: Mapping[str, Any]) -> list[Ch
         Check("hourly", "points (by start)", len(want), len(got), set(want) == set(got)),
     ]
     for name in HOURLY_FIELDS:
+        kind = {"event_type": HOURLY_TYPES[name]} if name in HOURLY_TYPES else {}
         details = []
         for start in sorted(set(want) | set(got), key=lambda s: (s is None, s)):
             e = want.get(start, {}).get(name, 0)
             r = got.get(start, {}).get(name, 0)
             if e != r:
                 time_label = (want.get(start) or got.get(start) or {}).get("time", start)
-                details.append(Check("hourly", f"{name} @ {time_label}", e, r, False, detail=True))
+                details.append(
+                    Check(
+                        "hourly",
+                        f"{name} @ {time_label}",
+                        e,
+                        r,
+                        False,
+                        detail=True,
+                        scope={**kind, "bucket": start},
+                    )
+                )
         total_e = sum(p[name] for p in want.values())
         total_r = sum(p.get(name, 0) for p in got.values())
-        checks.append(Check("hourly", f"{name} (20 buckets)", total_e, total_r, not details))
+        checks.append(
+            Check("hourly", f"{name} (20 buckets)", total_e, total_r, not details, scope=kind)
+        )
         checks.extend(details)
     return checks
 
@@ -168,6 +204,7 @@ def _ranked(
     reported: Sequence[Item],
     *,
     compared: str = "counts",
+    scope_of: Callable[[Any], Mapping[str, Any]] = lambda name: {},
 ) -> list[Check]:
     """A top-N list: one row per name (shown when it drifts) and a summary row; the same rows in
     another order are a note on the summary row, not drift."""
@@ -181,6 +218,7 @@ def _ranked(
             got.get(name),
             same(want.get(name), got.get(name)),
             detail=True,
+            scope=scope_of(name),
         )
         for name in [*want, *(n for n in got if n not in want)]
     ]
@@ -204,9 +242,19 @@ def _ranked(
     return [summary, *rows]
 
 
+SUMMARY_TYPES = {"page_views_24h": "page_view"}
+
+
 def _summary(expected: Mapping[str, Any], reported: Mapping[str, Any]) -> list[Check]:
     return [
-        Check("summary", key, value, reported.get(key), same(value, reported.get(key)))
+        Check(
+            "summary",
+            key,
+            value,
+            reported.get(key),
+            same(value, reported.get(key)),
+            scope={"event_type": SUMMARY_TYPES[key]} if key in SUMMARY_TYPES else {},
+        )
         for key, value in expected.items()
     ]
 
@@ -234,6 +282,7 @@ def _engagement(expected: Mapping[str, Any], reported: Mapping[str, Any]) -> lis
         want_pages,
         got_pages,
         compared="measured views",
+        scope_of=lambda page: {"page_url": page},
     )
     want = {p["page_url"]: p["avg_time_on_page_seconds"] for p in want_pages}
     got = {p.get("page_url"): p.get("avg_time_on_page_seconds") for p in got_pages}
@@ -245,6 +294,7 @@ def _engagement(expected: Mapping[str, Any], reported: Mapping[str, Any]) -> lis
             got.get(name),
             same(want.get(name), got.get(name)),
             detail=True,
+            scope={"page_url": name},
         )
         for name in [*want, *(n for n in got if n not in want)]
     ]
@@ -276,6 +326,14 @@ def _clicks(expected: Mapping[str, Any], reported: Mapping[str, Any]) -> list[Ch
     def target(item: Item) -> str:
         return f"{item.get('page_url')} -> {item.get('target')}"
 
+    targets = {
+        target(item): {
+            "event_type": "click",
+            "page_url": item.get("page_url"),
+            "target": item.get("target"),
+        }
+        for item in [*expected["targets"], *reported.get("targets", [])]
+    }
     return [
         *_ranked(
             "clicks",
@@ -284,9 +342,16 @@ def _clicks(expected: Mapping[str, Any], reported: Mapping[str, Any]) -> list[Ch
             "clicks",
             expected["pages"],
             reported.get("pages", []),
+            scope_of=lambda page: {"event_type": "click", "page_url": page},
         ),
         *_ranked(
-            "clicks", "targets", target, "clicks", expected["targets"], reported.get("targets", [])
+            "clicks",
+            "targets",
+            target,
+            "clicks",
+            expected["targets"],
+            reported.get("targets", []),
+            scope_of=lambda name: targets.get(name, {}),
         ),
     ]
 
@@ -320,7 +385,11 @@ def _funnel(expected: Mapping[str, Any], reported: Mapping[str, Any]) -> list[Ch
             label += f", {w['drop_off']:,} lost since step {index})" if index else ")"
         if differing:
             label += f": {', '.join(differing)} differ"
-        checks.append(Check("funnel", label, w.get("visits"), g.get("visits"), not differing))
+        step = w.get("step", g.get("step"))
+        scope = {"event_type": step} if step == "conversion" else {"page_url": step}
+        checks.append(
+            Check("funnel", label, w.get("visits"), g.get("visits"), not differing, scope=scope)
+        )
     return checks
 
 

@@ -7,7 +7,7 @@ Rich markup in them must not style or break the output.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -15,6 +15,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from liveinsight.humanize import iso_time
+from simulator.comparisons import Check
+from simulator.explain import describe_scope
 from simulator.kpis import KPI_LABELS, Kpis, format_kpi
 from simulator.sending import RunStats
 from simulator.verify import Report
@@ -151,6 +154,49 @@ def run_summary(
         else:
             verdict = f"[red]{kpis.crawler_not_filtered} NOT filtered[/]"
         console.print(f"crawler events: {kpis.crawler_events:,} ({verdict})")
+
+
+EXPLAIN_ROWS = 10  # ledger events shown per drifting number
+
+
+def explain_drift(
+    console: Console,
+    explained: Sequence[tuple[Check, int, Sequence[Mapping[str, Any]], bool]],
+) -> None:
+    """``verify --explain``: each drifting number, the start of the window it counts, and
+    (``listed``) the ledger events behind it."""
+    for check, start_ms, events, listed in explained:
+        since = iso_time(start_ms)
+        head = (
+            f"{check.area} · {check.metric}: expected {_show(check.expected)}, reported "
+            f"{_show(check.reported)}; the ledger holds {len(events):,} {describe_scope(check)}"
+            f" since {since}"
+        )
+        if events and not listed:
+            console.print(f"[bold]explain[/] {escape(head)} (the narrower drifts below list them)")
+            continue
+        console.print(f"[bold]explain[/] {escape(head)}" + (":" if events else ""))
+        if not events:
+            console.print(
+                "  none: the API counts events the ledger never sent (another writer, an "
+                "earlier run, or a ledger left out)"
+            )
+            continue
+        table = Table(show_edge=False, pad_edge=False, box=None)
+        for column in ("time (UTC)", "event_id", "type", "page", "session", "status"):
+            table.add_column(column, overflow="fold")
+        for event in events[:EXPLAIN_ROWS]:
+            table.add_row(
+                iso_time(event["timestamp"]),
+                escape(str(event["event_id"])),
+                escape(str(event["event_type"])),
+                escape(str(event.get("page_url", ""))),
+                escape(str(event.get("session_id", ""))),
+                escape(str(event.get("status", ""))),
+            )
+        console.print(table)
+        if len(events) > EXPLAIN_ROWS:
+            console.print(f"  ... and {len(events) - EXPLAIN_ROWS:,} more in the ledger")
 
 
 def verify_table(

@@ -282,3 +282,19 @@ def test_verify_reports_drift_when_the_api_holds_events_the_ledger_does_not(
         ("engagement", "bounce_rate"),
         ("funnel", "visits started in the window"),
     } <= drifting
+
+    # --explain: the stray page has no ledger events behind it (the API counts one the ledger
+    # never sent); the day's events are all the held ones, one fewer than the API reports.
+    explained = invoke(verify, f"--ledger {ledger} --url {gateway.url} --explain", env=WIDE)
+    assert explained.exit_code == 3
+    lines = explained.output.splitlines()
+    stray_page = next(
+        i for i, line in enumerate(lines) if line.startswith("explain pages · /stray")
+    )
+    assert "the ledger holds 0 page_view events on /stray" in lines[stray_page]
+    assert lines[stray_page + 1].strip().startswith("none: the API counts events the ledger never")
+    events_24h = next(line for line in lines if line.startswith("explain summary · events_24h"))
+    held = statuses(ledger)["accepted"]
+    assert (
+        f"expected {held:,}, reported {held + 1:,}; the ledger holds {held:,} events" in events_24h
+    )

@@ -18,6 +18,7 @@ from liveinsight.settings import Settings
 from liveinsight.stream import catch_up
 from simulator.comparisons import FLOAT_TOLERANCE
 from simulator.errors import BadArgument
+from simulator.explain import behind, describe_scope, most_specific
 from simulator.ledger import read_ledger, stored_events
 from simulator.runs import TargetChoice, deliver, open_target
 from simulator.sending import RunStats
@@ -391,3 +392,67 @@ def test_in_process_run_on_moto_verifies_with_zero_drift_once_its_views_are_appl
     assert catch_up(settings) == 1
     drift = verify(held, fetch, funnel=funnel).drift
     assert {c.area for c in drift} >= {"active", "hourly", "pages", "summary", "engagement"}
+
+
+# ---- --explain -------------------------------------------------------------------------------
+
+
+def drifting(mutate: Any) -> list[Any]:
+    expected = answers(EVENTS, NOW)
+    reported = copy.deepcopy(expected)
+    mutate(reported)
+    return [c for c in compare(expected, reported) if not c.ok]
+
+
+def explained(check: Any) -> list[str]:
+    return [e["event_id"] for e in behind(check, EVENTS, NOW, timeout_s=1800, hours=24)]
+
+
+def test_explain_finds_the_page_views_behind_a_pages_row() -> None:
+    row = next(c for c in drifting(lambda r: r["pages"]["pages"][0].update(views=7)) if c.detail)
+    assert row.metric == "/" and describe_scope(row) == "page_view events on /"
+    assert explained(row) == ["c-1", "b-1"]
+
+
+def test_explain_finds_the_events_of_one_bucket_and_type() -> None:
+    bucket = next(
+        c for c in drifting(lambda r: r["hourly"]["points"][-1].update(page_views=99)) if c.detail
+    )
+    # The last bucket holds NOW - 7 min .. NOW: b's page view is the only one in it.
+    assert explained(bucket) == ["b-1"]
+
+
+def test_explain_finds_a_missing_active_sessions_events_and_none_for_a_stranger() -> None:
+    def swap(r: dict[str, Any]) -> None:
+        r["active"]["sessions"] = [s for s in r["active"]["sessions"] if s["session_id"] != "b"]
+        r["active"]["sessions"].append({**r["active"]["sessions"][0], "session_id": "zz"})
+
+    check = next(c for c in drifting(swap) if c.metric.startswith("sessions (as a set)"))
+    assert check.scope == {"session_id": ("b", "zz")}
+    assert explained(check) == ["b-1", "b-2", "b-3"]  # zz: the ledger never sent it
+    renamed = drifting(lambda r: r["clicks"]["targets"][0].update(target="x"))
+    stranger = next(c for c in renamed if c.metric == "/ -> x")
+    assert stranger.scope["target"] == "x" and explained(stranger) == []
+
+
+def test_explain_of_a_click_target_and_a_funnel_step() -> None:
+    logo = next(
+        c
+        for c in drifting(lambda r: r["clicks"]["targets"][0].update(clicks=4))
+        if c.detail and "a.logo" in c.metric
+    )
+    assert (
+        explained(logo) == ["b-2"] and describe_scope(logo) == "click events on / clicking a.logo"
+    )
+    dropped = drifting(lambda r: r["funnel"]["steps"][2].update(visits=0))
+    step = next(c for c in dropped if c.metric.startswith("step 3 conversion"))
+    assert explained(step) == ["c-3", "a-4"]  # the conversions of the window
+
+
+def test_explain_lists_the_narrowest_drifts_events_only() -> None:
+    drift = drifting(lambda r: r["hourly"]["points"][-1].update(page_views=99))
+    assert [(c.metric.split(" @ ")[0], c.detail) for c in drift] == [
+        ("page_views (20 buckets)", False),
+        ("page_views", True),
+    ]
+    assert most_specific(drift) == [False, True]  # the bucket's events explain the total
