@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from liveinsight import openapi
+from liveinsight.assets import CACHE_CONTROL, assets, is_asset_path
 from liveinsight.aws import dynamodb_client
 from liveinsight.errors import (
     BackendUnavailable,
@@ -79,6 +80,8 @@ class QueryHandler:
         return response
 
     def _dispatch(self, request: ProxyRequest) -> ProxyResponse:
+        if is_asset_path(request.path):
+            return _asset(request)
         route = QUERY_ROUTES.get(route_key(request.path))
         if route is None:
             raise NotFound(f"no route for {request.path}")
@@ -159,6 +162,23 @@ class QueryHandler:
     def _docs(self) -> ProxyResponse:
         page = openapi.docs_page("/openapi.json")
         return ProxyResponse(200, page, {"Content-Type": "text/html; charset=utf-8"})
+
+
+def _asset(request: ProxyRequest) -> ProxyResponse:
+    """A file of the SDK or the demo site (GET, HEAD). ``/demo`` redirects to its index by
+    name: an HTTP API's ``/demo/{proxy+}`` route matches that, not a bare ``/demo/``."""
+    if request.method not in ("GET", "HEAD"):
+        raise MethodNotAllowed(
+            f"{request.method} is not allowed on {request.path}; use GET", ("GET", "HEAD")
+        )
+    files = assets()
+    if request.path + "/" in files:  # a folder with an index
+        return ProxyResponse(308, None, {"Location": request.path + "/index.html"})
+    asset = files.get(request.path)
+    if asset is None:
+        raise NotFound(f"no file {request.path}")
+    headers = {"Content-Type": asset.media_type, "Cache-Control": CACHE_CONTROL}
+    return ProxyResponse(200, asset.text, headers)
 
 
 def _fresh(body: dict[str, Any]) -> ProxyResponse:

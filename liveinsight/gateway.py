@@ -18,15 +18,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.routing import Route
 
 from liveinsight import api, ingest
 from liveinsight.errors import ConfigError
@@ -34,7 +32,6 @@ from liveinsight.events import MAX_BODY_BYTES
 from liveinsight.settings import Settings
 
 log = logging.getLogger(__name__)
-STATIC = Path(__file__).parent / "static"
 metrics_log = logging.getLogger("liveinsight.metrics")
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -176,9 +173,8 @@ def create_app(settings: Settings) -> Starlette:
     routes = [
         Route("/collect", collect, methods=methods),
         Route("/collect/", collect, methods=methods),
-        # The browser SDK and a small demo site that uses it (SPEC: same origin, no CORS needed).
-        Mount("/sdk", app=StaticFiles(directory=STATIC / "sdk"), name="sdk"),
-        Mount("/demo", app=StaticFiles(directory=STATIC / "demo", html=True), name="demo"),
+        # Everything else is the query function's: the API, /health, and the browser SDK and
+        # demo site (liveinsight.assets), as on AWS.
         Route("/{path:path}", query, methods=methods),
     ]
     return Starlette(routes=routes)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from liveinsight.assets import is_asset_path
 from liveinsight.errors import (
     BackendUnavailable,
     BadEncoding,
@@ -121,13 +122,14 @@ def parse_event(event: Mapping[str, Any]) -> ProxyRequest:
 
 def without_stage(path: str, stage: str) -> str:
     """``path`` without a leading ``/<stage>`` when that is what stands between it and one of
-    our routes (``/prod/collect``); a path that is a route as it is stays as it is."""
-    if not stage or stage == "$default" or route_key(path) in ROUTE_KEYS:
+    our routes (``/prod/collect``, ``/prod/sdk/liveinsight.js``); a path that is a route as it
+    is stays as it is."""
+    if not stage or stage == "$default" or route_key(path) in ROUTE_KEYS or is_asset_path(path):
         return path
     prefix = f"/{stage}"
     if path == prefix or path.startswith(prefix + "/"):
         rest = path[len(prefix) :] or "/"
-        if route_key(rest) in ROUTE_KEYS or rest == "/":
+        if route_key(rest) in ROUTE_KEYS or rest == "/" or is_asset_path(rest):
             return rest
     return path
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from liveinsight.assets import FOLDERS
 from liveinsight.routes import ROUTES
 from liveinsight.tables import EVENTS, ROLLUP_SHARDS_KEY, ROLLUPS, TABLE_SPECS
 
@@ -139,9 +140,11 @@ def test_http_api_routes_match_the_gateway(template) -> None:
         for event in resource.get("Properties", {}).get("Events", {}).values():
             if event["Type"] == "HttpApi":
                 routes.add((event["Properties"]["Method"], event["Properties"]["Path"]))
-    # every route of the table: those under /api/ through one proxy route, the rest one by one
+    # every route of the table: those under /api/ through one proxy route, the rest one by one,
+    # and the SDK and demo files (liveinsight.assets) through one proxy route per folder
     expected = {(r.method, r.path) for r in ROUTES if not r.path.startswith("/api/")}
-    assert routes == expected | {("GET", "/api/{proxy+}")}
+    files = {("GET", f"/{folder}/{{proxy+}}") for folder in FOLDERS} | {("GET", "/demo")}
+    assert routes == expected | files | {("GET", "/api/{proxy+}")}
 
 
 def test_the_functions_package_only_the_core(template) -> None:
