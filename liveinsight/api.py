@@ -17,6 +17,7 @@ from liveinsight.errors import (
     MethodNotAllowed,
     NotFound,
 )
+from liveinsight.logs import REQUEST_ID_PATH, lambda_entry
 from liveinsight.proxy import (
     ProxyRequest,
     ProxyResponse,
@@ -227,6 +228,7 @@ def views_lag_of(settings: Settings, client: Any) -> Callable[[int], dict[str, A
 _handler: QueryHandler | None = None
 
 
+@lambda_entry("query", REQUEST_ID_PATH)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """AWS Lambda entrypoint for the query API."""
     global _handler

@@ -19,6 +19,7 @@ from liveinsight import bots, events
 from liveinsight.aws import FAST_CONFIG, dynamodb_client
 from liveinsight.errors import LiveInsightError, MethodNotAllowed, NotFound
 from liveinsight.event_log import FILTERED, EventLog, Outcome
+from liveinsight.logs import REQUEST_ID_PATH, lambda_entry
 from liveinsight.proxy import (
     ProxyRequest,
     ProxyResponse,
@@ -144,6 +145,7 @@ def build_handler(settings: Settings, **kwargs: Any) -> IngestHandler:
 _handler: IngestHandler | None = None
 
 
+@lambda_entry("ingest", REQUEST_ID_PATH)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """AWS Lambda entrypoint (REST v1 or HTTP API v2 proxy events)."""
     global _handler

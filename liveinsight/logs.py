@@ -1,4 +1,10 @@
-"""What ``liveinsight up`` prints: access lines, the ingest handler's EMF metrics, and errors.
+"""What the handlers log: on Lambda, Powertools JSON lines; under ``liveinsight up``, access
+lines, the ingest handler's EMF metrics, and errors.
+
+On Lambda (``lambda_entry``): each function's Powertools ``Logger`` (service ``ingest``,
+``query``, ``views``) writes JSON lines to stdout, and the core's own module loggers
+(``liveinsight.*``) go through it, so every record carries the invocation's correlation id: the
+API Gateway request id for ingest and query, the Lambda request id for views.
 
 One ``logging.config`` dictionary, built here from the ``up`` flags and handed to uvicorn (which
 applies it in every worker process too):
@@ -15,9 +21,14 @@ A metrics file always gets the EMF documents unchanged, one per line.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
+
+LambdaHandler = Callable[[Any, Any], Any]
+REQUEST_ID_PATH = "requestContext.requestId"  # API Gateway REST, HTTP API and Function URLs
 
 LOG_FORMATS = ("text", "json")
 METRICS_LOGGER = "liveinsight.metrics"
@@ -135,3 +146,42 @@ def logging_config(
         "handlers": handlers,
         "loggers": loggers,
     }
+
+
+def lambda_entry(
+    service: str, correlation_id_path: str | None = None
+) -> Callable[[LambdaHandler], LambdaHandler]:
+    """A Lambda entry point logging through Powertools: the ``Logger`` is made at the first
+    invocation (the cold start), so importing a handler module, as ``liveinsight up`` does,
+    changes no logging. ``correlation_id_path``: where the event holds the id (None: the Lambda
+    request id)."""
+
+    def decorate(fn: LambdaHandler) -> LambdaHandler:
+        entry: list[LambdaHandler] = []
+
+        @functools.wraps(fn)
+        def handler(event: Any, context: Any) -> Any:
+            if not entry:
+                entry.append(_with_logger(fn, service, correlation_id_path))
+            return entry[0](event, context)
+
+        return handler
+
+    return decorate
+
+
+def _with_logger(fn: LambdaHandler, service: str, path: str | None) -> LambdaHandler:
+    from aws_lambda_powertools import Logger
+    from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+
+    logger = Logger(service=service)
+    logging.getLogger("liveinsight")  # registered, so its children's records go through it
+    copy_config_to_registered_loggers(source_logger=logger, include={"liveinsight"})
+
+    def invoke(event: Any, context: Any) -> Any:
+        if path is None:
+            logger.set_correlation_id(getattr(context, "aws_request_id", None))
+        return fn(event, context)
+
+    wrapped: LambdaHandler = logger.inject_lambda_context(correlation_id_path=path)(invoke)
+    return wrapped

@@ -24,6 +24,7 @@ from liveinsight import items, tables
 from liveinsight.acquisition import hit_of
 from liveinsight.dynamo import MAX_TRANSACTION_ACTIONS, Cancelled, Dynamo, key
 from liveinsight.errors import BackendUnavailable
+from liveinsight.logs import lambda_entry
 from liveinsight.plans import Segment, SessionPlan, SessionState, Tables, plan_session
 from liveinsight.sessions import Hit, visit_id
 
@@ -380,6 +381,7 @@ def build_handler(settings: Any) -> ViewsHandler:
 _handler: ViewsHandler | None = None
 
 
+@lambda_entry("views")
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """AWS Lambda entrypoint for the Events stream's event source mapping."""
     global _handler

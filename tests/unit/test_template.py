@@ -259,3 +259,17 @@ def test_every_function_is_built_by_a_makefile_target_for_its_runtime(template) 
         assert f"--python-version {runtime}" in plan
         assert f"manylinux2014_{arch}" in plan
         assert "-r requirements.txt" in plan and 'cp -RL liveinsight "/nowhere/liveinsight"' in plan
+
+
+def test_every_function_logs_json_to_a_log_group_with_a_retention(template) -> None:
+    assert template["Globals"]["Function"]["LoggingConfig"]["LogFormat"] == "JSON"
+    resources = template["Resources"]
+    functions = [r for r in resources.values() if r["Type"] == "AWS::Serverless::Function"]
+    for function in functions:
+        group = resources[function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]]
+        assert group["Type"] == "AWS::Logs::LogGroup"
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        service = function["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+        assert group["Properties"]["LogGroupName"] == {
+            "Sub": f"/aws/lambda/${{AWS::StackName}}-{service}"
+        }
