@@ -8,9 +8,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from liveinsight import openapi
+from liveinsight import emf, openapi
 from liveinsight.assets import CACHE_CONTROL, assets, is_asset_path
 from liveinsight.aws import dynamodb_client
+from liveinsight.dynamo import items_read
 from liveinsight.errors import (
     BackendUnavailable,
     LiveInsightError,
@@ -50,8 +51,10 @@ class QueryHandler:
         healthy: Callable[[], bool],
         views_lag: Callable[[int], dict[str, Any]] | None = None,
         clock: Callable[[], int] = now_ms,
+        emit_metrics: emf.Emit = emf.print_line,
     ) -> None:
         self.settings = settings
+        self.emit_metrics = emit_metrics
         self.service = service
         self.healthy = healthy
         self.views_lag = views_lag
@@ -68,6 +71,7 @@ class QueryHandler:
 
     def handle(self, request: ProxyRequest) -> ProxyResponse:
         cors = cors_headers(request, self.settings.cors_origins)
+        started, read_before = time.perf_counter(), items_read()
         try:
             response = self._dispatch(request)
         except LiveInsightError as error:
@@ -75,6 +79,7 @@ class QueryHandler:
         except Exception:
             log.exception("query failed")
             response = error_response(BackendUnavailable("internal error"))
+        self._measure(request, response, time.perf_counter() - started, read_before)
         response.headers.update(cors)
         if request.method == "HEAD":
             response.drop_content()
@@ -96,6 +101,22 @@ class QueryHandler:
         if route.api:
             check_bearer(request, self.settings.api_token)
         return self.routes[route.key](**route.parse(request.query))
+
+    def _measure(
+        self, request: ProxyRequest, response: ProxyResponse, seconds: float, read_before: int
+    ) -> None:
+        """One EMF document per API request: its latency and the items it read (files of the
+        SDK and demo site are not measured)."""
+        if is_asset_path(request.path):
+            return
+        metrics = emf.metric_set("query")
+        metrics.add_metric(name="QueryLatency", unit=emf.Milliseconds, value=seconds * 1000)
+        metrics.add_metric(name="ItemsRead", unit=emf.Count, value=items_read() - read_before)
+        if response.status >= 400:
+            metrics.add_metric(name="QueryErrors", unit=emf.Count, value=1)
+        metrics.add_metadata(key="route", value=route_key(request.path))
+        metrics.add_metadata(key="status", value=response.status)
+        emf.emit(metrics, self.emit_metrics)
 
     # ---- routes ---------------------------------------------------------------------------
 

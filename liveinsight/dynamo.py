@@ -10,6 +10,7 @@ a batch applied before).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -26,6 +27,17 @@ log = logging.getLogger(__name__)
 MAX_TRANSACTION_ACTIONS = 100
 BATCH_GET_KEYS = 100
 CANCELLED = ("TransactionCanceledException", "TransactionConflictException")
+_reads = threading.local()
+
+
+def items_read() -> int:
+    """Items this thread has read through the seam so far; a request's rows read are the
+    difference across it (the query function's ``ItemsRead`` metric)."""
+    return int(getattr(_reads, "items", 0))
+
+
+def _count_read(n: int) -> None:
+    _reads.items = items_read() + n
 
 
 @dataclass
@@ -103,9 +115,9 @@ class Dynamo:
             }
             for attempt in range(20):
                 response = self.call("batch_get_item", RequestItems=request)
-                found.extend(
-                    items.from_item(raw) for raw in response.get("Responses", {}).get(table, [])
-                )
+                got = response.get("Responses", {}).get(table, [])
+                _count_read(len(got))
+                found.extend(items.from_item(raw) for raw in got)
                 request = response.get("UnprocessedKeys") or {}
                 if not request:
                     break
@@ -118,6 +130,7 @@ class Dynamo:
         """The items of a Query or Scan, page by page, as plain values."""
         while True:
             page = self.call(operation, **kwargs)
+            _count_read(len(page.get("Items", [])))
             yield [items.from_item(raw) for raw in page.get("Items", [])]
             if "LastEvaluatedKey" not in page:
                 return

@@ -29,10 +29,11 @@ from starlette.routing import Route
 from liveinsight import api, ingest
 from liveinsight.errors import ConfigError
 from liveinsight.events import MAX_BODY_BYTES
+from liveinsight.logs import METRICS_LOGGER
 from liveinsight.settings import Settings
 
 log = logging.getLogger(__name__)
-metrics_log = logging.getLogger("liveinsight.metrics")
+metrics_log = logging.getLogger(METRICS_LOGGER)
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -154,7 +155,7 @@ def _to_response(result: dict[str, Any]) -> Response:
 def create_app(settings: Settings) -> Starlette:
     """The gateway for ``settings``: both Lambda handlers behind their routes."""
     ingest_fn = ingest.build_handler(settings, emit_metrics=metrics_log.info)
-    query_fn = api.build_handler(settings)
+    query_fn = api.build_handler(settings, emit_metrics=metrics_log.info)
 
     def invoker(handler: Handler, name: str) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:

@@ -6,16 +6,14 @@ injected store; ``lambda_handler`` is the AWS entrypoint that builds it from the
 
 from __future__ import annotations
 
-import json
 import logging
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-from liveinsight import bots, events
+from liveinsight import bots, emf, events
 from liveinsight.aws import FAST_CONFIG, dynamodb_client
 from liveinsight.errors import LiveInsightError, MethodNotAllowed, NotFound
 from liveinsight.event_log import FILTERED, EventLog, Outcome
@@ -33,16 +31,9 @@ from liveinsight.settings import Settings
 
 log = logging.getLogger(__name__)
 
-METRICS_NAMESPACE = "LiveInsight"
-
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def print_line(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
 
 
 class IngestHandler:
@@ -54,7 +45,7 @@ class IngestHandler:
         store: EventLog,
         *,
         clock: Callable[[], int] = now_ms,
-        emit_metrics: Callable[[str], None] = print_line,
+        emit_metrics: emf.Emit = emf.print_line,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -68,7 +59,7 @@ class IngestHandler:
         cors = cors_headers(request, self.settings.cors_origins)
         if request.method == "OPTIONS" and _is_collect(request):
             return preflight(request, self.settings.cors_origins, allowed_methods(COLLECT))
-        metrics = EphemeralMetrics(namespace=METRICS_NAMESPACE, service="ingest")
+        metrics = emf.metric_set("ingest")
         try:
             response = self._collect(request, metrics)
         except LiveInsightError as error:
@@ -83,7 +74,7 @@ class IngestHandler:
                 {"error": "backend_unavailable", "message": "internal error"},
                 {"Retry-After": "2"},
             )
-        self._flush(metrics)
+        emf.emit(metrics, self.emit_metrics)
         response.headers.update(cors)
         return response
 
@@ -120,12 +111,6 @@ class IngestHandler:
             ],
         }
         return ProxyResponse(200, body, {"Cache-Control": "no-store"})
-
-    def _flush(self, metrics: EphemeralMetrics) -> None:
-        try:
-            self.emit_metrics(json.dumps(metrics.serialize_metric_set(), separators=(",", ":")))
-        except Exception:  # metrics must never fail a request
-            log.debug("metrics not emitted", exc_info=True)
 
 
 def _is_collect(request: ProxyRequest) -> bool:

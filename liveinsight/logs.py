@@ -64,8 +64,8 @@ class Verbatim(logging.Formatter):
 def _value(value: Any) -> str:
     if isinstance(value, list):  # EMF keeps repeated values of one metric as a list
         return "+".join(_value(v) for v in value)
-    if isinstance(value, float):
-        return f"{value:g}"
+    if isinstance(value, float):  # counts as integers, times to a tenth of a millisecond
+        return f"{value:.0f}" if value.is_integer() else f"{value:.1f}"
     return str(value)
 
 

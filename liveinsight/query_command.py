@@ -64,7 +64,9 @@ def fetch_direct(settings: Settings, report: str, params: dict[str, Any]) -> dic
     from liveinsight.proxy import ProxyRequest
 
     local = settings.with_overrides(api_token=None, active_cache_s=0.0)
-    handler = build_handler(local, healthy=lambda: True, views_lag=None)
+    handler = build_handler(
+        local, healthy=lambda: True, views_lag=None, emit_metrics=lambda _: None
+    )
     query = {name: str(value) for name, value in params.items()}
     response = handler.handle(
         ProxyRequest("GET", BY_NAME[report].path, {}, query, b"", "127.0.0.1")

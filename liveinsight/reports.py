@@ -174,7 +174,7 @@ FUNNEL = (
     Column("step", "step"),
     Column("visits", "visits", "count"),
     Column("rate_from_first", "of step 1", "percent"),
-    Column("drop_off", "lost since the step before", "count"),
+    Column("drop_off", "lost before this step", "count"),
 )
 BREAKDOWN_FIGURES = (
     Column("visits", "visits", "count"),

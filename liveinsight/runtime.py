@@ -111,6 +111,7 @@ class DynamoDBLocal:
     start_timeout_s: float = DEFAULT_START_TIMEOUT_S
     process: subprocess.Popen[bytes] | None = None
     _log: Any = None
+    name = "dynamodb-local"  # what the banner calls it
 
     @property
     def endpoint_url(self) -> str:
@@ -213,6 +214,7 @@ class MotoServer:
 
     port: int
     server: Any = None
+    name = "moto"  # what the banner calls it (also when it stands in for DynamoDB Local)
 
     @property
     def endpoint_url(self) -> str:

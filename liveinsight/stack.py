@@ -83,7 +83,8 @@ class Stack(contextlib.AbstractContextManager["Stack"]):
         pid = f" (java pid {self.storage.pid})" if getattr(self.storage, "pid", None) else ""
         names = ", ".join(spec.name for spec in tables.TABLE_SPECS)
         lines = [
-            f"storage   {settings.endpoint_url or 'AWS'}  [{settings.backend}]{pid}",
+            f"storage   {settings.endpoint_url or 'AWS'}  "
+            f"[{getattr(self.storage, 'name', settings.backend)}]{pid}",
             f"tables    {names} (prefix {settings.table_prefix!r}; {len(self.created)} created)",
         ]
         if self.poller is not None:

@@ -23,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from liveinsight import tables
 from liveinsight.errors import BackendUnavailable
+from liveinsight.logs import METRICS_LOGGER
 from liveinsight.views import Checkpoint, Views, ViewsHandler
 
 log = logging.getLogger(__name__)
@@ -374,14 +375,15 @@ def wait_for_views(
 
 
 def poller_for(settings: Any, **kwargs: Any) -> StreamPoller:
-    """A poller wired from Settings: the views handler of ``views.build_handler``."""
+    """A poller wired from Settings: the views handler of ``views.build_handler``, its metrics
+    to the ``liveinsight.metrics`` logger (``up --metrics`` prints them)."""
     from liveinsight import views
     from liveinsight.aws import dynamodb_client, streams_client
 
     return StreamPoller(
         dynamodb_client(settings),
         streams_client(settings),
-        views.build_handler(settings),
+        views.build_handler(settings, emit_metrics=logging.getLogger(METRICS_LOGGER).info),
         prefix=settings.table_prefix,
         **kwargs,
     )

@@ -20,7 +20,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 
-from liveinsight import items, tables
+from liveinsight import emf, items, tables
 from liveinsight.acquisition import hit_of
 from liveinsight.dynamo import MAX_TRANSACTION_ACTIONS, Cancelled, Dynamo, key
 from liveinsight.errors import BackendUnavailable
@@ -337,11 +337,22 @@ class Views:
 
 
 class ViewsHandler:
-    """The Lambda: a stream batch in, a partial batch response out (never raises)."""
+    """The Lambda: a stream batch in, a partial batch response out (never raises). Each batch
+    also emits one EMF document: ``RecordsApplied``, ``BatchLatency`` and ``ViewsLag`` (how
+    long the batch's oldest event waited since ingest), or ``BatchesFailed``."""
 
-    def __init__(self, views: Views, locate: Callable[[str, str], str]) -> None:
+    def __init__(
+        self,
+        views: Views,
+        locate: Callable[[str, str], str],
+        *,
+        emit_metrics: emf.Emit = emf.print_line,
+        clock: Callable[[], int] = lambda: int(time.time() * 1000),
+    ) -> None:
         self.views = views
         self.locate = locate
+        self.emit_metrics = emit_metrics
+        self.clock = clock
 
     def __call__(
         self, event: dict[str, Any], context: Any = None, *, shard_id: str | None = None
@@ -354,17 +365,32 @@ class ViewsHandler:
         if not records:
             return {"batchItemFailures": []}
         arn = str(event["Records"][0].get("eventSourceARN", ""))
+        started = time.perf_counter()
+        metrics = emf.metric_set("views")
         try:
             shard = shard_id or self.locate(arn, records[0].sequence_number)
             self.views.apply(shard, records)
         except Exception:
             # Lambda retries from the first record; the checkpoint skips what was applied.
             log.exception("views: batch not (fully) applied")
+            metrics.add_metric(name="BatchesFailed", unit=emf.Count, value=1)
+            emf.emit(metrics, self.emit_metrics)
             return {"batchItemFailures": [{"itemIdentifier": records[0].sequence_number}]}
+        oldest = min(record.received_at for record in records)
+        metrics.add_metric(name="RecordsApplied", unit=emf.Count, value=len(records))
+        metrics.add_metric(
+            name="BatchLatency", unit=emf.Milliseconds, value=(time.perf_counter() - started) * 1000
+        )
+        metrics.add_metric(
+            name="ViewsLag", unit=emf.Milliseconds, value=max(0, self.clock() - oldest)
+        )
+        emf.emit(metrics, self.emit_metrics)
         return {"batchItemFailures": []}
 
 
-def build_handler(settings: Any) -> ViewsHandler:
+def build_handler(settings: Any, **kwargs: Any) -> ViewsHandler:
+    """The views handler for ``settings``; ``kwargs`` go to ``ViewsHandler`` (``emit_metrics``:
+    stdout on Lambda, the ``liveinsight.metrics`` logger under ``liveinsight up``)."""
     from liveinsight.aws import FAST_CONFIG, dynamodb_client, streams_client
     from liveinsight.stream import ShardLocator
 
@@ -375,7 +401,7 @@ def build_handler(settings: Any) -> ViewsHandler:
         shards=settings.rollup_shards,
         max_attempts=settings.max_write_attempts,
     )
-    return ViewsHandler(views, ShardLocator(streams_client(settings)))
+    return ViewsHandler(views, ShardLocator(streams_client(settings)), **kwargs)
 
 
 _handler: ViewsHandler | None = None

@@ -186,7 +186,8 @@ def test_ttl_really_expires_items(dynamodb_local, local_tables) -> None:
 
 def test_up_access_log_and_metrics_print_what_the_gateway_does(local_tables) -> None:
     """`up --access-log --metrics` on a running DynamoDB: a request line per request and a
-    readable EMF line per ingest call; a body the gateway refuses shows as its 4xx."""
+    readable EMF line per ingest call, per views batch and per query; a body the gateway
+    refuses shows as its 4xx."""
     import httpx
 
     http_port = free_port()
@@ -226,6 +227,13 @@ def test_up_access_log_and_metrics_print_what_the_gateway_does(local_tables) -> 
         assert (
             httpx.post(f"{url}/collect", content=b"{", headers=agent, timeout=10).status_code == 400
         )
+        # The views apply the event (the poller beside the gateway); then a read measures them.
+        deadline = time.monotonic() + 30
+        while httpx.get(f"{url}/health", timeout=10).json()["views"]["lag_events"] != 0:
+            assert time.monotonic() < deadline, "the views never caught up"
+            time.sleep(0.1)
+        summary = httpx.get(f"{url}/api/statistics/summary/", timeout=10).json()
+        assert summary["events_24h"] == 1
         process.send_signal(signal.SIGTERM)
         rest, _ = process.communicate(timeout=30)
     finally:
@@ -237,3 +245,43 @@ def test_up_access_log_and_metrics_print_what_the_gateway_does(local_tables) -> 
     assert any('"POST /collect HTTP/1.1" 400' in line for line in lines), rest
     assert any("metrics ingest EventsProcessed=1 " in line for line in lines), rest
     assert any("metrics ingest RequestsRejected=1" in line for line in lines), rest
+    assert any("metrics views RecordsApplied=1 BatchLatency=" in line for line in lines), rest
+    reads = [line for line in lines if "metrics query QueryLatency=" in line]
+    assert reads and all(" ItemsRead=" in line for line in reads), rest
+
+
+def test_up_without_java_says_once_that_it_runs_moto_and_names_it(tmp_path) -> None:
+    """No Java on PATH: one warning, then a banner that names the storage it really started."""
+    import httpx
+
+    http_port, db_port = free_port(), free_port()
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent)}  # python, no java
+    process = subprocess.Popen(
+        [LIVEINSIGHT, "up", "--port", str(http_port), "--db-port", str(db_port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        seen = []
+        for line in process.stdout:
+            seen.append(line)
+            if line.startswith("ready"):
+                break
+        assert (
+            httpx.get(f"http://127.0.0.1:{http_port}/health", timeout=10).json()["status"] == "ok"
+        )
+        process.send_signal(signal.SIGTERM)
+        rest, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    text = "".join(seen) + rest
+    assert text.count("Falling back to moto") == 1, text
+    storage = next(line for line in seen if line.startswith("storage"))
+    assert storage.rstrip().endswith("[moto]"), storage
+    assert "werkzeug" not in text and '"POST / HTTP/1.1"' not in text, text

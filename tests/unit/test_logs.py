@@ -40,6 +40,21 @@ def test_an_emf_document_reads_as_name_value_pairs() -> None:
     assert line.endswith(" metrics ingest EventsProcessed=20 IngestLatency=12.5")
 
 
+def test_the_query_and_views_documents_read_the_same_way() -> None:
+    from liveinsight import emf
+
+    lines: list[str] = []
+    metrics = emf.metric_set("query")
+    metrics.add_metric(name="QueryLatency", unit=emf.Milliseconds, value=99.6689)
+    metrics.add_metric(name="ItemsRead", unit=emf.Count, value=4)
+    emf.emit(metrics, lines.append)
+    assert (
+        MetricsText()
+        .format(record(lines[0]))
+        .endswith(" metrics query QueryLatency=99.7 ItemsRead=4")
+    )
+
+
 def test_a_line_that_is_not_emf_is_printed_as_it_is() -> None:
     assert MetricsText().format(record("not json")).endswith(" metrics not json")
 
