@@ -11,6 +11,7 @@ from typing import Any
 from liveinsight import emf, openapi
 from liveinsight.assets import CACHE_CONTROL, assets, is_asset_path
 from liveinsight.aws import dynamodb_client
+from liveinsight.buckets import now_ms
 from liveinsight.dynamo import items_read
 from liveinsight.errors import (
     BackendUnavailable,
@@ -34,10 +35,6 @@ from liveinsight.routes import QUERY_ROUTES, allowed_methods, route_key
 from liveinsight.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class QueryHandler:

@@ -8,6 +8,7 @@ because ingestion refuses timestamps more than 5 minutes in the future.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -22,6 +23,11 @@ MAX_FUTURE_MS = 5 * MINUTE_MS
 M5 = "m5"
 H1 = "h1"
 GRANULARITY_MS = {M5: BUCKET_MS, H1: HOUR_MS}
+
+
+def now_ms() -> int:
+    """The wall clock in epoch milliseconds: the default clock of every handler and tool."""
+    return int(time.time() * 1000)
 
 
 def bucket_start(ts_ms: int, size_ms: int = BUCKET_MS) -> int:

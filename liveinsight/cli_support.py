@@ -41,7 +41,7 @@ def _one_line(exc: click.UsageError) -> UsageLine:
     return UsageLine(f"{exc.format_message()} (see --help)")
 
 
-class OneLineCommand(click.Command):
+class _OneLine(click.Command):
     """Usage errors (bad types, unknown options) as one ``Error:`` line, not the usage banner."""
 
     def make_context(
@@ -57,21 +57,13 @@ class OneLineCommand(click.Command):
             raise _one_line(exc) from None
 
 
-class OneLineGroup(click.Group):
+class OneLineCommand(_OneLine):
+    """A command whose usage errors are one ``Error:`` line and exit 2."""
+
+
+class OneLineGroup(_OneLine, click.Group):
     """A group whose usage errors, and those of every command under it (an unknown command, a
     bad option, a command's own ``UsageError``), are one ``Error:`` line and exit 2."""
-
-    def make_context(
-        self,
-        info_name: str | None,
-        args: list[str],
-        parent: click.Context | None = None,
-        **extra: Any,
-    ) -> click.Context:
-        try:
-            return super().make_context(info_name, args, parent=parent, **extra)
-        except click.UsageError as exc:
-            raise _one_line(exc) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

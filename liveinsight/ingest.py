@@ -7,7 +7,6 @@ injected store; ``lambda_handler`` is the AWS entrypoint that builds it from the
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +14,7 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from liveinsight import bots, emf, events
 from liveinsight.aws import FAST_CONFIG, dynamodb_client
+from liveinsight.buckets import now_ms
 from liveinsight.errors import LiveInsightError, MethodNotAllowed, NotFound
 from liveinsight.event_log import FILTERED, EventLog, Outcome
 from liveinsight.logs import REQUEST_ID_PATH, lambda_entry
@@ -30,10 +30,6 @@ from liveinsight.routes import COLLECT, allowed_methods, route_key
 from liveinsight.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class IngestHandler:

@@ -22,6 +22,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from liveinsight import tables
+from liveinsight.buckets import now_ms
 from liveinsight.errors import BackendUnavailable
 from liveinsight.logs import METRICS_LOGGER
 from liveinsight.views import Checkpoint, Views, ViewsHandler
@@ -159,7 +160,7 @@ class StreamPoller:
         prefix: str = "",
         batch_size: int = DEFAULT_BATCH_SIZE,
         window_s: float = DEFAULT_WINDOW_S,
-        clock: Callable[[], int] = lambda: int(time.time() * 1000),
+        clock: Callable[[], int] = now_ms,
     ) -> None:
         self.dynamodb = dynamodb
         self.streams = streams

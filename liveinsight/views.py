@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 
 from liveinsight import emf, items, tables
 from liveinsight.acquisition import hit_of
+from liveinsight.buckets import now_ms
 from liveinsight.dynamo import MAX_TRANSACTION_ACTIONS, Cancelled, Dynamo, key
 from liveinsight.errors import BackendUnavailable
 from liveinsight.logs import lambda_entry
@@ -109,7 +110,7 @@ class Views:
         timeout_s: int = 1800,
         shards: int = 4,
         max_attempts: int = 40,
-        clock: Callable[[], int] = lambda: int(time.time() * 1000),
+        clock: Callable[[], int] = now_ms,
         sleep: Callable[[float], None] = time.sleep,
         fail_after: int | None = None,
         return_capacity: bool = False,
@@ -347,7 +348,7 @@ class ViewsHandler:
         locate: Callable[[str, str], str],
         *,
         emit_metrics: emf.Emit = emf.print_line,
-        clock: Callable[[], int] = lambda: int(time.time() * 1000),
+        clock: Callable[[], int] = now_ms,
     ) -> None:
         self.views = views
         self.locate = locate

@@ -23,7 +23,6 @@ import csv
 import os
 import random
 import secrets
-import time
 from typing import Any
 
 import gevent
@@ -31,6 +30,7 @@ from locust import FastHttpUser, between, events, run_single_user, task
 from locust.runners import WorkerRunner
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 
+from liveinsight.buckets import now_ms
 from loadtest.browsers import Browser, visitor_model
 from loadtest.config import LoadConfig
 from loadtest.delivery import ProcessLedger, deliver
@@ -61,10 +61,6 @@ def new_browser() -> Browser:
     # collide with another user's or an earlier run's.
     seed = f"{CONFIG.run_id}/{os.getpid()}/{_users}/{secrets.token_hex(8)}"
     return Browser(_model, random.Random(seed), crawler_share=CONFIG.crawler_share)
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class VisitorUser(FastHttpUser):

@@ -9,9 +9,9 @@ next to nothing whatever it stores. Rollups are views that follow the event log 
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable
 
+from liveinsight.buckets import now_ms
 from liveinsight.client import ApiUnavailable, QueryClient
 from liveinsight.routes import BY_NAME
 from loadtest.reconcile import Snapshot
@@ -32,7 +32,7 @@ def snapshot(
     timeout_s: float = 10.0,
     wait_views_s: float = DEFAULT_WAIT_VIEWS_S,
     report: Callable[[str], None] = _to_stderr,
-    clock: Callable[[], int] = lambda: int(time.time() * 1000),
+    clock: Callable[[], int] = now_ms,
 ) -> Snapshot:
     """Both answers, once the views have caught up (at most ``wait_views_s``; ViewsBehind
     else); ``report`` gets the wait's status lines."""

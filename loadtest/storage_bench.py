@@ -23,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from liveinsight import bots, items
 from liveinsight.aws import FAST_CONFIG, dynamodb_client, streams_client
+from liveinsight.buckets import now_ms
 from liveinsight.errors import BackendUnavailable
 from liveinsight.event_log import ACCEPTED, EventLog
 from liveinsight.events import Event, RequestMeta, validate
@@ -48,10 +49,6 @@ BREAKDOWN_PATHS = tuple(
 )
 
 Progress = Callable[[int, int], None]  # (events appended to the log, applied to the views)
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def now_clock() -> float:

@@ -20,7 +20,6 @@ fetching; if the expected answers differ between those two instants (a 5-minute 
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from liveinsight.acquisition import DIMENSIONS
+from liveinsight.buckets import now_ms
 from liveinsight.engagement import CONVERSION_STEP, funnel_steps
 from liveinsight.recompute import dashboard, visits_of
 from simulator.comparisons import Check, compare
@@ -170,7 +170,7 @@ def verify(
     timeout_s: int = 1800,
     timezone: str = "UTC",
     funnel: Sequence[str] | None = None,
-    clock: Callable[[], int] = lambda: int(time.time() * 1000),
+    clock: Callable[[], int] = now_ms,
     fetches: int = 3,
 ) -> Report:
     """Fetch the API's answers and compare; ``funnel`` steps must be those ``fetch`` asks for."""
