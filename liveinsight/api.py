@@ -47,6 +47,7 @@ class QueryHandler:
         *,
         healthy: Callable[[], bool],
         views_lag: Callable[[int], dict[str, Any]] | None = None,
+        ingest_counters: Callable[[], dict[str, Any]] | None = None,
         clock: Callable[[], int] = now_ms,
         emit_metrics: emf.Emit = emf.print_line,
     ) -> None:
@@ -55,6 +56,7 @@ class QueryHandler:
         self.service = service
         self.healthy = healthy
         self.views_lag = views_lag
+        self.ingest_counters = ingest_counters
         self.clock = clock
         self._cache: dict[int, tuple[float, dict[str, Any]]] = {}
         self._lock = threading.Lock()
@@ -168,6 +170,8 @@ class QueryHandler:
                 except Exception as exc:  # the log answers but its stream does not
                     log.warning("views lag not measured: %s", exc)
                     body["views"] = {"lag_events": None, "lag_ms": None, "applied_through": None}
+            if self.ingest_counters is not None:
+                body["ingest"] = self.ingest_counters()
             return ProxyResponse(200, body, {"Cache-Control": "no-store"})
         return ProxyResponse(
             503,

@@ -2,7 +2,8 @@
 query) or per stream batch (views), through Powertools' ``EphemeralMetrics``.
 
 On Lambda the documents go to stdout, where CloudWatch turns them into metrics; under
-``liveinsight up`` to the ``liveinsight.metrics`` logger, which ``up --metrics`` prints. A
+``liveinsight up`` to the ``liveinsight.metrics`` logger, which ``up --metrics`` prints, and
+into a ``Tally`` whose running sums ``/health`` serves as the gateway's own counters. A
 metric that cannot be emitted never fails the request it measures.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 from collections.abc import Callable
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
@@ -39,3 +41,41 @@ def emit(metrics: EphemeralMetrics, to: Emit) -> None:
         to(json.dumps(metrics.serialize_metric_set(), separators=(",", ":")))
     except Exception:  # metrics must never fail a request
         log.debug("metrics not emitted", exc_info=True)
+
+
+class Tally:
+    """Running sums of the metrics in the EMF documents one process emitted (``record`` is an
+    ``Emit``), with the time (epoch ms) counting started. What CloudWatch would sum, for a
+    server that has no CloudWatch: the local gateway serves it at ``/health``."""
+
+    def __init__(self, since_ms: int) -> None:
+        self.since_ms = since_ms
+        self._sums: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def record(self, line: str) -> None:
+        document = json.loads(line)
+        names = [
+            metric["Name"]
+            for directive in document["_aws"]["CloudWatchMetrics"]
+            for metric in directive["Metrics"]
+        ]
+        with self._lock:
+            for name in names:
+                value = document.get(name, 0)
+                values = value if isinstance(value, list) else [value]
+                self._sums[name] = self._sums.get(name, 0) + sum(values)
+
+    def sum(self, name: str) -> float:
+        with self._lock:
+            return self._sums.get(name, 0)
+
+
+def tee(*sinks: Emit) -> Emit:
+    """One ``Emit`` that hands each document to every sink in turn."""
+
+    def emit_all(line: str) -> None:
+        for sink in sinks:
+            sink(line)
+
+    return emit_all

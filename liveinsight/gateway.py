@@ -26,7 +26,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from liveinsight import api, ingest
+from liveinsight import api, emf, ingest
+from liveinsight.buckets import now_ms
 from liveinsight.errors import ConfigError
 from liveinsight.events import MAX_BODY_BYTES
 from liveinsight.logs import METRICS_LOGGER
@@ -152,10 +153,18 @@ def _to_response(result: dict[str, Any]) -> Response:
     )
 
 
-def create_app(settings: Settings) -> Starlette:
-    """The gateway for ``settings``: both Lambda handlers behind their routes."""
-    ingest_fn = ingest.build_handler(settings, emit_metrics=metrics_log.info)
-    query_fn = api.build_handler(settings, emit_metrics=metrics_log.info)
+def create_app(settings: Settings, *, counters: bool = True) -> Starlette:
+    """The gateway for ``settings``: both Lambda handlers behind their routes. ``counters``:
+    ``/health`` serves the ingest function's metrics summed since start (``ingest``); off
+    where several worker processes would each count only their share."""
+    emit_ingest: emf.Emit = metrics_log.info
+    served: dict[str, Any] = {}
+    if counters:
+        tally = emf.Tally(now_ms())
+        emit_ingest = emf.tee(metrics_log.info, tally.record)
+        served["ingest_counters"] = lambda: ingest.counters_of(tally)
+    ingest_fn = ingest.build_handler(settings, emit_metrics=emit_ingest)
+    query_fn = api.build_handler(settings, emit_metrics=metrics_log.info, **served)
 
     def invoker(handler: Handler, name: str) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
@@ -183,7 +192,7 @@ def create_app(settings: Settings) -> Starlette:
 
 def app_from_env() -> Starlette:
     """uvicorn factory for multi-worker mode: every worker rebuilds Settings from the env."""
-    return create_app(Settings.from_env())
+    return create_app(Settings.from_env(), counters=False)
 
 
 # A request line may carry a whole funnel, percent-encoded (up to 12 bytes a character):

@@ -185,9 +185,21 @@ class ViewsLag(BaseModel):
     )
 
 
+class IngestCounters(BaseModel):
+    """The ingest function's own counts (its EMF metrics, summed) since the server started.
+    Served by a single-process local gateway only; on AWS these are CloudWatch metrics."""
+
+    events_processed: int = Field(description="events stored (EventsProcessed)")
+    events_duplicate: int = Field(description="redelivered events answered duplicate")
+    events_filtered: int = Field(description="crawler events dropped")
+    requests_rejected: int = Field(description="requests answered 4xx")
+    since: int = Field(description="when counting started (epoch ms)")
+
+
 class HealthResponse(BaseModel):
     status: Literal["ok", "unavailable"]
     views: ViewsLag | None = None
+    ingest: IngestCounters | None = None
 
 
 MODELS: tuple[type[BaseModel], ...] = (

@@ -134,7 +134,7 @@ class DashboardApp(App[None]):
         self.feeds: dict[str, Feed] = {view: Feed(view) for view in VIEWS}  # by worker group too
         self.live_feed, self.insights_feed, self.acquisition_feed = self.feeds.values()
         self.snapshot: Snapshot | None = None
-        self.rate_sample: tuple[int, float] | None = None
+        self.rate_sample: tuple[int | None, int, float] | None = None
         self.ingest_rate: float | None = None
         self.poll_timer: Timer | None = None
         self.shown_status: Text | None = None
@@ -261,13 +261,20 @@ class DashboardApp(App[None]):
     def show_snapshot(self, snapshot: Snapshot) -> None:
         now = self.clock()
         summary = snapshot.summary
+        # The gateway's own count of stored events when /health serves it (the views' lag
+        # does not delay it), else Events (24h). A count that restarted (another ``since``)
+        # or changed basis is a new first sample.
+        ingest = snapshot.ingest
+        basis, count = (
+            (ingest.since, ingest.events_processed) if ingest else (None, summary.events_24h)
+        )
         if self.rate_sample is not None:
-            events_before, at = self.rate_sample
-            if now > at:
+            basis_before, count_before, at = self.rate_sample
+            if basis_before == basis and now > at:
                 # events_24h is a sliding window, so old buckets leaving it can outweigh new
                 # events; a negative ingest rate means nothing, so it floors at zero.
-                self.ingest_rate = max(0, summary.events_24h - events_before) / (now - at)
-        self.rate_sample = (summary.events_24h, now)
+                self.ingest_rate = max(0, count - count_before) / (now - at)
+        self.rate_sample = (basis, count, now)
         self.snapshot = snapshot
 
         self.tiles["active-users"].value = humanize.count(summary.active_users)

@@ -32,7 +32,10 @@ LIVE_NUMBERS = (
     ("Events (24h)", "all accepted events in the last 24 hours"),
     ("Avg session", "mean duration of the active visits"),
     ("Conversion rate", "conversion events / all events in 24 h"),
-    ("Ingest rate", "change of Events (24h) between two polls / seconds between them"),
+    (
+        "Ingest rate",
+        "events stored per second between two polls: the gateway's own count (/health ingest), or where the API serves none (AWS) the change of Events (24h)",
+    ),
     ("Data age", "seconds since the last successful answer from the API"),
     (
         "Views lag",

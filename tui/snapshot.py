@@ -87,6 +87,14 @@ class ViewsLag:
 
 
 @dataclass(frozen=True, slots=True)
+class IngestCount:
+    """The gateway's own count of stored events since it started (``/health`` ``ingest``)."""
+
+    events_processed: int
+    since: int
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     summary: Summary
     traffic: tuple[TrafficPoint, ...]
@@ -97,6 +105,7 @@ class Snapshot:
     generated_at_ms: int  # server time of the active-sessions answer
     clock_offset_ms: int  # of the API's timezone from UTC, as its bucket labels show it
     views: ViewsLag | None = None  # None: the API serves no views lag (older than the event log)
+    ingest: IngestCount | None = None  # None: the API serves no counts (on AWS: CloudWatch's)
 
     @property
     def first_bucket(self) -> int:
@@ -139,6 +148,7 @@ def parse_snapshot(answers: Mapping[str, Any]) -> Snapshot:
         generated_at_ms=_iso_ms(active.get("generated_at"), sessions),
         clock_offset_ms=clock_offset_ms(traffic),
         views=views_lag(answers.get("health")),
+        ingest=ingest_count(answers.get("health")),
     )
 
 
@@ -153,6 +163,20 @@ def views_lag(health: Any) -> ViewsLag | None:
     return ViewsLag(
         events=_optional_int(views, "lag_events", "health views"),
         lag_ms=_optional_int(views, "lag_ms", "health views"),
+    )
+
+
+def ingest_count(health: Any) -> IngestCount | None:
+    """``/health``'s ``ingest``; None when there is no answer or it has none."""
+    if health is None:
+        return None
+    ingest = json_object(health, "health").get("ingest")
+    if ingest is None:
+        return None
+    ingest = json_object(ingest, "health ingest")
+    return IngestCount(
+        events_processed=json_int(ingest, "events_processed", "health ingest"),
+        since=json_int(ingest, "since", "health ingest"),
     )
 
 

@@ -222,6 +222,28 @@ def test_health_openapi_and_unknown_routes(http) -> None:
     assert http.put("/collect", json={}).headers["allow"] == "POST, OPTIONS"
 
 
+def test_health_serves_the_gateways_own_count_of_what_ingest_did(http) -> None:
+    before = http.get("/health").json()["ingest"]
+    now = int(time.time() * 1000)
+    first = [ev("page_view", "C", "/", now - 2000, "c1"), ev("click", "C", "/", now - 1000, "c2")]
+    assert http.post("/collect", json={"events": first}).json()["accepted"] == 2
+    assert http.post("/collect", json=first[0]).json()["duplicates"] == 1
+    crawler = {
+        "User-Agent": "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)"
+    }
+    bot = ev("page_view", "D", "/", now, "d1")
+    assert http.post("/collect", json=bot, headers=crawler).json()["filtered"] == 1
+    assert http.post("/collect", json={"events": "no"}).status_code == 400
+    after = http.get("/health").json()["ingest"]
+    assert {name: after[name] - before[name] for name in after} == {
+        "events_processed": 2,
+        "events_duplicate": 1,
+        "events_filtered": 1,
+        "requests_rejected": 1,
+        "since": 0,  # the same count, not restarted
+    }
+
+
 def test_hostile_inputs_never_get_a_5xx(http) -> None:
     hostile = [
         b"\x00\x01\x02",

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
+from liveinsight import emf
 from liveinsight.aws import dynamodb_client
-from liveinsight.ingest import build_handler
+from liveinsight.ingest import build_handler, counters_of
 from liveinsight.items import from_item
 from liveinsight.stream import catch_up
 from tests.conftest import load_event
@@ -120,6 +121,22 @@ def test_metrics_are_one_emf_line_per_request(handler, lines) -> None:
         "EventsFiltered",
     }
     assert emf["EventsProcessed"] == [2.0]
+
+
+def test_a_tally_of_the_emf_lines_sums_each_metric_across_requests(moto_settings, lines) -> None:
+    tally = emf.Tally(since_ms=1_000)
+    handler = build_handler(moto_settings, emit_metrics=emf.tee(lines.append, tally.record))
+    handler(load_event("collect_v2"), None)
+    handler(load_event("collect_v2"), None)  # the same two events again: duplicates
+    handler({**load_event("collect_v2"), "body": "{not json", "isBase64Encoded": False}, None)
+    assert len(lines) == 3
+    assert counters_of(tally) == {
+        "events_processed": 2,
+        "events_duplicate": 2,
+        "events_filtered": 0,
+        "requests_rejected": 1,
+        "since": 1_000,
+    }
 
 
 def test_storage_down_is_503_with_retry_after(moto_settings) -> None:

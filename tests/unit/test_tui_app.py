@@ -66,6 +66,30 @@ async def test_ingest_rate_is_the_change_of_events_24h_over_the_seconds_between_
         assert tile(app, "ingest-rate").value == "5.0/s"
 
 
+async def test_ingest_rate_comes_from_the_gateways_own_count_when_health_serves_it() -> None:
+    clock = Clock()
+    since = NOW_MS - 60_000
+    source = FakeSource(
+        # the views lag: Events (24h) has not moved, the gateway stored 60 events in 10 s
+        snapshot(events_24h=1000, ingest=(100, since)),
+        snapshot(events_24h=1000, ingest=(160, since)),
+        # the gateway restarted: its count starts again, so no rate from this pair
+        snapshot(events_24h=1000, ingest=(5, since + 70_000)),
+    )
+    app = make_app(source, clock=clock)
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        assert tile(app, "ingest-rate").value == "–"
+        clock.now += 10
+        await pilot.press("r")
+        await settle(pilot)
+        assert tile(app, "ingest-rate").value == "6.0/s"
+        clock.now += 10
+        await pilot.press("r")
+        await settle(pilot)
+        assert tile(app, "ingest-rate").value == "6.0/s"  # the last rate stands
+
+
 async def test_24h_panels_redraw_at_most_every_five_seconds_unless_a_bucket_starts() -> None:
     clock = Clock()
     source = FakeSource(

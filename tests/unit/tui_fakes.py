@@ -42,9 +42,11 @@ def answers(
     referrers: list[tuple[str, int]] | None = None,
     lag_events: int | None = 0,
     lag_ms: int | None = 0,
+    ingest: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """The five live answers and ``/health`` (SPEC section 6 shapes) with fixed, realistic
-    numbers; the views caught up unless ``lag_events`` says otherwise."""
+    numbers; the views caught up unless ``lag_events`` says otherwise. ``ingest``: (events
+    processed, since) of a gateway that counts them."""
     if sessions is None:
         sessions = [session(f"s{i}", last_seen_s=i * 10, duration=60 * (5 - i)) for i in range(5)]
     first = NOW_MS - NOW_MS % BUCKET_MS - (19 - buckets_later) * BUCKET_MS
@@ -89,18 +91,30 @@ def answers(
             "sessions": sessions,
             "generated_at": "2026-01-01T00:00:00.000Z",
         },
-        "health": health(lag_events, lag_ms),
+        "health": health(lag_events, lag_ms, ingest),
     }
 
 
-def health(lag_events: int | None = 0, lag_ms: int | None = 0) -> dict[str, Any]:
+def health(
+    lag_events: int | None = 0, lag_ms: int | None = 0, ingest: tuple[int, int] | None = None
+) -> dict[str, Any]:
     """``/health`` of a stack on the event log (SPEC section 12)."""
     applied = None if lag_events is None else NOW_MS - (lag_ms or 0)
-    return {
+    body: dict[str, Any] = {
         "status": "ok",
         "storage": "ok",
         "views": {"lag_events": lag_events, "lag_ms": lag_ms, "applied_through": applied},
     }
+    if ingest is not None:
+        processed, since = ingest
+        body["ingest"] = {
+            "events_processed": processed,
+            "events_duplicate": 0,
+            "events_filtered": 0,
+            "requests_rejected": 0,
+            "since": since,
+        }
+    return body
 
 
 def session(
