@@ -49,7 +49,7 @@ class QueryHandler:
         views_lag: Callable[[int], dict[str, Any]] | None = None,
         ingest_counters: Callable[[], dict[str, Any]] | None = None,
         clock: Callable[[], int] = now_ms,
-        emit_metrics: emf.Emit = emf.print_line,
+        emit_metrics: emf.Emit = emf.log_line,
     ) -> None:
         self.settings = settings
         self.emit_metrics = emit_metrics
@@ -255,5 +255,5 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """AWS Lambda entrypoint for the query API."""
     global _handler
     if _handler is None:
-        _handler = build_handler(Settings.from_env())
+        _handler = build_handler(Settings.from_env(), emit_metrics=emf.print_line)
     return _handler(event, context)

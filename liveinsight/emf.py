@@ -17,6 +17,8 @@ from collections.abc import Callable
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
+from liveinsight.logs import METRICS_LOGGER
+
 NAMESPACE = "LiveInsight"
 Emit = Callable[[str], None]
 Count, Milliseconds = MetricUnit.Count, MetricUnit.Milliseconds
@@ -25,9 +27,16 @@ log = logging.getLogger(__name__)
 
 
 def print_line(line: str) -> None:
-    """Lambda's way: one line on stdout."""
+    """Lambda's way: one line on stdout (what the ``lambda_handler`` entrypoints use)."""
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
+
+
+def log_line(line: str) -> None:
+    """Every other way (a handler built in a local process: the gateway, the stream poller,
+    an in-process simulator target, bench): the ``liveinsight.metrics`` logger, silent unless
+    ``up --metrics`` gives it a handler. Never stdout, where a command's own output goes."""
+    logging.getLogger(METRICS_LOGGER).info(line)
 
 
 def metric_set(service: str) -> EphemeralMetrics:

@@ -30,11 +30,9 @@ from liveinsight import api, emf, ingest
 from liveinsight.buckets import now_ms
 from liveinsight.errors import ConfigError
 from liveinsight.events import MAX_BODY_BYTES
-from liveinsight.logs import METRICS_LOGGER
 from liveinsight.settings import Settings
 
 log = logging.getLogger(__name__)
-metrics_log = logging.getLogger(METRICS_LOGGER)
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -157,14 +155,14 @@ def create_app(settings: Settings, *, counters: bool = True) -> Starlette:
     """The gateway for ``settings``: both Lambda handlers behind their routes. ``counters``:
     ``/health`` serves the ingest function's metrics summed since start (``ingest``); off
     where several worker processes would each count only their share."""
-    emit_ingest: emf.Emit = metrics_log.info
+    emit_ingest: emf.Emit = emf.log_line
     served: dict[str, Any] = {}
     if counters:
         tally = emf.Tally(now_ms())
-        emit_ingest = emf.tee(metrics_log.info, tally.record)
+        emit_ingest = emf.tee(emf.log_line, tally.record)
         served["ingest_counters"] = lambda: ingest.counters_of(tally)
     ingest_fn = ingest.build_handler(settings, emit_metrics=emit_ingest)
-    query_fn = api.build_handler(settings, emit_metrics=metrics_log.info, **served)
+    query_fn = api.build_handler(settings, **served)
 
     def invoker(handler: Handler, name: str) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:

@@ -41,7 +41,7 @@ class IngestHandler:
         store: EventLog,
         *,
         clock: Callable[[], int] = now_ms,
-        emit_metrics: emf.Emit = emf.print_line,
+        emit_metrics: emf.Emit = emf.log_line,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -142,5 +142,5 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """AWS Lambda entrypoint (REST v1 or HTTP API v2 proxy events)."""
     global _handler
     if _handler is None:
-        _handler = build_handler(Settings.from_env())
+        _handler = build_handler(Settings.from_env(), emit_metrics=emf.print_line)
     return _handler(event, context)

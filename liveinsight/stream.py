@@ -24,7 +24,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 from liveinsight import tables
 from liveinsight.buckets import now_ms
 from liveinsight.errors import BackendUnavailable
-from liveinsight.logs import METRICS_LOGGER
 from liveinsight.views import Checkpoint, Views, ViewsHandler
 
 log = logging.getLogger(__name__)
@@ -384,7 +383,7 @@ def poller_for(settings: Any, **kwargs: Any) -> StreamPoller:
     return StreamPoller(
         dynamodb_client(settings),
         streams_client(settings),
-        views.build_handler(settings, emit_metrics=logging.getLogger(METRICS_LOGGER).info),
+        views.build_handler(settings),
         prefix=settings.table_prefix,
         **kwargs,
     )

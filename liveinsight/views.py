@@ -347,7 +347,7 @@ class ViewsHandler:
         views: Views,
         locate: Callable[[str, str], str],
         *,
-        emit_metrics: emf.Emit = emf.print_line,
+        emit_metrics: emf.Emit = emf.log_line,
         clock: Callable[[], int] = now_ms,
     ) -> None:
         self.views = views
@@ -415,5 +415,5 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if _handler is None:
         from liveinsight.settings import Settings
 
-        _handler = build_handler(Settings.from_env())
+        _handler = build_handler(Settings.from_env(), emit_metrics=emf.print_line)
     return _handler(event, context)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
@@ -121,6 +122,18 @@ def test_metrics_are_one_emf_line_per_request(handler, lines) -> None:
         "EventsFiltered",
     }
     assert emf["EventsProcessed"] == [2.0]
+
+
+def test_a_handler_built_in_a_local_process_logs_its_metrics_and_keeps_stdout_clean(
+    moto_settings, capsys, caplog
+) -> None:
+    caplog.set_level(logging.INFO, logger="liveinsight.metrics")
+    build_handler(moto_settings)(load_event("collect_v2"), None)
+    assert capsys.readouterr().out == ""  # e.g. `bench --json` prints one JSON object there
+    documents = [
+        json.loads(r.getMessage()) for r in caplog.records if r.name == "liveinsight.metrics"
+    ]
+    assert [d["EventsProcessed"] for d in documents] == [[2.0]]
 
 
 def test_a_tally_of_the_emf_lines_sums_each_metric_across_requests(moto_settings, lines) -> None:

@@ -66,6 +66,9 @@ def test_ingest_and_query_log_json_with_the_api_request_id(module, service, path
     assert probe["correlation_id"] == "req-abc"
     assert probe["function_name"] == f"liveinsight-{module}" and probe["cold_start"] is True
     assert probe["name"] == f"liveinsight.{module}"
+    # On Lambda, EMF goes to stdout (files of the SDK are not measured)
+    emf = [line["service"] for line in logged if "_aws" in line]
+    assert emf == ([service] if module == "ingest" else [])
 
 
 def test_the_views_function_logs_with_the_lambda_request_id() -> None:
