@@ -36,8 +36,7 @@ from loadtest.harness import Plan, execute, preflight, reconcile_ledgers
 from loadtest.report import Progress, print_reconciliation, print_result, run_line
 from loadtest.runner import LocustRun
 from simulator.errors import BadArgument
-from simulator.options import one_line_errors
-from simulator.presets import DEFAULT_PRESET, PRESETS
+from simulator.options import crawler_share_option, one_line_errors, preset_option
 from simulator.traffic import parse_duration
 
 DEFAULT_USERS = 20
@@ -127,13 +126,7 @@ def run_seconds(text: str) -> int:
     show_default=True,
     help="mixed: single-event and batched posts (4:1 requests); single; batched.",
 )
-@click.option(
-    "--preset",
-    type=click.Choice(list(PRESETS)),
-    default=DEFAULT_PRESET,
-    show_default=True,
-    help="The simulator's site model the visitors browse.",
-)
+@preset_option("The simulator's site model the visitors browse.")
 @click.option(
     "--wait",
     default=DEFAULT_WAIT,
@@ -147,12 +140,9 @@ def run_seconds(text: str) -> int:
     show_default=True,
     help="Most events in one batched post.",
 )
-@click.option(
-    "--crawler-share",
-    type=click.FloatRange(0, 1),
-    default=DEFAULT_CRAWLER_SHARE,
-    show_default=True,
-    help="Share of tabs that are crawler bursts (answered 'filtered', never stored).",
+@crawler_share_option(
+    DEFAULT_CRAWLER_SHARE,
+    "Share of tabs that are crawler bursts (answered 'filtered', never stored).",
 )
 @click.option(
     "--endpoint",

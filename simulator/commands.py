@@ -32,12 +32,14 @@ from simulator.explain import behind, most_specific, since
 from simulator.kpis import KpiCollector
 from simulator.ledger import ledger_start, read_jsonl, read_ledger, stored_events
 from simulator.options import (
+    crawler_share_option,
     ledger_options,
     one_line_errors,
+    preset_option,
     target_choice,
     target_options,
 )
-from simulator.presets import DEFAULT_PRESET, PRESETS, get_preset
+from simulator.presets import get_preset
 from simulator.recording import RecordWriter, read_recording
 from simulator.report import RunProgress, explain_drift, run_summary, verify_table
 from simulator.runs import TargetChoice, deliver, measured, open_target
@@ -122,9 +124,7 @@ def _exit(stats: RunStats, interrupted: bool) -> None:
 
 
 @click.command(cls=OneLineCommand)
-@click.option(
-    "--preset", default=DEFAULT_PRESET, show_default=True, help=f"Site: {', '.join(PRESETS)}."
-)
+@preset_option("The site model the visitors browse.")
 @click.option(
     "--seed",
     type=int,
@@ -157,13 +157,7 @@ def _exit(stats: RunStats, interrupted: bool) -> None:
     "--start",
     help="Simulated clock start: ISO 8601 or epoch ms [default: now, or now - span when faster].",
 )
-@click.option(
-    "--crawler-share",
-    type=float,
-    default=0.08,
-    show_default=True,
-    help="Share of arrivals that are crawlers (answered 'filtered').",
-)
+@crawler_share_option(0.08, "Share of arrivals that are crawlers (answered 'filtered').")
 @click.option(
     "--returning-share",
     type=float,

@@ -11,8 +11,31 @@ import click
 from liveinsight.cli_support import ENDPOINT, F, UsageLine, apply_options
 from liveinsight.errors import LiveInsightError
 from simulator.errors import BadArgument, SimulatorError
+from simulator.presets import DEFAULT_PRESET, PRESETS
 from simulator.runs import TargetChoice
 from simulator.targets import DEFAULT_ATTEMPTS
+
+
+def preset_option(help: str) -> Callable[[F], F]:
+    """``--preset``: the site model the simulated visitors browse (simulate, loadtest)."""
+    return click.option(
+        "--preset",
+        type=click.Choice(list(PRESETS)),
+        default=DEFAULT_PRESET,
+        show_default=True,
+        help=help,
+    )
+
+
+def crawler_share_option(default: float, help: str) -> Callable[[F], F]:
+    """``--crawler-share``: a share (0 to 1) of the traffic that crawlers send."""
+    return click.option(
+        "--crawler-share",
+        type=click.FloatRange(0, 1),
+        default=default,
+        show_default=True,
+        help=help,
+    )
 
 
 def one_line_errors(fn: F) -> F:

@@ -8,10 +8,8 @@ from liveinsight.cli_support import api_options, api_target, checked
 from tui.app import DEFAULT_REFRESH_S, MAX_REFRESH_S, MIN_REFRESH_S, check_refresh, run_dashboard
 from tui.insights import DEFAULT_FUNNEL, check_funnel
 
-
-@click.command("dashboard")
-@api_options("watch (the gateway of `liveinsight up`)")
-@click.option(
+# ``--refresh`` of `dashboard` and `demo`: one rule (check_refresh), also for the + and - keys
+refresh_option = click.option(
     "--refresh",
     type=float,
     default=DEFAULT_REFRESH_S,
@@ -19,6 +17,11 @@ from tui.insights import DEFAULT_FUNNEL, check_funnel
     callback=checked(check_refresh),
     help=f"Seconds between polls, {MIN_REFRESH_S:g} to {MAX_REFRESH_S:g}; change it live with + and -.",
 )
+
+
+@click.command("dashboard")
+@api_options("watch (the gateway of `liveinsight up`)")
+@refresh_option
 @click.option(
     "--funnel",
     default=",".join(DEFAULT_FUNNEL),

@@ -17,6 +17,7 @@ import click
 
 from liveinsight.cli_support import clear_errors, sigterm_interrupts, stack_options, stack_settings
 from liveinsight.stack import Stack
+from tui.commands import refresh_option
 
 LIVEINSIGHT = [sys.executable, "-m", "liveinsight.cli"]
 
@@ -78,13 +79,7 @@ def traffic(
     show_default=True,
     help="History generated at start so the charts are full.",
 )
-@click.option(
-    "--refresh",
-    type=click.FloatRange(0.5, 60),
-    default=2.0,
-    show_default=True,
-    help="Dashboard refresh interval (s).",
-)
+@refresh_option
 @click.option(
     "--no-dashboard",
     is_flag=True,

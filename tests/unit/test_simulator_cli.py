@@ -35,13 +35,13 @@ def one_line_error(result) -> str:
         (
             simulate,
             ["--preset", "bakery", "--dry-run", "--backfill", "1h"],
-            "unknown preset 'bakery'",
+            "'bakery' is not one of 'ecommerce', 'media', 'saas'",
         ),
         (simulate, ["--backfill", "2 hours", "--dry-run"], "not a duration"),
         (
             simulate,
             ["--backfill", "1h", "--crawler-share", "1.5", "--dry-run"],
-            "--crawler-share must be between 0 and 1",
+            "'--crawler-share': 1.5 is not in the range 0<=x<=1",
         ),
         (simulate, ["--backfill", "1h", "--start", "tomorrow-ish", "--dry-run"], "not a time"),
         (simulate, ["--backfill", "1h", "--spike", "10m:5m", "--dry-run"], "OFFSET:LENGTH:FACTOR"),
