@@ -275,6 +275,9 @@ class StreamPoller:
                 stop.wait(delay)
 
 
+STOP_TIMEOUT_S = 10.0  # a poll in flight (a DynamoDB call) ends within its read timeout
+
+
 def start_poller(poller: StreamPoller) -> tuple[threading.Thread, threading.Event]:
     stop = threading.Event()
     thread = threading.Thread(target=poller.run, args=(stop,), name="stream-poller", daemon=True)
@@ -404,4 +407,6 @@ def running_poller(settings: Any) -> Iterator[StreamPoller]:
         yield poller
     finally:
         stop.set()
-        thread.join(timeout=10)
+        thread.join(timeout=STOP_TIMEOUT_S)
+        if thread.is_alive():  # a daemon thread: it ends with the process
+            log.warning("the stream poller did not stop within %g s", STOP_TIMEOUT_S)

@@ -202,13 +202,9 @@ def gateway(local_tables: Settings) -> Iterator[RunningGateway]:
 def views_poller(gateway: RunningGateway) -> Iterator[Any]:
     """What ``liveinsight up`` runs beside the gateway: a stream poller thread applying the
     gateway's Events stream to its views. Stopped through its Event and joined."""
-    from liveinsight.stream import poller_for, start_poller
+    from liveinsight.stream import running_poller
 
-    poller = poller_for(gateway.settings)
-    thread, stop = start_poller(poller)
-    try:
+    with running_poller(gateway.settings) as poller:
         yield poller
-    finally:
-        stop.set()
-        thread.join(timeout=15)
-        assert not thread.is_alive(), "the stream poller did not stop"
+    alive = [t for t in threading.enumerate() if t.name == "stream-poller"]
+    assert not alive, "the stream poller did not stop"
