@@ -184,11 +184,19 @@ def simulate_command(
     ]
 
 
-def test_storage_killed_and_restarted_mid_run_loses_and_doubles_nothing(tmp_path: Path) -> None:
-    port, db_path = free_port(), str(tmp_path / "db")
-    storage = DynamoDBLocal(port=port, db_path=db_path).start()
+def storage_with_tables(db_path: str) -> tuple[DynamoDBLocal, Settings]:
+    """DynamoDB Local on ``db_path`` (a free port; restart it on ``.port``) holding the
+    tables, and Settings that point at it."""
+    storage = DynamoDBLocal(port=free_port(), db_path=db_path).start()
     settings = Settings(backend="endpoint", endpoint_url=storage.endpoint_url, active_cache_s=0.0)
     create_tables(dynamodb_client(settings), "")
+    return storage, settings
+
+
+def test_storage_killed_and_restarted_mid_run_loses_and_doubles_nothing(tmp_path: Path) -> None:
+    db_path = str(tmp_path / "db")
+    storage, settings = storage_with_tables(db_path)
+    port = storage.port
     ledger = tmp_path / "ledger.jsonl"
     poller = ViewsPoller(storage.endpoint_url, tmp_path / "poller.log")
     try:

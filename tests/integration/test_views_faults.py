@@ -18,9 +18,8 @@ from pathlib import Path
 import pytest
 
 from liveinsight.aws import dynamodb_client
-from liveinsight.runtime import DynamoDBLocal, free_port
+from liveinsight.runtime import DynamoDBLocal
 from liveinsight.settings import Settings
-from liveinsight.tables import create_tables
 from liveinsight.views import Views
 from tests.conftest import RunningGateway
 from tests.integration.test_storage_restart import (
@@ -31,6 +30,7 @@ from tests.integration.test_storage_restart import (
     ledger_lines,
     run_verify,
     simulate_command,
+    storage_with_tables,
     stored_event_ids,
     subprocess_env,
     wait_for_lag_zero,
@@ -56,10 +56,7 @@ def drift_lines(verify: subprocess.CompletedProcess[str]) -> list[str]:
 
 
 def test_poller_sigkilled_mid_run_and_restarted_counts_every_event_once(tmp_path: Path) -> None:
-    port = free_port()
-    storage = DynamoDBLocal(port=port, db_path=str(tmp_path / "db")).start()
-    settings = Settings(backend="endpoint", endpoint_url=storage.endpoint_url, active_cache_s=0.0)
-    create_tables(dynamodb_client(settings), "")
+    storage, settings = storage_with_tables(str(tmp_path / "db"))
     ledger = tmp_path / "ledger.jsonl"
     first = ViewsPoller(storage.endpoint_url, tmp_path / "poller-1.log")
     second = ViewsPoller(storage.endpoint_url, tmp_path / "poller-2.log")
@@ -142,10 +139,9 @@ def test_storage_sigkilled_then_rebuild_gives_what_the_surviving_log_implies(
     asserted: the emulator can drop its last acknowledged TransactWriteItems. Asserted: after
     ``views rebuild`` the views are exactly what the surviving log implies, and no
     acknowledged event is missing from the log (each lost one is named)."""
-    port, db_path = free_port(), str(tmp_path / "db")
-    storage = DynamoDBLocal(port=port, db_path=db_path).start()
-    settings = Settings(backend="endpoint", endpoint_url=storage.endpoint_url, active_cache_s=0.0)
-    create_tables(dynamodb_client(settings), "")
+    db_path = str(tmp_path / "db")
+    storage, settings = storage_with_tables(db_path)
+    port = storage.port
     main, probe = tmp_path / "ledger.jsonl", tmp_path / "probe.jsonl"
     # Mid-apply, the backlog goes in small batches (each its own transactions), so the kill
     # lands inside it; in one 1000-record batch it would be applied before it could be seen.
