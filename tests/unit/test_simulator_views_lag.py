@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from threading import Thread
 from typing import Any
 
 import httpx
@@ -16,6 +14,7 @@ from click.testing import CliRunner
 from simulator.commands import verify
 from simulator.errors import TargetUnreachable, ViewsBehind
 from simulator.views_lag import POLL_S, REPORT_EVERY_S, ViewsLag, views_lag, wait_for_views
+from tests.stub_api import StubApi, serving
 
 URL = "http://api.test"
 
@@ -140,50 +139,20 @@ def test_a_health_that_does_not_answer_200_is_unreachable(status: int, message: 
 # ---- through `liveinsight verify` ----------------------------------------------------------------
 
 
-class BehindApi(BaseHTTPRequestHandler):
-    """A stack whose views never catch up: /health always 5 events behind; all else fails."""
-
-    server: BehindServer
-
-    def do_GET(self) -> None:
-        self.server.paths.append(self.path)
-        body = json.dumps(health(5, 2000) if self.path == "/health" else {}).encode()
-        self.send_response(200 if self.path == "/health" else 500)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-class BehindServer(ThreadingHTTPServer):
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), BehindApi)
-        self.paths: list[str] = []
-
-
 @pytest.fixture
-def behind_api() -> Iterator[BehindServer]:
-    server = BehindServer()
-    thread = Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+def behind_api() -> Iterator[StubApi]:
+    """A stack whose views never catch up: /health always 5 events behind; all else fails."""
+    with serving(lambda path: (200, health(5, 2000)) if path == "/health" else (500, {})) as api:
+        yield api
 
 
 def test_verify_waits_for_the_views_and_exits_1_in_one_line_when_they_stay_behind(
-    behind_api: BehindServer, tmp_path
+    behind_api: StubApi, tmp_path
 ) -> None:
     ledger = tmp_path / "ledger.jsonl"
     row = {"event_id": "e1", "status": "accepted", "event_type": "page_view", "page_url": "/"}
     ledger.write_text(json.dumps(row) + "\n")
-    url = f"http://127.0.0.1:{behind_api.server_address[1]}"
+    url = behind_api.url
     result = CliRunner().invoke(
         verify, ["--ledger", str(ledger), "--url", url, "--wait-views", "0.5"]
     )

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from tui_fakes import breakdown_answer, health, insight_answers, settle
 
+from tests.stub_api import StubApi, serving
 from tui.app import DashboardApp
 from tui.client import ApiUnavailable, HttpSnapshotSource, normalise_url
 from tui.insights import DEFAULT_FUNNEL
@@ -85,56 +82,17 @@ ANSWERS["/health"] = health(lag_events=132, lag_ms=1400)
 ANSWERS["/api/statistics/breakdown/"] = breakdown_answer("source")
 
 
-class StubApi(BaseHTTPRequestHandler):
-    """Serves ANSWERS; ``server.overrides`` maps a path to (status, raw body)."""
-
-    server: StubServer
-
-    def do_GET(self) -> None:
-        self.server.requests.append((self.path, self.headers.get("Authorization")))
-        time.sleep(self.server.delay_s)
-        path = self.path.split("?")[0]
-        status, body = self.server.overrides.get(
-            path, (200, json.dumps(ANSWERS.get(path)).encode())
-        )
-        if path not in ANSWERS:
-            status, body = 404, b'{"error": "not_found"}'
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-class StubServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), StubApi)
-        self.requests: list[tuple[str, str | None]] = []
-        self.overrides: dict[str, tuple[int, bytes]] = {}
-        self.delay_s = 0.0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+def answer(path: str) -> tuple[int, Any]:
+    """ANSWERS; 404 for any other path."""
+    if path not in ANSWERS:
+        return 404, {"error": "not_found"}
+    return 200, ANSWERS[path]
 
 
 @pytest.fixture
-def api() -> Iterator[StubServer]:
-    server = StubServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+def api() -> Iterator[StubApi]:
+    with serving(answer) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def closed_port() -> int:
@@ -147,7 +105,7 @@ def closed_port() -> int:
 
 
 def test_source_reads_the_five_answers_and_the_views_lag_into_one_snapshot_with_the_token(
-    api: StubServer,
+    api: StubApi,
 ) -> None:
     with HttpSnapshotSource(api.url + "/", token=TOKEN) as source:
         snapshot = source.fetch()
@@ -181,7 +139,7 @@ def test_source_reads_the_five_answers_and_the_views_lag_into_one_snapshot_with_
     ],
 )
 def test_the_views_lag_is_read_from_health_when_the_api_serves_it(
-    api: StubServer, body: bytes, expected: tuple[int | None, int | None] | None
+    api: StubApi, body: bytes, expected: tuple[int | None, int | None] | None
 ) -> None:
     api.overrides["/health"] = (200, body)
     with HttpSnapshotSource(api.url) as source:
@@ -189,7 +147,7 @@ def test_the_views_lag_is_read_from_health_when_the_api_serves_it(
     assert (views if views is None else (views.events, views.lag_ms)) == expected
 
 
-def test_a_health_answer_of_the_wrong_shape_is_one_short_reason(api: StubServer) -> None:
+def test_a_health_answer_of_the_wrong_shape_is_one_short_reason(api: StubApi) -> None:
     api.overrides["/health"] = (200, b'{"status": "ok", "views": {"lag_events": "many"}}')
     with HttpSnapshotSource(api.url) as source, pytest.raises(ApiUnavailable) as caught:
         source.fetch()
@@ -197,7 +155,7 @@ def test_a_health_answer_of_the_wrong_shape_is_one_short_reason(api: StubServer)
 
 
 def test_source_reads_the_three_insight_answers_for_the_funnel_it_is_given(
-    api: StubServer,
+    api: StubApi,
 ) -> None:
     with HttpSnapshotSource(api.url, token=TOKEN) as source:
         insights = source.fetch_insights(DEFAULT_FUNNEL)
@@ -211,7 +169,7 @@ def test_source_reads_the_three_insight_answers_for_the_funnel_it_is_given(
     ]
 
 
-def test_source_reads_one_breakdown_with_the_window_before(api: StubServer) -> None:
+def test_source_reads_one_breakdown_with_the_window_before(api: StubApi) -> None:
     with HttpSnapshotSource(api.url, token=TOKEN) as source:
         breakdown = source.fetch_breakdown("source")
     assert [s.value for s in breakdown.rows][:2] == ["(direct)", "google.com"]
@@ -224,7 +182,7 @@ def test_source_reads_one_breakdown_with_the_window_before(api: StubServer) -> N
     ]
 
 
-def test_a_bad_breakdown_answer_is_one_short_reason(api: StubServer) -> None:
+def test_a_bad_breakdown_answer_is_one_short_reason(api: StubApi) -> None:
     api.overrides["/api/statistics/breakdown/"] = (400, b'{"error": "invalid_parameter"}')
     with HttpSnapshotSource(api.url) as source, pytest.raises(ApiUnavailable) as caught:
         source.fetch_breakdown("source")
@@ -235,7 +193,7 @@ def test_a_bad_breakdown_answer_is_one_short_reason(api: StubServer) -> None:
     assert str(caught.value) == "unexpected answer: breakdown: 'rows' should be a list"
 
 
-def test_a_bad_insight_answer_is_one_short_reason(api: StubServer) -> None:
+def test_a_bad_insight_answer_is_one_short_reason(api: StubApi) -> None:
     api.overrides["/api/statistics/funnel/"] = (200, b'{"visits": 1, "steps": {}}')
     with HttpSnapshotSource(api.url) as source, pytest.raises(ApiUnavailable) as caught:
         source.fetch_insights(DEFAULT_FUNNEL)
@@ -256,7 +214,7 @@ def test_a_bad_insight_answer_is_one_short_reason(api: StubServer) -> None:
     ],
 )
 def test_source_turns_a_bad_answer_into_one_short_reason(
-    api: StubServer, status: int, body: bytes, reason: str
+    api: StubApi, status: int, body: bytes, reason: str
 ) -> None:
     api.overrides["/api/statistics/summary/"] = (status, body)
     with HttpSnapshotSource(api.url) as source, pytest.raises(ApiUnavailable) as caught:
@@ -270,7 +228,7 @@ def test_source_says_connection_refused_when_nothing_listens() -> None:
         source.fetch()
 
 
-def test_source_gives_up_on_a_hung_api_within_its_budget(api: StubServer) -> None:
+def test_source_gives_up_on_a_hung_api_within_its_budget(api: StubApi) -> None:
     api.delay_s = 2.0
     with HttpSnapshotSource(api.url, budget_s=0.3) as source:
         started = time.monotonic()
@@ -303,7 +261,7 @@ def test_normalise_url_refuses_what_is_not_an_api_base_url(url: str) -> None:
 # ---- the dashboard, end to end over HTTP --------------------------------------------------
 
 
-async def test_dashboard_against_a_real_http_server_shows_its_numbers(api: StubServer) -> None:
+async def test_dashboard_against_a_real_http_server_shows_its_numbers(api: StubApi) -> None:
     source = HttpSnapshotSource(api.url, token=TOKEN)
     app = DashboardApp(source, url=source.url, refresh_s=60.0, clock=lambda: 50.0)
     with source:
@@ -311,7 +269,7 @@ async def test_dashboard_against_a_real_http_server_shows_its_numbers(api: StubS
         assert api.requests and {auth for _, auth in api.requests} == {f"Bearer {TOKEN}"}
 
 
-async def drive_dashboard(app: DashboardApp, api: StubServer) -> None:
+async def drive_dashboard(app: DashboardApp, api: StubApi) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         tiles = {t.label: t.value for t in app.query("#kpis KpiTile").results(KpiTile)}
