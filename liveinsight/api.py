@@ -247,13 +247,5 @@ def views_lag_of(settings: Settings, client: Any) -> Callable[[int], dict[str, A
     return lag
 
 
-_handler: QueryHandler | None = None
-
-
-@lambda_entry("query", REQUEST_ID_PATH)
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """AWS Lambda entrypoint for the query API."""
-    global _handler
-    if _handler is None:
-        _handler = build_handler(Settings.from_env(), emit_metrics=emf.print_line)
-    return _handler(event, context)
+# AWS Lambda entrypoint for the query API.
+lambda_handler = lambda_entry("query", build_handler, REQUEST_ID_PATH)

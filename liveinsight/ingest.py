@@ -134,13 +134,5 @@ def counters_of(tally: emf.Tally) -> dict[str, int]:
     }
 
 
-_handler: IngestHandler | None = None
-
-
-@lambda_entry("ingest", REQUEST_ID_PATH)
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """AWS Lambda entrypoint (REST v1 or HTTP API v2 proxy events)."""
-    global _handler
-    if _handler is None:
-        _handler = build_handler(Settings.from_env(), emit_metrics=emf.print_line)
-    return _handler(event, context)
+# AWS Lambda entrypoint (REST v1 or HTTP API v2 proxy events).
+lambda_handler = lambda_entry("ingest", build_handler, REQUEST_ID_PATH)

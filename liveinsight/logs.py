@@ -21,7 +21,6 @@ A metrics file always gets the EMF documents unchanged, one per line.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 from collections.abc import Callable
@@ -149,25 +148,33 @@ def logging_config(
 
 
 def lambda_entry(
-    service: str, correlation_id_path: str | None = None
-) -> Callable[[LambdaHandler], LambdaHandler]:
-    """A Lambda entry point logging through Powertools: the ``Logger`` is made at the first
-    invocation (the cold start), so importing a handler module, as ``liveinsight up`` does,
-    changes no logging. ``correlation_id_path``: where the event holds the id (None: the Lambda
-    request id)."""
+    service: str,
+    build: Callable[..., LambdaHandler],
+    correlation_id_path: str | None = None,
+) -> LambdaHandler:
+    """A function's AWS Lambda entry point. At the first invocation (the cold start) it makes
+    the Powertools ``Logger``, then the handler: ``build(Settings.from_env(),
+    emit_metrics=emf.print_line)``, once per container. Importing a handler module, as
+    ``liveinsight up`` does, builds nothing and changes no logging. ``correlation_id_path``:
+    where the event holds the id (None: the Lambda request id)."""
+    built: list[LambdaHandler] = []
 
-    def decorate(fn: LambdaHandler) -> LambdaHandler:
-        entry: list[LambdaHandler] = []
+    def invoke(event: Any, context: Any) -> Any:
+        if not built:
+            from liveinsight import emf
+            from liveinsight.settings import Settings
 
-        @functools.wraps(fn)
-        def handler(event: Any, context: Any) -> Any:
-            if not entry:
-                entry.append(_with_logger(fn, service, correlation_id_path))
-            return entry[0](event, context)
+            built.append(build(Settings.from_env(), emit_metrics=emf.print_line))
+        return built[0](event, context)
 
-        return handler
+    entry: list[LambdaHandler] = []
 
-    return decorate
+    def handler(event: Any, context: Any) -> Any:
+        if not entry:
+            entry.append(_with_logger(invoke, service, correlation_id_path))
+        return entry[0](event, context)
+
+    return handler
 
 
 def _with_logger(fn: LambdaHandler, service: str, path: str | None) -> LambdaHandler:

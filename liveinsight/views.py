@@ -405,15 +405,5 @@ def build_handler(settings: Any, **kwargs: Any) -> ViewsHandler:
     return ViewsHandler(views, ShardLocator(streams_client(settings)), **kwargs)
 
 
-_handler: ViewsHandler | None = None
-
-
-@lambda_entry("views")
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """AWS Lambda entrypoint for the Events stream's event source mapping."""
-    global _handler
-    if _handler is None:
-        from liveinsight.settings import Settings
-
-        _handler = build_handler(Settings.from_env(), emit_metrics=emf.print_line)
-    return _handler(event, context)
+# AWS Lambda entrypoint for the Events stream's event source mapping.
+lambda_handler = lambda_entry("views", build_handler)
