@@ -8,6 +8,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -168,6 +171,55 @@ def moto_settings(moto_server: str) -> Iterator[Settings]:
 
 
 # ---- the HTTP gateway ------------------------------------------------------------------------
+
+
+LIVEINSIGHT = str(Path(sys.executable).parent / "liveinsight")
+
+
+class UpProcess:
+    """``liveinsight up --endpoint ENDPOINT --prefix PREFIX --port <free> [OPTIONS]`` as a real
+    child process, returned once its banner says ready. ``output``: every line it printed
+    (complete after ``stop``)."""
+
+    def __init__(self, endpoint: str, prefix: str, *options: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        command = [LIVEINSIGHT, "up", "--endpoint", endpoint, "--prefix", prefix]
+        self.process = subprocess.Popen(
+            [*command, "--port", str(self.port), *options],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.output: list[str] = []
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line.rstrip("\n"))
+            if line.startswith("ready"):
+                break
+        else:
+            code = self.process.wait()
+            raise AssertionError(f"liveinsight up exited with {code}: {self.output}")
+        # keep the pipe drained, and what it says
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line.rstrip("\n"))
+
+    def stop(self, sig: int = signal.SIGINT) -> int:
+        """Send ``sig`` (SIGKILL after 30 s) and return the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            code = self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        self._reader.join(timeout=10)
+        return code
 
 
 class RunningGateway(contextlib.ExitStack):

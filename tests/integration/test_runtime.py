@@ -17,6 +17,7 @@ import pytest
 from liveinsight.errors import RuntimeStartError
 from liveinsight.runtime import DynamoDBLocal, find_jar_dir, free_port, java_major_version
 from liveinsight.tables import create_tables, describe_tables
+from tests.conftest import UpProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 LIVEINSIGHT = str(Path(sys.executable).parent / "liveinsight")
@@ -190,31 +191,11 @@ def test_up_access_log_and_metrics_print_what_the_gateway_does(local_tables) -> 
     refuses shows as its 4xx."""
     import httpx
 
-    http_port = free_port()
-    process = subprocess.Popen(
-        [
-            LIVEINSIGHT,
-            "up",
-            "--endpoint",
-            local_tables.endpoint_url,
-            "--prefix",
-            local_tables.table_prefix,
-            "--port",
-            str(http_port),
-            "--access-log",
-            "--metrics",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=ROOT,
+    up = UpProcess(
+        local_tables.endpoint_url, local_tables.table_prefix, "--access-log", "--metrics"
     )
     try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            if line.startswith("ready"):
-                break
-        url = f"http://127.0.0.1:{http_port}"
+        url = up.url
         event = {
             "event_type": "page_view",
             "user_id": "user_1",
@@ -234,13 +215,10 @@ def test_up_access_log_and_metrics_print_what_the_gateway_does(local_tables) -> 
             time.sleep(0.1)
         summary = httpx.get(f"{url}/api/statistics/summary/", timeout=10).json()
         assert summary["events_24h"] == 1
-        process.send_signal(signal.SIGTERM)
-        rest, _ = process.communicate(timeout=30)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    lines = rest.splitlines()
+        up.stop(signal.SIGTERM)
+    lines = up.output
+    rest = "\n".join(lines)
     assert any('"POST /collect HTTP/1.1" 200' in line for line in lines), rest
     assert any('"POST /collect HTTP/1.1" 400' in line for line in lines), rest
     assert any("metrics ingest EventsProcessed=1 " in line for line in lines), rest

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -19,9 +18,8 @@ import pytest
 
 from liveinsight.aws import dynamodb_client
 from liveinsight.items import from_item
-from liveinsight.runtime import free_port
 from liveinsight.tables import create_tables
-from tests.conftest import wait_for_views
+from tests.conftest import UpProcess, wait_for_views
 
 LIVEINSIGHT = str(Path(sys.executable).parent / "liveinsight")
 UA = {
@@ -29,56 +27,11 @@ UA = {
 }
 
 
-class UpProcess:
-    """``liveinsight up`` against the suite's DynamoDB Local, as a real child process."""
-
-    def __init__(self, endpoint: str, prefix: str, workers: int) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [
-                LIVEINSIGHT,
-                "up",
-                "--endpoint",
-                endpoint,
-                "--prefix",
-                prefix,
-                "--port",
-                str(self.port),
-                "--workers",
-                str(workers),
-                "--active-cache",
-                "0",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            if line.startswith("ready"):
-                break
-        else:
-            raise AssertionError(f"liveinsight up exited with {self.process.wait()}")
-        threading.Thread(
-            target=self.process.stdout.read, daemon=True
-        ).start()  # keep the pipe drained
-
-    def stop(self, sig: int = signal.SIGINT) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        try:
-            return self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
-
-
 @pytest.fixture
 def stack(dynamodb_local, local_client) -> Iterator[tuple[UpProcess, str]]:
     prefix = f"w{uuid.uuid4().hex[:8]}_"
     create_tables(local_client, prefix)
-    up = UpProcess(dynamodb_local.endpoint_url, prefix, workers=3)
+    up = UpProcess(dynamodb_local.endpoint_url, prefix, "--workers", "3", "--active-cache", "0")
     try:
         yield up, prefix
     finally:
