@@ -64,20 +64,23 @@ class Tally:
 
     def record(self, line: str) -> None:
         document = json.loads(line)
-        names = [
+        names = {
             metric["Name"]
             for directive in document["_aws"]["CloudWatchMetrics"]
             for metric in directive["Metrics"]
-        ]
+        }
+        added = {}
+        for name in names:  # all read before any is added: a bad document adds nothing
+            value = document.get(name, 0)
+            added[name] = float(sum(value) if isinstance(value, list) else value)
         with self._lock:
-            for name in names:
-                value = document.get(name, 0)
-                values = value if isinstance(value, list) else [value]
-                self._sums[name] = self._sums.get(name, 0) + sum(values)
+            for name, value in added.items():
+                self._sums[name] = self._sums.get(name, 0) + value
 
-    def sum(self, name: str) -> float:
+    def snapshot(self) -> dict[str, float]:
+        """Every sum, as of one moment."""
         with self._lock:
-            return self._sums.get(name, 0)
+            return dict(self._sums)
 
 
 def tee(*sinks: Emit) -> Emit:

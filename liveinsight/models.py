@@ -192,7 +192,10 @@ class IngestCounters(BaseModel):
     events_processed: int = Field(description="events stored (EventsProcessed)")
     events_duplicate: int = Field(description="redelivered events answered duplicate")
     events_filtered: int = Field(description="crawler events dropped")
-    requests_rejected: int = Field(description="requests answered 4xx")
+    requests_rejected: int = Field(
+        description="requests the function answered with an error: 4xx, or 503 while storage "
+        "is down (not the gateway's own 413 for a body over the limit)"
+    )
     since: int = Field(description="when counting started (epoch ms)")
 
 

@@ -134,7 +134,9 @@ class DashboardApp(App[None]):
         self.feeds: dict[str, Feed] = {view: Feed(view) for view in VIEWS}  # by worker group too
         self.live_feed, self.insights_feed, self.acquisition_feed = self.feeds.values()
         self.snapshot: Snapshot | None = None
-        self.rate_sample: tuple[int | None, int, float] | None = None
+        # per count of stored events (None: Events (24h); else the gateway's, by its since):
+        # the count and when it was read
+        self.rate_samples: dict[int | None, tuple[int, float]] = {}
         self.ingest_rate: float | None = None
         self.poll_timer: Timer | None = None
         self.shown_status: Text | None = None
@@ -261,20 +263,23 @@ class DashboardApp(App[None]):
     def show_snapshot(self, snapshot: Snapshot) -> None:
         now = self.clock()
         summary = snapshot.summary
-        # The gateway's own count of stored events when /health serves it (the views' lag
-        # does not delay it), else Events (24h). A count that restarted (another ``since``)
-        # or changed basis is a new first sample.
-        ingest = snapshot.ingest
-        basis, count = (
-            (ingest.since, ingest.events_processed) if ingest else (None, summary.events_24h)
-        )
-        if self.rate_sample is not None:
-            basis_before, count_before, at = self.rate_sample
-            if basis_before == basis and now > at:
-                # events_24h is a sliding window, so old buckets leaving it can outweigh new
-                # events; a negative ingest rate means nothing, so it floors at zero.
-                self.ingest_rate = max(0, count - count_before) / (now - at)
-        self.rate_sample = (basis, count, now)
+        # Two counts of stored events: Events (24h), which the views' lag delays, and the
+        # gateway's own count when /health serves it, which misses events written around the
+        # gateway (an in-process simulator). The rate is the larger change; a gateway count
+        # that restarted (another ``since``) is a new first sample.
+        counts: dict[int | None, int] = {None: summary.events_24h}
+        if snapshot.ingest is not None:
+            counts[snapshot.ingest.since] = snapshot.ingest.events_processed
+        rates = [
+            # events_24h is a sliding window, so old buckets leaving it can outweigh new
+            # events; a negative ingest rate means nothing, so it floors at zero.
+            max(0, count - self.rate_samples[basis][0]) / (now - self.rate_samples[basis][1])
+            for basis, count in counts.items()
+            if basis in self.rate_samples and now > self.rate_samples[basis][1]
+        ]
+        if rates:
+            self.ingest_rate = max(rates)
+        self.rate_samples = {basis: (count, now) for basis, count in counts.items()}
         self.snapshot = snapshot
 
         self.tiles["active-users"].value = humanize.count(summary.active_users)

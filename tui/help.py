@@ -34,7 +34,7 @@ LIVE_NUMBERS = (
     ("Conversion rate", "conversion events / all events in 24 h"),
     (
         "Ingest rate",
-        "events stored per second between two polls: the gateway's own count (/health ingest), or where the API serves none (AWS) the change of Events (24h)",
+        "events stored per second between two polls: the larger change of Events (24h) and of the gateway's own count (/health ingest, served by a single-process `up`)",
     ),
     ("Data age", "seconds since the last successful answer from the API"),
     (

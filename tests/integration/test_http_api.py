@@ -234,7 +234,10 @@ def test_health_serves_the_gateways_own_count_of_what_ingest_did(http) -> None:
     bot = ev("page_view", "D", "/", now, "d1")
     assert http.post("/collect", json=bot, headers=crawler).json()["filtered"] == 1
     assert http.post("/collect", json={"events": "no"}).status_code == 400
-    after = http.get("/health").json()["ingest"]
+    health = http.get("/health").json()
+    schema = {"$ref": "#/components/schemas/HealthResponse", "components": document()["components"]}
+    jsonschema.validate(health, schema, cls=jsonschema.Draft202012Validator)
+    after = health["ingest"]
     assert {name: after[name] - before[name] for name in after} == {
         "events_processed": 2,
         "events_duplicate": 1,

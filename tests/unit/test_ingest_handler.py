@@ -152,6 +152,16 @@ def test_a_tally_of_the_emf_lines_sums_each_metric_across_requests(moto_settings
     }
 
 
+def test_a_document_the_tally_cannot_read_adds_nothing_of_it() -> None:
+    tally = emf.Tally(since_ms=0)
+    directive = {"Metrics": [{"Name": "EventsProcessed"}, {"Name": "EventsDuplicate"}]}
+    document = {"_aws": {"CloudWatchMetrics": [directive]}, "EventsProcessed": [2.0]}
+    tally.record(json.dumps({**document, "EventsDuplicate": [1.0]}))
+    with pytest.raises(TypeError):
+        tally.record(json.dumps({**document, "EventsDuplicate": ["many"]}))
+    assert tally.snapshot() == {"EventsProcessed": 2.0, "EventsDuplicate": 1.0}
+
+
 def test_storage_down_is_503_with_retry_after(moto_settings) -> None:
     broken = moto_settings.with_overrides(table_prefix="missing_")
     handler = build_handler(broken, emit_metrics=lambda _: None)

@@ -73,21 +73,42 @@ async def test_ingest_rate_comes_from_the_gateways_own_count_when_health_serves_
         # the views lag: Events (24h) has not moved, the gateway stored 60 events in 10 s
         snapshot(events_24h=1000, ingest=(100, since)),
         snapshot(events_24h=1000, ingest=(160, since)),
-        # the gateway restarted: its count starts again, so no rate from this pair
-        snapshot(events_24h=1000, ingest=(5, since + 70_000)),
+        # the gateway restarted: its count starts again, so only Events (24h) gives a rate
+        snapshot(events_24h=1030, ingest=(5, since + 70_000)),
+        # events written around the gateway (an in-process simulator): Events (24h) moves
+        snapshot(events_24h=1110, ingest=(5, since + 70_000)),
     )
     app = make_app(source, clock=clock)
     async with app.run_test() as pilot:
         await settle(pilot)
         assert tile(app, "ingest-rate").value == "–"
-        clock.now += 10
-        await pilot.press("r")
+        shown = []
+        for _ in range(3):
+            clock.now += 10
+            await pilot.press("r")
+            await settle(pilot)
+            shown.append(tile(app, "ingest-rate").value)
+        assert shown == ["6.0/s", "3.0/s", "8.0/s"]
+
+
+async def test_ingest_rate_starts_from_the_gateways_count_once_health_serves_it() -> None:
+    clock = Clock()
+    source = FakeSource(
+        snapshot(events_24h=1000),  # an API whose /health serves no counts
+        snapshot(events_24h=1000, ingest=(500, NOW_MS)),
+        snapshot(events_24h=1000, ingest=(540, NOW_MS)),
+    )
+    app = make_app(source, clock=clock)
+    async with app.run_test() as pilot:
         await settle(pilot)
-        assert tile(app, "ingest-rate").value == "6.0/s"
-        clock.now += 10
-        await pilot.press("r")
-        await settle(pilot)
-        assert tile(app, "ingest-rate").value == "6.0/s"  # the last rate stands
+        shown = []
+        for _ in range(2):
+            clock.now += 10
+            await pilot.press("r")
+            await settle(pilot)
+            shown.append(tile(app, "ingest-rate").value)
+        # the count's first sample is no rate (not 500 events in 10 s); the next one is
+        assert shown == ["0.0/s", "4.0/s"]
 
 
 async def test_24h_panels_redraw_at_most_every_five_seconds_unless_a_bucket_starts() -> None:
