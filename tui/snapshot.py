@@ -154,12 +154,9 @@ def parse_snapshot(answers: Mapping[str, Any]) -> Snapshot:
 
 def views_lag(health: Any) -> ViewsLag | None:
     """``/health``'s ``views``; None when there is no answer or it has no ``views``."""
-    if health is None:
-        return None
-    views = json_object(health, "health").get("views")
+    views = _health_part(health, "views")
     if views is None:
         return None
-    views = json_object(views, "health views")
     return ViewsLag(
         events=_optional_int(views, "lag_events", "health views"),
         lag_ms=_optional_int(views, "lag_ms", "health views"),
@@ -168,16 +165,21 @@ def views_lag(health: Any) -> ViewsLag | None:
 
 def ingest_count(health: Any) -> IngestCount | None:
     """``/health``'s ``ingest``; None when there is no answer or it has none."""
-    if health is None:
-        return None
-    ingest = json_object(health, "health").get("ingest")
+    ingest = _health_part(health, "ingest")
     if ingest is None:
         return None
-    ingest = json_object(ingest, "health ingest")
     return IngestCount(
         events_processed=json_int(ingest, "events_processed", "health ingest"),
         since=json_int(ingest, "since", "health ingest"),
     )
+
+
+def _health_part(health: Any, key: str) -> Mapping[str, Any] | None:
+    """The object ``/health`` serves under ``key``; None when there is no answer or no such key."""
+    if health is None:
+        return None
+    part = json_object(health, "health").get(key)
+    return None if part is None else json_object(part, f"health {key}")
 
 
 def _optional_int(parent: Mapping[str, Any], key: str, where: str) -> int | None:
