@@ -38,11 +38,15 @@ class LiveInsightGroup(OneLineGroup):
         super().__init__(*args, **kwargs)
         self._plugins_loaded = False
 
-    def _load_plugins(self) -> None:
+    def _load_plugins(self, only: str | None = None) -> None:
+        """Add the entry points' commands (just ``only``'s when given: running one command
+        imports only its package, so ``verify`` does not load the dashboard or Locust)."""
         if self._plugins_loaded:
             return
-        self._plugins_loaded = True
+        self._plugins_loaded = only is None
         for ep in entry_points(group="liveinsight.commands"):
+            if ep.name in self.commands or (only is not None and ep.name != only):
+                continue
             try:
                 command = ep.load()
             except Exception as exc:  # a broken optional package must not break the core CLI
@@ -54,7 +58,8 @@ class LiveInsightGroup(OneLineGroup):
         return super().list_commands(ctx)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        self._load_plugins()
+        if cmd_name not in self.commands:
+            self._load_plugins(only=cmd_name)
         return super().get_command(ctx, cmd_name)
 
 

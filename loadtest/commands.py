@@ -36,7 +36,7 @@ from loadtest.harness import Plan, execute, preflight, reconcile_ledgers
 from loadtest.report import Progress, print_reconciliation, print_result, run_line
 from loadtest.runner import LocustRun
 from simulator.errors import BadArgument
-from simulator.options import crawler_share_option, one_line_errors, preset_option
+from simulator.options import batch_option, crawler_share_option, one_line_errors, preset_option
 from simulator.traffic import parse_duration
 
 DEFAULT_USERS = 20
@@ -133,13 +133,7 @@ def run_seconds(text: str) -> int:
     show_default=True,
     help="Seconds a user waits between requests: a range (0.1-0.5) or a constant (0 = flat out).",
 )
-@click.option(
-    "--batch",
-    type=click.IntRange(1, 100),
-    default=DEFAULT_BATCH,
-    show_default=True,
-    help="Most events in one batched post.",
-)
+@batch_option(DEFAULT_BATCH, "Most events in one batched post.")
 @crawler_share_option(
     DEFAULT_CRAWLER_SHARE,
     "Share of tabs that are crawler bursts (answered 'filtered', never stored).",

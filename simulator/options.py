@@ -10,6 +10,7 @@ import click
 
 from liveinsight.cli_support import ENDPOINT, F, UsageLine, apply_options
 from liveinsight.errors import LiveInsightError
+from liveinsight.events import MAX_BATCH
 from simulator.errors import BadArgument, SimulatorError
 from simulator.presets import DEFAULT_PRESET, PRESETS
 from simulator.runs import TargetChoice
@@ -22,6 +23,17 @@ def preset_option(help: str) -> Callable[[F], F]:
         "--preset",
         type=click.Choice(list(PRESETS)),
         default=DEFAULT_PRESET,
+        show_default=True,
+        help=help,
+    )
+
+
+def batch_option(default: int, help: str) -> Callable[[F], F]:
+    """``--batch``: events in one request, at most as many as one batch may hold (SPEC 4)."""
+    return click.option(
+        "--batch",
+        type=click.IntRange(1, MAX_BATCH),
+        default=default,
         show_default=True,
         help=help,
     )
@@ -70,12 +82,9 @@ def target_options(fn: F) -> F:
                 "--prefix",
                 help="Table name prefix for --in-process [default: $LIVEINSIGHT_TABLE_PREFIX].",
             ),
-            click.option(
-                "--batch",
-                type=click.IntRange(1, 100),
-                default=1,
-                show_default=True,
-                help="Events per request, at most: a tab's queue, as the SDK sends it (it also "
+            batch_option(
+                1,
+                "Events per request, at most: a tab's queue, as the SDK sends it (it also "
                 "goes when its page unloads or is hidden; see --flush).",
             ),
             click.option(

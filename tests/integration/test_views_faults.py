@@ -154,7 +154,13 @@ def test_storage_sigkilled_then_rebuild_gives_what_the_surviving_log_implies(
         if kill_at != "mid-apply":
             poller.start()
         with RunningGateway(settings) as gateway:
-            simulate(simulate_command(gateway.url, main, seed=3, visitors=30, backfill="1h"))
+            # The main run in batched posts (quicker; a batch is stored as BatchWriteItems,
+            # which wait for their commit as PutItems do); the probe below sends single events.
+            simulate(
+                simulate_command(
+                    gateway.url, main, seed=3, visitors=30, backfill="1h", extra=("--batch", "20")
+                )
+            )
             ledgers = [main]
             if kill_at == "mid-apply":
                 # The whole run is a backlog; the kill comes once its first segment is applied.

@@ -182,3 +182,35 @@ def test_pointed_at_names_one_rule_for_every_endpoint() -> None:
     )
     configured = Settings(backend="endpoint", endpoint_url="http://db:8000")
     assert pointed_at(configured, None) == configured
+
+
+def test_running_one_command_imports_only_its_own_package() -> None:
+    """A command found by name loads its entry point alone: ``verify`` (as every test and the
+    fault runs start it) does not import the dashboard or Locust, while ``--help`` lists all."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from liveinsight.cli import cli\n"
+        "try:\n"
+        "    cli.main(['verify', '--help'], prog_name='liveinsight')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in ('simulator.commands', 'tui.app', 'locust') if m in sys.modules))"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert "Recompute every dashboard number" in run.stdout
+    assert run.stdout.strip().splitlines()[-1] == "['simulator.commands']"
+
+
+def test_every_plugin_command_is_listed_after_one_was_loaded_by_name(run) -> None:
+    import click
+
+    ctx = click.Context(cli)
+    assert cli.get_command(ctx, "verify") is not None
+    assert {"simulate", "verify", "dashboard", "demo", "bench", "loadtest", "replay"} <= set(
+        cli.list_commands(ctx)
+    )
+    assert cli.get_command(ctx, "nosuch") is None
