@@ -35,7 +35,7 @@ from loadtest.config import (
 from loadtest.harness import Plan, execute, preflight, reconcile_ledgers
 from loadtest.report import Progress, print_reconciliation, print_result, run_line
 from loadtest.runner import LocustRun
-from simulator.errors import BadArgument
+from simulator.errors import DRIFT_EXIT, BadArgument
 from simulator.options import batch_option, crawler_share_option, one_line_errors, preset_option
 from simulator.traffic import parse_duration
 
@@ -185,8 +185,9 @@ def loadtest(
     reconciliation.json) go to --report.
 
     The query-API check assumes nothing else writes to the stack during the run. Exit 0 when
-    failures are within --max-failure-rate and nothing drifts; 1 otherwise or on an error;
-    2 for an unusable option; 130 when interrupted (Ctrl-C still reports and reconciles).
+    failures are within --max-failure-rate and nothing drifts; 3 when the reconciliation finds
+    drift (as verify); 1 for too many failures or an error; 2 for an unusable option; 130 when
+    interrupted (Ctrl-C still reports and reconciles).
 
     \b
     Examples:
@@ -242,6 +243,8 @@ def loadtest(
     print_result(console, result)
     if result.outcome.interrupted:
         sys.exit(130)
+    if not result.reconciliation.ok:
+        sys.exit(DRIFT_EXIT)
     if not result.ok:
         sys.exit(1)
 
@@ -252,7 +255,7 @@ def _reconcile_only(directory: Path, storage: Settings) -> None:
     console.print(f"ledgers   {directory}/ against {storage.endpoint_url or 'AWS'}")
     print_reconciliation(console, result, "DynamoDB Events by event_id")
     if not result.ok:
-        sys.exit(1)
+        sys.exit(DRIFT_EXIT)
 
 
 def _console() -> Console:

@@ -27,7 +27,7 @@ from liveinsight.cli_support import (
 )
 from liveinsight.humanize import iso_time
 from liveinsight.settings import Settings
-from simulator.errors import BadArgument
+from simulator.errors import DRIFT_EXIT, BadArgument
 from simulator.explain import behind, most_specific, since
 from simulator.kpis import KpiCollector
 from simulator.ledger import ledger_start, read_jsonl, read_ledger, stored_events
@@ -60,7 +60,6 @@ from simulator.visitors import SimEvent, page_hides
 
 DEFAULT_LEDGER = "liveinsight-ledger.jsonl"
 DEFAULT_REPLAY_LEDGER = "liveinsight-replay-ledger.jsonl"
-DRIFT_EXIT = 3  # verify found drift (2: usage error, 1: could not check)
 
 
 def _run(

@@ -10,6 +10,8 @@ SimulatorError
 
 from __future__ import annotations
 
+DRIFT_EXIT = 3  # verify or a load test's reconciliation found drift (2: usage, 1: could not check)
+
 
 class SimulatorError(Exception):
     def __init__(self, message: str) -> None:

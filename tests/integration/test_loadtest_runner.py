@@ -52,6 +52,20 @@ def test_a_short_run_has_no_failures_reconciles_and_leaves_its_reports(
     assert again.exit_code == 0, again.output
     assert "reconciliation OK" in again.output
 
+    # A ledger that claims one acknowledged event storage never saw is drift: exit 3, as verify.
+    doctored = tmp_path / "doctored"
+    doctored.mkdir()
+    ledger = next(report.glob("ledger-*.jsonl"))
+    rows = [json.loads(line) for line in ledger.read_text().splitlines() if line.strip()]
+    accepted = next(r for r in rows if r.get("status") == "accepted")
+    ghost = {**accepted, "event_id": f"ghost-{uuid.uuid4()}"}
+    (doctored / ledger.name).write_text(
+        "".join(json.dumps(r) + "\n" for r in [*rows, ghost]), encoding="utf-8"
+    )
+    drift = CliRunner().invoke(loadtest, ["--reconcile-only", str(doctored), *storage])
+    assert drift.exit_code == 3, drift.output
+    assert "reconciliation OK" not in drift.output and "Traceback" not in drift.output
+
 
 def test_the_http_benchmark_loads_a_real_stack_without_failures(
     local_settings: Settings, tmp_path: Path
