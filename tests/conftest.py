@@ -129,7 +129,7 @@ class _TableCopiedOncePerTransaction:
         from moto.dynamodb import models
 
         original = models.DynamoDBBackend.transact_write_items
-        models.copy = self  # the name moto's module calls copy.deepcopy through
+        models.copy = self  # type: ignore[assignment]  # the name moto calls copy.deepcopy through
 
         def transact_write_items(backend: Any, transact_items: Any) -> Any:
             self.local.tables = {}
@@ -138,7 +138,7 @@ class _TableCopiedOncePerTransaction:
             finally:
                 self.local.tables = None
 
-        models.DynamoDBBackend.transact_write_items = transact_write_items
+        models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign,assignment]
 
 
 _TableCopiedOncePerTransaction().install()

@@ -42,11 +42,15 @@ AGENTS = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
 )
-CAMPAIGNS = ({}, {"utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "spring"})
+CAMPAIGNS: tuple[dict[str, str], ...] = (
+    {},
+    {"utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "spring"},
+)
 
 
 def scan(client: Any, table: str) -> list[dict[str, Any]]:
-    out, kwargs = [], {"TableName": table, "ConsistentRead": True}
+    out: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
     while True:
         page = client.scan(**kwargs)
         out.extend(items.from_item(i) for i in page["Items"])
@@ -118,7 +122,7 @@ class LogMachine(RuleBasedStateMachine):
             referrer=ref,
             user_agent=agent,
             ip_address="203.0.113.0",
-            properties=dict(CAMPAIGNS[self.counter % len(CAMPAIGNS)]) or None,
+            properties=dict(CAMPAIGNS[self.counter % len(CAMPAIGNS)]),
         )
 
     def _ingest(self, batch: list[Event]) -> None:

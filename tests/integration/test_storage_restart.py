@@ -217,10 +217,10 @@ def test_storage_killed_and_restarted_mid_run_loses_and_doubles_nothing(tmp_path
                 )
                 assert run.poll() is None, "the run ended before the fault could be injected"
 
-                os.kill(
-                    storage.pid, signal.SIGTERM
-                )  # stopped abruptly (see docs/reliability.md on SIGKILL)
-                storage.process.wait(timeout=10)
+                java = storage.process
+                assert java is not None
+                os.kill(java.pid, signal.SIGTERM)  # stopped abruptly (docs/reliability.md: SIGKILL)
+                java.wait(timeout=10)
                 storage.stop()
 
                 started = time.monotonic()

@@ -186,8 +186,10 @@ def test_storage_sigkilled_then_rebuild_gives_what_the_surviving_log_implies(
                     )
                 )
                 ledgers.append(probe)
-            os.kill(storage.pid, signal.SIGKILL)  # at once: no quiet time before the kill
-            storage.process.wait(timeout=10)
+            java = storage.process
+            assert java is not None
+            os.kill(java.pid, signal.SIGKILL)  # at once: no quiet time before the kill
+            java.wait(timeout=10)
             poller.stop()  # nothing may write before the state after the kill is read
             storage.stop()
             storage = DynamoDBLocal(port=port, db_path=db_path).start()

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -39,7 +40,8 @@ def stack(dynamodb_local, local_client) -> Iterator[tuple[UpProcess, str]]:
 
 
 def scan(client, table: str) -> list[dict]:
-    out, kwargs = [], {"TableName": table, "ConsistentRead": True}
+    out: list[dict] = []
+    kwargs: dict = {"TableName": table, "ConsistentRead": True}
     while True:
         page = client.scan(**kwargs)
         out.extend(from_item(i) for i in page["Items"])
@@ -55,7 +57,7 @@ def test_three_workers_many_sessions_and_overlapping_redeliveries_count_exactly(
     now = int(time.time() * 1000)
     rng = random.Random(5)
     sessions = [f"conc{i}" for i in range(12)]
-    events = [
+    events: list[dict[str, Any]] = [
         {
             "event_type": rng.choice(["page_view", "click", "heartbeat"]),
             "user_id": f"u-{sid}",

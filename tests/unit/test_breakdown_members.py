@@ -78,7 +78,7 @@ def test_a_visit_leaving_a_set_as_another_joins_it_is_written_in_two_transaction
     assert views.apply("shard-1", log_records(first, NOW)).transactions == 1
     assert views.apply("shard-1", log_records(later, NOW)).transactions == transactions
 
-    hits = [(r.client_session_id, r.hit) for r in log_records(first + later)]
+    hits = [(r.client_session_id, r.hit) for r in log_records(first + later) if r.hit]
     visits = [v for history in recompute.replay(hits, 30 * 60_000).values() for v in history]
     service = QueryService(DynamoRollupSource(client, shards=1))
     for by in ("source", "entry_page", "device"):

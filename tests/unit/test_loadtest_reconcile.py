@@ -159,7 +159,8 @@ class FakeDynamo:
     """BatchGetItem over a dict; leaves some keys unprocessed the first time it is asked."""
 
     def __init__(self, items: dict[str, dict[str, Any]], table: str = "t_Events") -> None:
-        self.items, self.table, self.calls = items, table, []
+        self.items, self.table = items, table
+        self.calls: list[int] = []
 
     def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
         ((table, request),) = RequestItems.items()

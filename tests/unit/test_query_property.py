@@ -69,7 +69,7 @@ def streams(draw: st.DrawFn) -> list[list[Event]]:
             else {},
         )
         made.append(event)
-        if requests and draw(st.booleans()):
+        if len(requests) > 0 and draw(st.booleans()):
             requests[-1].append(event)
         else:
             requests.append([event])

@@ -183,7 +183,7 @@ def test_windows_the_server_would_refuse_are_caught_before_sending() -> None:
 @pytest.mark.parametrize("field", ["crawler_share", "returning_share", "idle_return_share"])
 def test_shares_must_be_fractions(field: str) -> None:
     with pytest.raises(BadArgument, match="between 0 and 1"):
-        simulation(**{field: 1.5})
+        simulation(**{field: 1.5})  # type: ignore[arg-type]
 
 
 # ---- batching ------------------------------------------------------------------------------------
@@ -196,10 +196,10 @@ def test_batches_hold_one_tab_keep_its_order_and_respect_the_size() -> None:
     assert all(1 <= len(b.events) <= 10 and b.batched for b in grouped)
     assert all(len({e.session_id for e in b.events}) == 1 for b in grouped)
     assert [b.send_ms for b in grouped] == sorted(b.send_ms for b in grouped)
-    per_tab_sent = defaultdict(list)
+    per_tab_sent: defaultdict[str, list[str]] = defaultdict(list)
     for batch in grouped:
         per_tab_sent[batch.session_id].extend(e.event_id for e in batch.events)
-    per_tab_made = defaultdict(list)
+    per_tab_made: defaultdict[str, list[str]] = defaultdict(list)
     for event in stream:
         per_tab_made[event.session_id].append(event.event_id)
     assert per_tab_sent == per_tab_made
@@ -245,8 +245,8 @@ def test_without_a_time_cap_a_queue_goes_when_full_or_when_its_page_is_hidden() 
 def test_every_simulated_request_is_full_or_ends_at_an_unload_a_hide_or_the_end() -> None:
     stream = list(events(simulation(seed=8, visitors=150)))
     grouped = list(batches(stream, 20))
-    following = {}  # event_id -> the next event of its tab
-    last_of_tab = {}
+    following: dict[str, SimEvent] = {}  # event_id -> the next event of its tab
+    last_of_tab: dict[str, SimEvent] = {}
     for event in stream:
         if event.session_id in last_of_tab:
             following[last_of_tab[event.session_id].event_id] = event

@@ -7,6 +7,7 @@ import math
 import random
 import threading
 from collections import defaultdict
+from collections.abc import Iterator
 
 import pytest
 
@@ -277,8 +278,13 @@ def test_a_paced_run_waits_for_simulated_time_on_the_wall_clock() -> None:
 
     stats = RunStats()
     window = Window(START, HOUR_MS, 60.0)  # one simulated hour per wall minute
-    recorded = (sent_at.append((wall[0], b.send_ms)) or b for b in batches(stream, 1))
-    run(recorded, window, stats, None, clock=lambda: wall[0], sleep=sleep)
+
+    def recorded() -> Iterator[Batch]:
+        for b in batches(stream, 1):
+            sent_at.append((wall[0], b.send_ms))
+            yield b
+
+    run(recorded(), window, stats, None, clock=lambda: wall[0], sleep=sleep)
     assert stats.generated == len(stream)
     # each batch is handed over no earlier than (sim offset / 60): the previous one's due time
     dues = [(ms - START) / 60 / 1000 for _, ms in sent_at]

@@ -277,7 +277,7 @@ def test_a_ledger_without_properties_still_verifies_everything_but_click_targets
 def test_a_bucket_edge_during_the_fetch_makes_verify_fetch_again() -> None:
     edge = NOW - NOW % BUCKET_MS + BUCKET_MS  # the next 5-minute boundary
     clock_readings = iter([edge - 5, edge + 5, edge + 10, edge + 20])
-    fetches = []
+    fetches: list[int] = []
 
     def fetch() -> dict[str, Any]:
         now = edge - 1 if not fetches else edge + 15  # the API's own clock during each fetch
@@ -293,7 +293,9 @@ def test_stale_active_sessions_behind_a_cache_get_a_note() -> None:
     stale = {area: body for area, body in dashboard(EVENTS[:2], NOW).items()}
 
     def fetch() -> dict[str, Any]:
-        out = {area: (body, {}) for area, body in dashboard(EVENTS, NOW).items()}
+        out: dict[str, tuple[Any, dict[str, str]]] = {
+            area: (body, {}) for area, body in dashboard(EVENTS, NOW).items()
+        }
         out["active"] = (stale["active"], {"cache-control": "public, max-age=25"})
         return out
 

@@ -6,6 +6,7 @@ import json
 import random
 import re
 from collections import defaultdict
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -27,7 +28,7 @@ EVENT_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 
 
 def backfill(
-    seed: int = 1, visitors: int = 300, hours: float = 3, preset: str = "ecommerce", **kw: object
+    seed: int = 1, visitors: int = 300, hours: float = 3, preset: str = "ecommerce", **kw: Any
 ) -> list:
     window, count, rate = plan_window(
         START, backfill_ms=int(hours * HOUR_MS), visitors=visitors, start_ms=START

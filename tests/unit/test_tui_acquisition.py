@@ -33,6 +33,7 @@ from tui.app import DashboardApp
 from tui.client import ApiUnavailable
 from tui.help import HelpScreen
 from tui.snapshot import UnexpectedAnswer
+from tui.widgets import KpiTile
 
 HOSTILE = "[bold red]pwn[/]"
 CLEAR_SCREEN = "/\x1b[2J\x1b[31mred"
@@ -69,7 +70,7 @@ def header(app: DashboardApp, key: str) -> tuple[int, int]:
 
 
 def kpis(app: DashboardApp) -> dict[str, str]:
-    return {t.label: t.value for t in app.query("#acq-kpis KpiTile").results()}
+    return {t.label: t.value for t in app.query("#acq-kpis KpiTile").results(KpiTile)}
 
 
 async def on_acquisition(pilot: Pilot[Any]) -> None:
