@@ -72,7 +72,8 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
 
 
 def query(*args: str, columns: int | None = None) -> str:
-    env = {"COLUMNS": str(columns)} if columns else {}
+    # No width: piped output, COLUMNS unset whatever the environment holds (None removes it).
+    env = {"COLUMNS": str(columns) if columns else None}
     result = CliRunner(env=env).invoke(cli, ["query", *args], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return result.output
