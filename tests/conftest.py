@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -129,7 +130,8 @@ class _TableCopiedOncePerTransaction:
         from moto.dynamodb import models
 
         original = models.DynamoDBBackend.transact_write_items
-        models.copy = self  # type: ignore[assignment]  # the name moto calls copy.deepcopy through
+        # For the whole session: the name moto's module calls copy.deepcopy through.
+        mock.patch.object(models, "copy", self).start()
 
         def transact_write_items(backend: Any, transact_items: Any) -> Any:
             self.local.tables = {}
@@ -138,7 +140,9 @@ class _TableCopiedOncePerTransaction:
             finally:
                 self.local.tables = None
 
-        models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign,assignment]
+        mock.patch.object(
+            models.DynamoDBBackend, "transact_write_items", transact_write_items
+        ).start()
 
 
 _TableCopiedOncePerTransaction().install()

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from liveinsight.settings import Settings
 from loadtest.commands import loadtest
+from loadtest.harness import read_ledgers
 from loadtest.http_bench import StackProcess, batched_load, single_event_load
 
 
@@ -55,11 +56,10 @@ def test_a_short_run_has_no_failures_reconciles_and_leaves_its_reports(
     # A ledger that claims one acknowledged event storage never saw is drift: exit 3, as verify.
     doctored = tmp_path / "doctored"
     doctored.mkdir()
-    ledger = next(report.glob("ledger-*.jsonl"))
-    rows = [json.loads(line) for line in ledger.read_text().splitlines() if line.strip()]
-    accepted = next(r for r in rows if r.get("status") == "accepted")
+    rows = read_ledgers(report)
+    accepted = next(r for r in rows if r["status"] == "accepted")
     ghost = {**accepted, "event_id": f"ghost-{uuid.uuid4()}"}
-    (doctored / ledger.name).write_text(
+    (doctored / "ledger-doctored.jsonl").write_text(
         "".join(json.dumps(r) + "\n" for r in [*rows, ghost]), encoding="utf-8"
     )
     drift = CliRunner().invoke(loadtest, ["--reconcile-only", str(doctored), *storage])

@@ -48,6 +48,14 @@ def held_ids(rows: list[dict]) -> set[str]:
     return {r["event_id"] for r in rows if r["status"] in ("accepted", "duplicate")}
 
 
+def signal_storage(storage: DynamoDBLocal, signum: int) -> None:
+    """Send ``signum`` to DynamoDB Local's java process and reap it (no ``stop()``: no grace)."""
+    java = storage.process
+    assert java is not None, "DynamoDB Local is not running"
+    os.kill(java.pid, signum)
+    java.wait(timeout=10)
+
+
 def wait_until(predicate, timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while not predicate():
@@ -217,10 +225,8 @@ def test_storage_killed_and_restarted_mid_run_loses_and_doubles_nothing(tmp_path
                 )
                 assert run.poll() is None, "the run ended before the fault could be injected"
 
-                java = storage.process
-                assert java is not None
-                os.kill(java.pid, signal.SIGTERM)  # stopped abruptly (docs/reliability.md: SIGKILL)
-                java.wait(timeout=10)
+                # stopped abruptly (docs/reliability.md: SIGKILL is test_views_faults.py's)
+                signal_storage(storage, signal.SIGTERM)
                 storage.stop()
 
                 started = time.monotonic()

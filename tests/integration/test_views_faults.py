@@ -10,7 +10,6 @@ checkpoints and lag read from the stream), never for a fixed time.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 from pathlib import Path
@@ -29,6 +28,7 @@ from tests.integration.test_storage_restart import (
     lag_of,
     ledger_lines,
     run_verify,
+    signal_storage,
     simulate_command,
     storage_with_tables,
     stored_event_ids,
@@ -186,10 +186,7 @@ def test_storage_sigkilled_then_rebuild_gives_what_the_surviving_log_implies(
                     )
                 )
                 ledgers.append(probe)
-            java = storage.process
-            assert java is not None
-            os.kill(java.pid, signal.SIGKILL)  # at once: no quiet time before the kill
-            java.wait(timeout=10)
+            signal_storage(storage, signal.SIGKILL)  # at once: no quiet time before the kill
             poller.stop()  # nothing may write before the state after the kill is read
             storage.stop()
             storage = DynamoDBLocal(port=port, db_path=db_path).start()

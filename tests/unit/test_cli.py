@@ -205,7 +205,7 @@ def test_running_one_command_imports_only_its_own_package() -> None:
     assert run.stdout.strip().splitlines()[-1] == "['simulator.commands']"
 
 
-def test_every_plugin_command_is_listed_after_one_was_loaded_by_name(run) -> None:
+def test_every_plugin_command_is_listed_after_one_was_loaded_by_name() -> None:
     import click
 
     ctx = click.Context(cli)

@@ -3,6 +3,7 @@ same query computed naively from the list of accepted events (liveinsight.recomp
 
 from __future__ import annotations
 
+import math
 import uuid
 
 import pytest
@@ -123,7 +124,7 @@ def test_every_query_equals_the_naive_recomputation(
                 )
     # The stream in order, cut into a few batches as a poller delivers it (each batch its own
     # apply, so later batches add to views the earlier ones wrote).
-    size = -(-len(records) // stream_batches) or 1
+    size = max(1, math.ceil(len(records) / stream_batches))
     for start in range(0, len(records), size):
         views.apply("shard-1", records[start : start + size])
     service = QueryService(DynamoRollupSource(client, prefix=prefix, shards=shards))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 from collections import defaultdict
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -182,8 +183,9 @@ def test_windows_the_server_would_refuse_are_caught_before_sending() -> None:
 
 @pytest.mark.parametrize("field", ["crawler_share", "returning_share", "idle_return_share"])
 def test_shares_must_be_fractions(field: str) -> None:
+    shares: dict[str, Any] = {field: 1.5}
     with pytest.raises(BadArgument, match="between 0 and 1"):
-        simulation(**{field: 1.5})  # type: ignore[arg-type]
+        simulation(**shares)
 
 
 # ---- batching ------------------------------------------------------------------------------------
