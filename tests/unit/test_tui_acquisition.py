@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import ContentSwitcher
 from tui_fakes import (
+    CLEAR_SCREEN,
+    HOSTILE,
     URL,
     Clock,
     FakeSource,
@@ -24,6 +25,7 @@ from tui_fakes import (
     settle,
     snapshot,
     tile,
+    view,
     wait_until,
 )
 
@@ -34,13 +36,6 @@ from tui.client import ApiUnavailable
 from tui.help import HelpScreen
 from tui.snapshot import UnexpectedAnswer
 from tui.widgets import KpiTile
-
-HOSTILE = "[bold red]pwn[/]"
-CLEAR_SCREEN = "/\x1b[2J\x1b[31mred"
-
-
-def view(app: DashboardApp) -> str | None:
-    return app.query_one("#views", ContentSwitcher).current
 
 
 def table(app: DashboardApp) -> BreakdownTable:

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import ContentSwitcher
 from tui_fakes import (
+    CLEAR_SCREEN,
+    HOSTILE,
     URL,
     Clock,
     FakeSource,
@@ -22,6 +23,7 @@ from tui_fakes import (
     settle,
     snapshot,
     tile,
+    view,
     wait_until,
 )
 
@@ -30,13 +32,6 @@ from tui.client import ApiUnavailable
 from tui.insights import DEFAULT_FUNNEL, check_funnel, funnel_path, parse_insights
 from tui.snapshot import UnexpectedAnswer
 from tui.widgets import BarTable
-
-HOSTILE = "[bold red]pwn[/]"
-CLEAR_SCREEN = "/\x1b[2J\x1b[31mred"
-
-
-def view(app: DashboardApp) -> str | None:
-    return app.query_one("#views", ContentSwitcher).current
 
 
 def tick_by_hand(app: DashboardApp) -> None:

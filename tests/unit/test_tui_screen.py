@@ -7,7 +7,16 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from tui_fakes import FakeSource, make_app, screen_text, session, settle, snapshot
+from tui_fakes import (
+    CLEAR_SCREEN,
+    HOSTILE,
+    FakeSource,
+    make_app,
+    screen_text,
+    session,
+    settle,
+    snapshot,
+)
 
 from tui.app import DashboardApp
 from tui.client import ApiUnavailable
@@ -16,9 +25,6 @@ from tui.snapshot import Snapshot
 from tui.widgets import BarList
 
 # ---- untrusted strings --------------------------------------------------------------------
-
-HOSTILE = "[bold red]pwn[/]"
-CLEAR_SCREEN = "/\x1b[2J\x1b[31mred"
 
 
 async def test_markup_and_escape_sequences_in_api_strings_are_shown_literally() -> None:

@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from rich.console import Console
 from textual.pilot import Pilot
+from textual.widgets import ContentSwitcher
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from tui.acquisition import Breakdown, parse_breakdown
@@ -25,6 +26,10 @@ from tui.widgets import KpiTile
 URL = "http://api.test:8080"
 NOW_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 BUCKET_MS = 300_000
+
+# Untrusted strings an API answer may carry: Rich markup, and terminal escape sequences.
+HOSTILE = "[bold red]pwn[/]"
+CLEAR_SCREEN = "/\x1b[2J\x1b[31mred"
 
 T = TypeVar("T")
 
@@ -370,6 +375,11 @@ async def wait_until(
         assert loop.time() < deadline, "condition not met in time"
         await pilot.pause(0.02)
     await pilot.pause()
+
+
+def view(app: DashboardApp) -> str | None:
+    """The id of the screen on view (dashboard, insights, acquisition)."""
+    return app.query_one("#views", ContentSwitcher).current
 
 
 def tile(app: DashboardApp, tile_id: str) -> KpiTile:
