@@ -52,7 +52,12 @@ def records_of(event: dict[str, Any]) -> list[LogRecord]:
     for record in DynamoDBStreamEvent(event).records:
         sequence_number = str(record.dynamodb.sequence_number if record.dynamodb else "")
         image = record.raw_event.get("dynamodb", {}).get("NewImage")
-        if record.event_name and record.event_name.name == "INSERT" and image:
+        if (
+            record.event_name
+            and record.event_name.name == "INSERT"
+            and image
+            and "event_type" in image  # the stream primer (tables.prime_stream) is no event
+        ):
             values = items.from_item(image)
             sid, hit = hit_of(values)
             out.append(

@@ -33,7 +33,7 @@ from liveinsight.runtime import DynamoDBLocal, free_port
 from liveinsight.settings import Settings
 from loadtest import e2e_bench, http_bench
 from loadtest.bench_report import Feedback, lines, misses
-from loadtest.bench_run import Bench
+from loadtest.bench_run import READ_PREFIX, WRITE_PREFIXES, Bench
 
 PARTS = ("http", "e2e", "capacity", "query", "tui", "simulator")
 
@@ -245,6 +245,7 @@ def run_all(
 
         with DynamoDBLocal(port=db_port or free_port()) as runtime:
             run = on_fresh_emulator(runtime)
+            run.prepare(WRITE_PREFIXES)
             run.warm_up()
             run.raw(seconds)
             if "http" not in skip:
@@ -257,6 +258,7 @@ def run_all(
         if "query" not in skip:
             with DynamoDBLocal(port=db_port or free_port()) as runtime:
                 reads = on_fresh_emulator(runtime)
+                reads.prepare((READ_PREFIX,))
                 reads.part("reads", lambda: reads.reads(large, workers, with_tui="tui" not in skip))
         if "simulator" not in skip:
             run.part("simulator", lambda: run.simulator(min(seconds, 5.0)))

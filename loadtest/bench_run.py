@@ -9,18 +9,29 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from liveinsight.aws import dynamodb_client
 from liveinsight.settings import Settings
-from liveinsight.tables import create_tables
+from liveinsight.tables import create_tables, prime_stream
 from loadtest import e2e_bench, http_bench, storage_bench
 from loadtest.bench_report import Feedback
 from loadtest.bench_sessions import stored_history
 
 BATCHED_APPEND = 50  # events per append for the batched write cost
+CAPACITY_MODES = (("single", 1), ("batched", BATCHED_APPEND))
+# Every prefix the write parts use on their shared emulator, prepared together (``prepare``).
+WRITE_PREFIXES = (
+    "warmlog_",
+    "warm_",
+    "raw_",
+    "http_",
+    "e2e_",
+    *(f"cap{per_append}_" for _, per_append in CAPACITY_MODES),
+)
+READ_PREFIX = "query_"
 WARM_ROUNDS = 10
 WARM_ROUND_S = 2.0
 
@@ -48,8 +59,16 @@ class Bench:
         self.results: dict[str, Any] = results if results is not None else {}
         self.measured: dict[str, str] = measured if measured is not None else {}
 
+    def prepare(self, prefixes: Sequence[str]) -> None:
+        """Create the tables of every part on this emulator now, each Events stream primed at
+        once (``tables.prime_stream``): a stream whose first record came after the earlier
+        parts' records would make every write of its part walk past them."""
+        for prefix in prefixes:
+            create_tables(self.client, prefix)
+            prime_stream(self.client, prefix)
+
     def prefixed(self, prefix: str) -> Settings:
-        create_tables(self.client, prefix)
+        create_tables(self.client, prefix)  # already there when prepared
         return self.settings.with_overrides(table_prefix=prefix)
 
     def part(self, name: str, measure: Callable[[], None]) -> None:
@@ -212,7 +231,7 @@ class Bench:
 
     def capacity(self, count: int) -> None:
         traffic = storage_bench.simulator_traffic(count, storage_bench.now_ms())
-        for mode, per_append in (("single", 1), ("batched", BATCHED_APPEND)):
+        for mode, per_append in CAPACITY_MODES:
             settings = self.settings.with_overrides(table_prefix=f"cap{per_append}_")
             with self.feedback.bar(
                 f"write cost, {mode}: {count:,} ecommerce simulator events, {per_append} per "
@@ -249,7 +268,7 @@ class Bench:
     # ---- 5. reads ------------------------------------------------------------------------------
 
     def reads(self, large: int, workers: int, *, with_tui: bool) -> None:
-        settings = self.prefixed("query_")
+        settings = self.prefixed(READ_PREFIX)
         rng = random.Random(7)
         small = large // 10
         for size, key, count in (("small", "10k", small), ("large", "100k", large - small)):
