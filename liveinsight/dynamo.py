@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 MAX_TRANSACTION_ACTIONS = 100
 BATCH_GET_KEYS = 100
+BATCH_WRITE_ITEMS = 25
 CANCELLED = ("TransactionCanceledException", "TransactionConflictException")
 _reads = threading.local()
 
@@ -138,8 +139,8 @@ class Dynamo:
 
     def batch_write(self, table: str, requests: list[dict[str, Any]]) -> None:
         """``BatchWriteItem`` in chunks of 25, unprocessed items retried with backoff."""
-        for start in range(0, len(requests), 25):
-            pending: dict[str, Any] = {table: requests[start : start + 25]}
+        for start in range(0, len(requests), BATCH_WRITE_ITEMS):
+            pending: dict[str, Any] = {table: requests[start : start + BATCH_WRITE_ITEMS]}
             for attempt in range(20):
                 response = self.call("batch_write_item", RequestItems=pending)
                 pending = response.get("UnprocessedItems") or {}

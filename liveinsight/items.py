@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from decimal import Decimal
 from typing import Any
 
@@ -66,6 +67,11 @@ def event_item(event: Event, received_ms: int) -> dict[str, Any]:
     if event.properties:
         values["properties"] = event.properties
     return to_item(values)
+
+
+def start_shard(client_session_id: str, shards: int) -> int:
+    """The write shard of a client session's visits in the funnel index (a stable hash)."""
+    return zlib.crc32(client_session_id.encode()) % shards
 
 
 def start_hour(start_time: int, shard: int) -> str:

@@ -1,48 +1,72 @@
-"""Write plans, pure: (visit state read, new events) -> the DynamoDB writes of the views.
+"""Write plans, pure: (visit states read, a stream batch's events) -> the writes of the views.
 
-No boto3, no clock: the views (``views.py``) read the state, call ``plan_session`` for every
-client session of a stretch of stream records, pack the plans with ``Segment`` into one
-transaction each, and write them. Each visit write is conditioned on the version read (S8);
-the base item ``S`` names the current visit ``S.k``; items read but not rewritten get a
-condition check, so a stale read can never commit. ActiveSessions items are not part of the
-transaction (see ``views.Views.apply``).
+No boto3, no clock: the views (``views.py``) read the state of every client session in a
+batch, call ``plan_batch`` and write what it returns. A batch's plan holds, per client
+session, its Sessions items (the visits it touched, the base item ``S`` that names the current
+visit ``S.k``) and ActiveSessions items, and for the whole batch the rollup deltas, coalesced:
+one change per rollup item, however many events and visits touch it.
+
+Every Sessions item carries the stream shard that wrote it (``writer``) and the sequence
+number of that batch (``through``): a session whose items already carry this batch's tags was
+written by an earlier try of the same batch, and is left out (``SessionState.written``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from liveinsight import items, rollups
-from liveinsight.sessions import Hit, Placement, Visit, place
+from liveinsight.sessions import Hit, Visit, place
+
+WRITER, THROUGH = "writer", "through"
 
 
 @dataclass(frozen=True)
-class Tables:
-    sessions: str
-    active: str
-    rollups: str
+class Tag:
+    """Which batch wrote an item: the stream shard and the batch's last sequence number."""
+
+    writer: str
+    through: str
+
+    def of(self, values: Mapping[str, Any] | None) -> bool:
+        """Whether an item (plain values as read) was written by this batch."""
+        if not values:
+            return False
+        return str(values.get(WRITER)) == self.writer and str(values.get(THROUGH)) == self.through
 
 
 @dataclass
 class SessionState:
-    """What was read of one client session: its current visit (None for a new session)."""
+    """What was read of one client session. ``current`` is its current visit (None for a new
+    session); ``base`` the visit ``S`` when it is not the current one (it names the current)."""
 
     client_session_id: str
     current: Visit | None
+    base: Visit | None = None
+    written: bool = False  # this batch's writes of the session are stored already
 
 
 @dataclass
 class SessionPlan:
-    """The writes for some events of one client session, and the state after them."""
+    """The writes of one client session for a batch. ``visits`` go together (one write when
+    there is one item, one transaction when a split touched several)."""
 
     client_session_id: str
-    hits: list[Hit]
-    placement: Placement
-    actions: list[dict[str, Any]]
+    visits: list[dict[str, Any]]  # Sessions items (low-level), the base item last
+    active: list[dict[str, Any]]  # ActiveSessions items
     deltas: rollups.Deltas
-    after: Visit  # the current visit once written (its version included)
-    active: list[dict[str, Any]] = field(default_factory=list)  # ActiveSessions items
+
+
+@dataclass
+class BatchPlan:
+    sessions: list[SessionPlan] = field(default_factory=list)
+    deltas: rollups.Deltas = field(default_factory=rollups.new_deltas)
+
+    @property
+    def visit_items(self) -> int:
+        return sum(len(p.visits) for p in self.sessions)
 
 
 def plan_session(
@@ -52,7 +76,7 @@ def plan_session(
     now_ms: int,
     timeout_s: int,
     shards: int,
-    names: Tables,
+    tag: Tag,
 ) -> SessionPlan:
     """Apply S1-S6 to ``hits`` (new, distinct, in stream order) on top of ``state``."""
     sid = state.client_session_id
@@ -60,153 +84,56 @@ def plan_session(
     current = state.current
     placement = place(sid, current, hits, timeout_ms)
     new_current = placement.current_index
-    shard = rollups.shard_of(sid, shards)
-    actions: list[dict[str, Any]] = []
-    active_items: list[dict[str, Any]] = []
+    shard = items.start_shard(sid, shards)
+
+    def item(visit: Visit) -> dict[str, Any]:
+        values = items.visit_values(visit, now_ms=now_ms, timeout_ms=timeout_ms, shard=shard)
+        values.update({WRITER: tag.writer, THROUGH: tag.through})
+        if visit.index == 0:
+            values["current_visit"] = new_current
+        return items.to_item(values)
+
+    visits: list[dict[str, Any]] = []
+    active: list[dict[str, Any]] = []
     changes: list[tuple[Visit | None, Visit]] = []
-    after: Visit | None = None
-    for index, visit in placement.visits.items():
+    for index in sorted(placement.visits, reverse=True):  # the base item (index 0) last
+        visit = placement.visits[index]
         old = current if current is not None and index == current.index else None
         stored = replace(visit, version=(old.version + 1) if old else 0)
-        if index == new_current:
-            after = stored
         changes.append((old, visit))
-        values = items.visit_values(stored, now_ms=now_ms, timeout_ms=timeout_ms, shard=shard)
-        if index == 0:
-            values["current_visit"] = new_current
-        put: dict[str, Any] = {"TableName": names.sessions, "Item": items.to_item(values)}
-        if old is not None:
-            put["ConditionExpression"] = "version = :v"
-            put["ExpressionAttributeValues"] = {":v": {"N": str(old.version)}}
-        else:
-            put["ConditionExpression"] = "attribute_not_exists(session_id)"
-        actions.append({"Put": put})
-        active = items.active_values(visit, timeout_s=timeout_s)
-        if active["expires_at"] * 1000 >= now_ms:
-            active_items.append(items.to_item(active))
-    actions.extend(_guards(state, placement, new_current, names.sessions))
-    assert after is not None  # the current visit is always among those touched
-    deltas = rollups.deltas_for(hits, changes, sid, shards)
-    return SessionPlan(sid, hits, placement, actions, deltas, after, active_items)
+        visits.append(item(stored))
+        values = items.active_values(visit, timeout_s=timeout_s)
+        if values["expires_at"] * 1000 >= now_ms:
+            active.append(items.to_item(values))
+    if current is not None and new_current != current.index and 0 not in placement.visits:
+        # A split: the base item moves on to name the new current visit.
+        base = current if current.index == 0 else state.base
+        if base is None:
+            raise ValueError(f"the base visit of {sid} was not read")
+        visits.append(item(base))
+    return SessionPlan(sid, visits, active, rollups.deltas_for(hits, changes))
 
 
-def _guards(
-    state: SessionState, placement: Placement, new_current: int, sessions_table: str
-) -> list[dict[str, Any]]:
-    """Conditions on items read but not rewritten, so a stale read cannot commit.
-
-    The current visit must still have the version read; the base item must still name the
-    same current visit (and move it forward on a split).
-    """
-    current = state.current
-    sid = state.client_session_id
-    if current is None or 0 in placement.visits:
-        # A new session, or the base visit rewritten with its version condition: enough.
-        return []
-    guards = []
-    if current.index == 0:
-        # The base is the current visit, untouched here only on an immediate split.
-        condition, values = "version = :v", {":v": {"N": str(current.version)}}
-    else:
-        condition, values = "current_visit = :k", {":k": {"N": str(current.index)}}
-        if current.index not in placement.visits:
-            guards.append(
-                _check(
-                    sessions_table,
-                    current.session_id,
-                    "version = :v",
-                    {":v": {"N": str(current.version)}},
-                )
-            )
-    if new_current != current.index:
-        guards.append(
-            {
-                "Update": {
-                    "TableName": sessions_table,
-                    "Key": {"session_id": {"S": sid}},
-                    "UpdateExpression": "SET current_visit = :n",
-                    "ConditionExpression": condition,
-                    "ExpressionAttributeValues": {**values, ":n": {"N": str(new_current)}},
-                }
-            }
+def plan_batch(
+    states: Mapping[str, SessionState],
+    hits: Mapping[str, list[Hit]],
+    *,
+    now_ms: int,
+    timeout_s: int,
+    shards: int,
+    tag: Tag,
+) -> BatchPlan:
+    """Every session's writes, and the rollup deltas of all of them together. Sessions this
+    batch wrote before (an earlier, interrupted try) are left out."""
+    plan = BatchPlan()
+    for sid, session_hits in hits.items():
+        state = states[sid]
+        if state.written:
+            continue
+        session = plan_session(
+            state, session_hits, now_ms=now_ms, timeout_s=timeout_s, shards=shards, tag=tag
         )
-    else:
-        guards.append(_check(sessions_table, sid, condition, values))
-    return guards
-
-
-def _check(table: str, session_id: str, condition: str, values: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "ConditionCheck": {
-            "TableName": table,
-            "Key": {"session_id": {"S": session_id}},
-            "ConditionExpression": condition,
-            "ExpressionAttributeValues": values,
-        }
-    }
-
-
-def rollup_action(table: str, key: rollups.RollupKey, counts: dict[str, int]) -> dict[str, Any]:
-    """One coalesced update of a rollup item: ``ADD`` the counter deltas and the visits that
-    join a set, ``DELETE`` those that leave one."""
-    pk, sk = key
-    change = rollups.item_change(counts)
-    if change.overlapping:
-        raise ValueError(f"one update cannot add to and delete from a set of {key}")
-    names: dict[str, str] = {}
-    values: dict[str, Any] = {}
-
-    def clause(verb: str, operands: dict[str, Any]) -> str:
-        parts = []
-        for attribute, value in operands.items():
-            i = len(names)
-            names[f"#f{i}"], values[f":d{i}"] = attribute, value
-            parts.append(f"#f{i} :d{i}")
-        return f"{verb} " + ", ".join(parts) if parts else ""
-
-    adds: dict[str, Any] = {name: {"N": str(amount)} for name, amount in change.numbers.items()}
-    adds.update({name: {"SS": sorted(visits)} for name, visits in change.joins.items()})
-    deletes = {name: {"SS": sorted(visits)} for name, visits in change.leaves.items()}
-    expression = " ".join(c for c in (clause("ADD", adds), clause("DELETE", deletes)) if c)
-    return {
-        "Update": {
-            "TableName": table,
-            "Key": {"pk": {"S": pk}, "sk": {"S": sk}},
-            "UpdateExpression": expression,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
-        }
-    }
-
-
-@dataclass
-class Segment:
-    """Session plans that go into one transaction, with their rollups coalesced."""
-
-    plans: list[SessionPlan] = field(default_factory=list)
-    deltas: rollups.Deltas = field(default_factory=rollups.new_deltas)
-    reserved: int = 1  # the checkpoint
-
-    @property
-    def size(self) -> int:
-        """Actions of its transaction."""
-        return self.reserved + sum(len(p.actions) for p in self.plans) + len(self.deltas)
-
-    @property
-    def overlapping(self) -> bool:
-        """Some rollup item would both gain and lose set members (two visits, one joining a
-        breakdown slot as another leaves it): it needs two transactions."""
-        return any(rollups.item_change(fields).overlapping for fields in self.deltas.values())
-
-    def add(self, plan: SessionPlan) -> None:
-        self.plans.append(plan)
-        rollups.merge(self.deltas, plan.deltas)
-        self.deltas = rollups.prune(self.deltas)
-
-    def active_items(self) -> list[dict[str, Any]]:
-        return [item for plan in self.plans for item in plan.active]
-
-    def actions(self, rollups_table: str) -> list[dict[str, Any]]:
-        out = [a for plan in self.plans for a in plan.actions]
-        out.extend(rollup_action(rollups_table, key, counts) for key, counts in self.deltas.items())
-        return out
+        plan.sessions.append(session)
+        rollups.merge(plan.deltas, session.deltas)
+    plan.deltas = rollups.prune(plan.deltas)
+    return plan

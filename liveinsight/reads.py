@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from liveinsight import items, rollups, tables
+from liveinsight import items, rollup_items, rollups, tables
 from liveinsight.acquisition import DIMENSIONS
-from liveinsight.buckets import BUCKET_MS, H1, HOUR_MS, Bucket, bucket_start
-from liveinsight.dynamo import Dynamo, projected
+from liveinsight.buckets import H1, HOUR_MS, Bucket, bucket_start
+from liveinsight.dynamo import Dynamo
 from liveinsight.engagement import Step
 from liveinsight.errors import BackendUnavailable
 from liveinsight.query import ActiveVisit
 
-# The fields a read of each kind takes (and projects: an item of a page holds its views, time
-# on page and clicks, with every 5-minute slot). Clicks are named by target: all of them.
+# The fields a read of each kind takes (an item of a page holds its views, time on page and
+# clicks, with every 5-minute slot). Clicks are named by target: all of them.
 NAMED_FIELDS: dict[str, tuple[str, ...] | None] = {
     rollups.PAGES: ("views",),
     rollups.REFERRERS: ("sessions",),
@@ -57,26 +56,17 @@ class DynamoRollupSource:
         return self._shards
 
     def counters(self, wanted: list[Bucket]) -> dict[Bucket, dict[str, int]]:
-        """Each bucket's counters, summed over the write shards: a whole hour from its item's
-        totals, a 5-minute bucket from its slot in the hour's item."""
+        """Each bucket's counters, summed over the writers: a whole hour from its items'
+        totals, a 5-minute bucket from its slot in the hour's items. One Query per day."""
         hours = {bucket_start(b.start, HOUR_MS) for b in wanted}
-        sliced = {bucket_start(b.start, HOUR_MS) for b in wanted if b.granularity != H1}
-        chunks: list[tuple[list[dict[str, Any]], Sequence[str]]] = []
-        for group, projection in (
-            (hours - sliced, ("pk", *rollups.COUNTER_FIELDS)),  # totals only, not the slots
-            (sliced, ()),
-        ):
-            keys = [
-                {"pk": {"S": rollups.counter_key(hour, shard)[0]}, "sk": {"S": "-"}}
-                for hour in sorted(group)
-                for shard in range(self.shards)
-            ]
-            chunks.extend((keys[i : i + 100], projection) for i in range(0, len(keys), 100))
+        days = sorted({rollups.counter_key(hour)[0] for hour in hours})
         by_hour: dict[int, dict[tuple[int | None, str], int]] = {h: {} for h in hours}
-        for found in self._pool.map(lambda chunk: self._get_items(*chunk), chunks):
-            for values in found:
-                sums = by_hour[int(values["pk"].split("#")[1])]
-                for slot, field, n in _counts(values):
+        for rows in self._pool.map(self._query_partition, days):
+            for values in rows:
+                sums = by_hour.get(int(values["name"]))
+                if sums is None:
+                    continue  # an hour of that day outside the window
+                for slot, field, n in rollup_items.counts_of(values):
                     sums[(slot, field)] = sums.get((slot, field), 0) + n
         totals: dict[Bucket, dict[str, int]] = {}
         for bucket in wanted:
@@ -89,18 +79,12 @@ class DynamoRollupSource:
             }
         return totals
 
-    def _get_items(
-        self, keys: list[dict[str, Any]], projection: Sequence[str]
-    ) -> list[dict[str, Any]]:
-        return self.dynamo.batch_get(
-            self.rollups_table, keys, consistent=False, projection=projection
-        )
-
     def named(self, kind: str, wanted: list[Bucket]) -> dict[str, dict[str, int]]:
-        """Per page / host / (page, target): its counters in ``wanted``, summed.
+        """Per page / host / (page, target) / breakdown value: its counters in ``wanted``,
+        summed over the writers.
 
-        One Query per hour partition (one item per page or host); a whole hour counts its
-        totals, a partial hour the 5-minute slots in the window.
+        One Query per hour partition; a whole hour counts its totals, a partial hour the
+        5-minute slots in the window.
         """
         whole = {b.start for b in wanted if b.granularity == H1}
         slots: dict[int, set[int] | None] = {hour: None for hour in whole}
@@ -114,12 +98,12 @@ class DynamoRollupSource:
 
         def query(partition: tuple[str, int]) -> tuple[int, list[dict[str, Any]]]:
             pk, hour = partition
-            return hour, self._query_partition(pk, _projection(kind, hour, slots[hour]))
+            return hour, self._query_partition(pk)
 
         for hour, rows in self._pool.map(query, partitions):
             wanted_slots = slots[hour]
             for values in rows:
-                for slot, field, n in _counts(values):
+                for slot, field, n in rollup_items.counts_of(values):
                     if wanted_slots is None:  # a whole hour: its totals, and every member
                         if slot is not None and not field.startswith(rollups.MEMBER):
                             continue
@@ -129,9 +113,9 @@ class DynamoRollupSource:
                         if not field.startswith(rollups.CLICK_FIELD):
                             continue
                         target = field[len(rollups.CLICK_FIELD) :]
-                        key, field = f"{values['sk']}{rollups.CLICK_SEPARATOR}{target}", "clicks"
+                        key, field = f"{values['name']}{rollups.CLICK_SEPARATOR}{target}", "clicks"
                     elif field in (fields or ()) or field.startswith(rollups.MEMBER):
-                        key = values["sk"]
+                        key = values["name"]
                     else:
                         continue
                     counts = totals.setdefault(key, {})
@@ -167,15 +151,14 @@ class DynamoRollupSource:
                 break
         return rows
 
-    def _query_partition(self, pk: str, projection: Sequence[str]) -> list[dict[str, Any]]:
-        """All items of a partition (one hour of one kind), only ``projection`` if given."""
+    def _query_partition(self, pk: str) -> list[dict[str, Any]]:
+        """All items of a partition (one hour of one kind, or one day of counters)."""
         rows: list[dict[str, Any]] = []
         for page in self.dynamo.pages(
             "query",
             TableName=self.rollups_table,
             KeyConditionExpression="pk = :pk",
             ExpressionAttributeValues={":pk": {"S": pk}},
-            **projected(projection),
         ):
             rows.extend(page)
         return rows
@@ -200,34 +183,3 @@ class DynamoRollupSource:
             for page in pages
             for v in page
         ]
-
-
-def _projection(kind: str, hour: int, wanted_slots: set[int] | None) -> list[str]:
-    """What a read of ``kind`` takes of an item: a whole hour's totals or the wanted slots'
-    counts, and for a breakdown the members of those slots (a whole hour: of every slot)."""
-    fields = NAMED_FIELDS[kind]
-    if fields is None:
-        return []  # everything
-    slots = range(hour, hour + HOUR_MS, BUCKET_MS) if wanted_slots is None else sorted(wanted_slots)
-    names = ["sk"]
-    if wanted_slots is None:
-        names.extend(fields)
-    else:
-        names.extend(rollups.slot(f, m5) for m5 in slots for f in fields)
-    if kind.startswith(rollups.breakdown_kind("")):
-        names.extend(rollups.members(m5) for m5 in slots)
-    return names
-
-
-def _counts(values: dict[str, Any]) -> Iterator[tuple[int | None, str, int]]:
-    """(5-minute slot or None for the hour, field, count) of a rollup item's counters; each
-    member of a breakdown set counts 1 as its ``MEMBER`` field."""
-    for name, n in values.items():
-        if name in ("pk", "sk"):
-            continue
-        slot, field = rollups.parse_field(name)
-        if isinstance(n, int):
-            yield slot, field, n
-        elif field == rollups.MEMBERS and isinstance(n, set):
-            for visit in n:
-                yield slot, rollups.MEMBER + visit, 1

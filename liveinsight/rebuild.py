@@ -14,14 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from liveinsight import items, rollups, tables
+from liveinsight import items, rollup_items, rollups, tables
 from liveinsight.acquisition import hit_of
 from liveinsight.dynamo import Dynamo
+from liveinsight.plans import THROUGH, WRITER, Tag
 from liveinsight.sessions import Hit, Visit, replay
 from liveinsight.stream import list_shards, shard_iterator, stream_arn
 from liveinsight.views import CHECKPOINT_PK
 
 VIEW_TABLES = (tables.SESSIONS, tables.ACTIVE_SESSIONS, tables.ROLLUPS)
+REBUILT = Tag("rebuild", "0")  # the writer of what a rebuild writes (its own rollup items)
 
 
 @dataclass(frozen=True)
@@ -81,28 +83,28 @@ def rebuild(
     histories = replay(hits, timeout_s * 1000)
 
     deltas = rollups.new_deltas()
-    for sid, hit in hits:
-        rollups.event_deltas(hit, rollups.shard_of(sid, shards), deltas)
+    for _, hit in hits:
+        rollups.event_deltas(hit, deltas)
     visit_items: list[dict[str, Any]] = []
     active_items: list[dict[str, Any]] = []
     for sid, history in histories.items():
-        shard = rollups.shard_of(sid, shards)
+        shard = items.start_shard(sid, shards)
         for visit in history:
-            rollups.visit_deltas(visit, shard, +1, deltas)
+            rollups.visit_deltas(visit, +1, deltas)
             visit_items.append(_visit_item(visit, len(history) - 1, now_ms, timeout_s, shard))
             active = items.active_values(visit, timeout_s=timeout_s)
             if active["expires_at"] * 1000 >= now_ms:
                 active_items.append(items.to_item(active))
-    rollup_items = [
-        items.to_item({"pk": pk, "sk": sk, **rollups.item_values(counts)})
-        for (pk, sk), counts in rollups.prune(deltas).items()
+    rollup_items_written = [
+        items.to_item(rollup_items.merged(key, None, change, REBUILT.through))
+        for key, change in rollup_items.physical(rollups.prune(deltas), REBUILT.writer).items()
     ]
 
     _recreate_views(client, prefix, shards)
     writes = [
         (tables.SESSIONS, visit_items),
         (tables.ACTIVE_SESSIONS, active_items),
-        (tables.ROLLUPS, rollup_items),
+        (tables.ROLLUPS, rollup_items_written),
     ]
     todo = sum(len(batch) for _, batch in writes)
     done = 0
@@ -128,13 +130,16 @@ def rebuild(
                 }
             ),
         )
-    return Rebuilt(len(logged), len(visit_items), len(active_items), len(rollup_items), len(tips))
+    return Rebuilt(
+        len(logged), len(visit_items), len(active_items), len(rollup_items_written), len(tips)
+    )
 
 
 def _visit_item(
     visit: Visit, current: int, now_ms: int, timeout_s: int, shard: int
 ) -> dict[str, Any]:
     values = items.visit_values(visit, now_ms=now_ms, timeout_ms=timeout_s * 1000, shard=shard)
+    values.update({WRITER: REBUILT.writer, THROUGH: REBUILT.through})
     if visit.index == 0:
         values["current_visit"] = current
     return items.to_item(values)

@@ -1,26 +1,25 @@
 """Rollup contributions, pure: what one accepted event or one visit adds to which counter.
 
-The views write these deltas in the same transaction as the visits they come with and the
-stream shard's checkpoint, so a counter moves exactly once per accepted event (a duplicate is
-never in the log twice, a redelivered record is behind the checkpoint) and the dashboard never
-scans Events.
+The views coalesce these deltas over a whole stream batch and add them to the rollup items
+(``rollup_items`` says how they are stored), so a counter moves exactly once per accepted
+event (a duplicate is never in the log twice, a redelivered record is behind the checkpoint)
+and the dashboard never scans Events.
 
-Item layout in the ``Rollups`` table (``pk``, ``sk``): one item per *hour*, whose 5-minute
-buckets are attributes of it. A field ``f`` counts the whole hour; ``<m5 start>\tf`` counts
-one 5-minute bucket. So one write serves both granularities, and a read takes whole hours from
-the totals and a partial hour from its slots.
-- ``c#<hour_start>#<shard>`` / ``-``: counters ``events``, ``page_view``, ``click``,
+Logical keys (``pk``, name); every writer (stream shard) keeps its own item per key, and a read
+sums them. An hour's 5-minute buckets are fields of its item: a field ``f`` counts the whole
+hour, ``<m5 start>\tf`` one 5-minute bucket, so one write serves both granularities, and a
+read takes whole hours from the totals and a partial hour from its slots.
+- ``c#<day_start>`` / ``<hour_start>``: counters ``events``, ``page_view``, ``click``,
   ``conversion``, ``heartbeat``, ``visits``, ``converted_visits``, ``bounced_visits``,
-  ``visit_page_views``. Every event of an hour hits these, so they are write-sharded: the shard
-  is a stable hash of the client session id, and a read sums all shards.
+  ``visit_page_views``; one partition per day, so a day's counters are one Query.
 - ``p#<hour_start>`` / ``<page path>``: everything about a page in that hour: ``views``
   (page_views), ``dwell_ms`` and ``dwell_n`` (time on page), and ``k\t<target>`` (clicks per
-  target). One item per page and hour, which DynamoDB's split-for-heat spreads by sort key.
+  target).
 - ``r#<hour_start>`` / ``<referrer host>``: ``sessions`` (visits started, by host).
 - ``b:<dimension>#<hour_start>`` / ``<value>``: the visits that started then with that value
-  (``BREAKDOWN_FIELDS``), and per 5-minute slot a string set ``<m5 start>\tv`` naming each of
-  those visits as ``<user id>\t<visit id>`` (distinct visitors are its distinct user ids).
-A window reads one Query per hour for pages and hosts, one batch get for the counters.
+  (``BREAKDOWN_FIELDS``), and per 5-minute slot the set of those visits, each named
+  ``<user id>\t<visit id>`` (distinct visitors are its distinct user ids).
+A window reads one Query per hour for pages, hosts and a breakdown, one per day for counters.
 
 Visit-level counters (visits, converted_visits, referrer hosts, time on page) belong to the
 bucket of the visit's *start* (time on page: of the page_view); when an out-of-order event moves
@@ -29,13 +28,11 @@ the start or the referrer, the delta between the old and the new visit moves the
 
 from __future__ import annotations
 
-import zlib
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from liveinsight.acquisition import DIMENSIONS, dimension_values, referrer_host
-from liveinsight.buckets import HOUR_MS, bucket_start
+from liveinsight.buckets import DAY_MS, HOUR_MS, bucket_start
 from liveinsight.engagement import times_on_page
 from liveinsight.sessions import Hit, Visit
 
@@ -55,13 +52,10 @@ COUNTER_FIELDS = (
 # in its own (``breakdown_kind``).
 PAGES, REFERRERS, TIME_ON_PAGE, CLICKS = "p", "r", "t", "k"
 PHYSICAL = {PAGES: PAGES, TIME_ON_PAGE: PAGES, CLICKS: PAGES, REFERRERS: REFERRERS}
-# A breakdown item (one per dimension value and hour of visit start) counts the visits that
-# started then with that value: these fields, and the visits themselves in one string set per
-# 5-minute slot (``members``). A delta names a visit as the field ``MEMBER + <member>`` with
-# +1 (it joins the set) or -1 (it leaves): a visit is there once or not at all, so no count.
-# One update cannot both add to and delete from one set; a visit changing its exit page leaves
-# one item's set and joins another's, so two visits of one slot swapping pages would need that,
-# and the views then write the segment in two transactions (``plans.Segment.overlapping``).
+# A breakdown row (one per dimension value and hour of visit start) counts the visits that
+# started then with that value: these fields, and the visits themselves, one set per 5-minute
+# slot (``members``). A delta names a visit as the field ``MEMBER + <member>`` with +1 (it
+# joins the set) or -1 (it leaves): a visit is there once or not at all, so no count.
 BREAKDOWN_FIELDS = ("visits", "bounced", "visit_s", "pages", "converted")
 MEMBERS = "v"  # the set's field name: attribute ``<m5 start>\tv``
 MEMBER = MEMBERS + "\t"  # user and visit ids refuse tabs (events.py patterns)
@@ -97,12 +91,16 @@ RollupKey = tuple[str, str]  # (pk, sk)
 Deltas = dict[RollupKey, dict[str, int]]
 
 
-def shard_of(client_session_id: str, shards: int) -> int:
-    return zlib.crc32(client_session_id.encode()) % shards
+COUNTERS = "c"
 
 
-def counter_key(hour_start: int, shard: int) -> RollupKey:
-    return (f"c#{hour_start}#{shard}", "-")
+def counter_pk(day_start: int) -> str:
+    """The partition of a day's counter items (one item per hour and writer)."""
+    return f"{COUNTERS}#{day_start}"
+
+
+def counter_key(hour_start: int) -> RollupKey:
+    return (counter_pk(bucket_start(hour_start, DAY_MS)), str(hour_start))
 
 
 def slot(field: str, m5_start: int) -> str:
@@ -163,8 +161,8 @@ def _add(deltas: Deltas, key: RollupKey, field: str, amount: int) -> None:
         deltas[key][field] = deltas[key].get(field, 0) + amount
 
 
-def event_deltas(hit: Hit, shard: int, deltas: Deltas) -> None:
-    key = counter_key(bucket_start(hit.timestamp, HOUR_MS), shard)
+def event_deltas(hit: Hit, deltas: Deltas) -> None:
+    key = counter_key(bucket_start(hit.timestamp, HOUR_MS))
     _add_both(deltas, key, "events", hit.timestamp, 1)
     _add_both(deltas, key, hit.event_type, hit.timestamp, 1)
     if hit.event_type == "page_view":
@@ -174,12 +172,12 @@ def event_deltas(hit: Hit, shard: int, deltas: Deltas) -> None:
         _add_named(deltas, CLICKS, hit.timestamp, hit.page, field, 1)
 
 
-def visit_deltas(visit: Visit | None, shard: int, sign: int, deltas: Deltas) -> None:
+def visit_deltas(visit: Visit | None, sign: int, deltas: Deltas) -> None:
     """Add (sign=+1) or remove (sign=-1) a visit's own contribution."""
     if visit is None:
         return
     start = visit.start_time
-    key = counter_key(bucket_start(start, HOUR_MS), shard)
+    key = counter_key(bucket_start(start, HOUR_MS))
     _add_both(deltas, key, "visits", start, sign)
     _add_both(deltas, key, "converted_visits", start, sign if visit.converted else 0)
     _add_both(deltas, key, "bounced_visits", start, sign if visit.bounced else 0)
@@ -213,64 +211,18 @@ def breakdown_counts(visit: Visit) -> dict[str, int]:
     }
 
 
-@dataclass(frozen=True)
-class ItemChange:
-    """One rollup item's coalesced deltas as DynamoDB writes them: numbers to ``ADD``, and
-    per string-set attribute the members that join (``ADD``) or leave (``DELETE``)."""
-
-    numbers: dict[str, int]
-    joins: dict[str, list[str]]
-    leaves: dict[str, list[str]]
-
-    @property
-    def overlapping(self) -> bool:
-        """One update cannot both add to and delete from one attribute: such a change needs
-        two transactions."""
-        return not self.joins.keys().isdisjoint(self.leaves)
-
-
-def item_change(fields: dict[str, int]) -> ItemChange:
-    numbers: dict[str, int] = {}
-    joins: dict[str, list[str]] = {}
-    leaves: dict[str, list[str]] = {}
-    for name, amount in fields.items():
-        start, field = parse_field(name)
-        if start is None or not field.startswith(MEMBER):
-            numbers[name] = amount
-            continue
-        if amount not in (1, -1):
-            raise ValueError(f"a visit joins or leaves a set once, not {amount:+d}: {name!r}")
-        into = joins if amount > 0 else leaves
-        into.setdefault(members(start), []).append(field[len(MEMBER) :])
-    return ItemChange(numbers, joins, leaves)
-
-
-def item_values(fields: dict[str, int]) -> dict[str, int | set[str]]:
-    """A whole rollup item's attributes from deltas that only add (a rebuild from nothing)."""
-    change = item_change(fields)
-    if change.leaves:
-        raise ValueError("a rollup item written whole has no visits leaving it")
-    return {**change.numbers, **{name: set(visits) for name, visits in change.joins.items()}}
-
-
 def new_deltas() -> Deltas:
     return defaultdict(dict)
 
 
-def deltas_for(
-    hits: Iterable[Hit],
-    visit_changes: Iterable[tuple[Visit | None, Visit]],
-    client_session_id: str,
-    shards: int,
-) -> Deltas:
+def deltas_for(hits: Iterable[Hit], visit_changes: Iterable[tuple[Visit | None, Visit]]) -> Deltas:
     """All rollup deltas of accepted hits plus the (old, new) states of the visits they touched."""
-    shard = shard_of(client_session_id, shards)
     deltas = new_deltas()
     for hit in hits:
-        event_deltas(hit, shard, deltas)
+        event_deltas(hit, deltas)
     for old, new in visit_changes:
-        visit_deltas(old, shard, -1, deltas)
-        visit_deltas(new, shard, +1, deltas)
+        visit_deltas(old, -1, deltas)
+        visit_deltas(new, +1, deltas)
     return prune(deltas)
 
 

@@ -24,16 +24,18 @@ from botocore.exceptions import BotoCoreError, ClientError
 from liveinsight import tables
 from liveinsight.buckets import now_ms
 from liveinsight.errors import BackendUnavailable
-from liveinsight.views import Checkpoint, Views, ViewsHandler
+from liveinsight.views import Checkpoint, LogRecord, Views, ViewsHandler, records_of
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 1000
-DEFAULT_WINDOW_S = 0.05
+# Between batches the poller waits this long (unless a full batch is waiting): what arrives
+# meanwhile is one batch, and a batch costs about as many storage calls with 5 events as
+# with 500 (the checkpoint, the reads of the visits and rollup items, the writes).
+DEFAULT_WINDOW_S = 0.25
 IDLE_S = 0.05
-MAX_IDLE_S = (
-    0.25  # an idle poller backs off to this: every call queues on the emulator's one thread
-)
+MAX_IDLE_S = 0.25  # an idle poller backs off to this: every call costs the emulator's one thread
+MAX_RECORDS_PER_READ = 1000  # GetRecords' own limit
 SHARD_REFRESH_S = 10.0  # DescribeStream is costly on DynamoDB Local: the shard list is cached
 LAG_CAP = 10_000
 
@@ -109,6 +111,23 @@ def received_at(record: dict[str, Any]) -> int | None:
     return int(value) if value is not None else None
 
 
+def fetch_records(
+    streams: Any, arn: str, shard_id: str, after: str | None, through: int
+) -> list[LogRecord]:
+    """The records of a shard after sequence number ``after`` (None: from the oldest) up to
+    ``through``: what a batch left in flight needs when the batch at hand does not hold it."""
+    iterator: str | None = shard_iterator(streams, arn, shard_id, after)
+    raw: list[dict[str, Any]] = []
+    while iterator:
+        response = streams.get_records(ShardIterator=iterator, Limit=1000)
+        records = response.get("Records", [])
+        raw.extend(lambda_record(r, arn) for r in records)
+        if not records or int(records[-1]["dynamodb"]["SequenceNumber"]) >= through:
+            break
+        iterator = response.get("NextShardIterator")
+    return [r for r in records_of({"Records": raw}) if r.seq <= through] if raw else []
+
+
 def stream_arn(dynamodb: Any, prefix: str) -> str:
     table = dynamodb.describe_table(TableName=tables.table_name(prefix, tables.EVENTS))["Table"]
     arn = table.get("LatestStreamArn")
@@ -174,6 +193,7 @@ class StreamPoller:
         self._finished: set[str] = set()
         self._shards: list[Shard] = []
         self._shards_read = 0.0  # time.monotonic() of the last DescribeStream
+        self._held: set[str] = set()  # shards whose lease this poller took
 
     @property
     def views(self) -> Views:
@@ -201,16 +221,15 @@ class StreamPoller:
         return shard_iterator(self.streams, self._arn, shard.shard_id, after)
 
     def _poll_shard(self, shard: Shard) -> int:
+        """Read what the shard holds now (up to a batch), hand it to the views in one event."""
         assert self._arn is not None
         iterator: str | None = self._iterator(shard)
         batch: list[dict[str, Any]] = []
-        deadline = time.monotonic() + self.window_s
         closed = False
         while iterator and len(batch) < self.batch_size:
+            limit = min(MAX_RECORDS_PER_READ, self.batch_size - len(batch))
             try:
-                response = self.streams.get_records(
-                    ShardIterator=iterator, Limit=self.batch_size - len(batch)
-                )
+                response = self.streams.get_records(ShardIterator=iterator, Limit=limit)
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") in (
                     "ExpiredIteratorException",
@@ -224,11 +243,10 @@ class StreamPoller:
             iterator = response.get("NextShardIterator")
             if iterator is None:
                 closed = True  # a closed shard answers without a next iterator
-            if not records and (not batch or time.monotonic() >= deadline):
-                break
-            if not records:
-                time.sleep(min(0.01, self.window_s))
+            if len(records) < limit:
+                break  # caught up with the shard
         if batch:
+            self._held.add(shard.shard_id)
             result = self.handler({"Records": batch}, None, shard_id=shard.shard_id)
             self.stats.batches += 1
             if result.get("batchItemFailures"):
@@ -243,7 +261,14 @@ class StreamPoller:
         return len(batch)
 
     def drain(self, timeout_s: float = 60.0) -> int:
-        """Apply everything in the stream now; the records handed over. For tests and tools."""
+        """Apply everything in the stream now; the records handed over. For tests and tools.
+        The leases it took are given up at the end."""
+        try:
+            return self._drain(timeout_s)
+        finally:
+            self.release()
+
+    def _drain(self, timeout_s: float) -> int:
         deadline = time.monotonic() + timeout_s
         total = 0
         while True:
@@ -257,21 +282,42 @@ class StreamPoller:
                 self.stats.failures = 0
                 time.sleep(IDLE_S)
 
+    def release(self) -> None:
+        """Give up the leases of the shards this poller read (best effort: storage may be
+        gone already), so a poller started next need not wait for them to run out."""
+        for shard_id in sorted(self._held):
+            with contextlib.suppress(Exception):
+                self.views.release(shard_id)
+        self._held.clear()
+
     def run(self, stop: threading.Event) -> None:
-        """Poll until ``stop`` is set; storage errors are logged and retried with backoff."""
+        """Poll until ``stop`` is set; storage errors are logged and retried with backoff.
+        The shards' leases are given up on the way out."""
+        try:
+            self._run(stop)
+        finally:
+            self.release()
+
+    def _run(self, stop: threading.Event) -> None:
         delay = IDLE_S
         while not stop.is_set():
             try:
                 handed = self.poll_once()
-                delay = IDLE_S if handed else min(MAX_IDLE_S, delay * 1.5)
             except (BackendUnavailable, ClientError, BotoCoreError) as exc:
                 log.warning("stream poller: %s; retrying", exc)
                 self._iterators.clear()
                 self._arn = None
                 self._shards = []
-                handed = 0
                 delay = min(2.0, delay * 2)
-            if handed == 0:
+                stop.wait(delay)
+                continue
+            if handed >= self.batch_size:
+                continue  # a backlog: the next batch at once
+            if handed:
+                delay = IDLE_S
+                stop.wait(self.window_s)  # gather the next batch
+            else:
+                delay = min(MAX_IDLE_S, delay * 1.5)
                 stop.wait(delay)
 
 

@@ -1,15 +1,22 @@
 """The one definition of every table: used by creation, tests and the AWS template test.
 
 Seed names are kept. Events is the append-only log and the one source of truth; Sessions,
-ActiveSessions and Rollups are views computed from its stream (``views.py``). Two deliberate
-choices:
-- ``Events`` is keyed by ``event_id`` alone. The seed also made ``timestamp`` the sort key, but
-  idempotent retries (S7) need "this event_id was stored" to be one conditional put; with a
-  composite key a retry that omits the client timestamp would get a new server timestamp and
-  slip past the condition.
+ActiveSessions and Rollups are views computed from its stream (``views.py``). Deliberate
+choices (docs/architecture.md, "Tables"):
+- ``Events`` is keyed by the client's ``session_id`` (partition) and ``event_id`` (sort). The
+  stream hands out a table's records by partition, so every event of one client session
+  reaches the views through one shard, in the order stored: each visit has one writer, which
+  lets the views write without transactions (S8). Idempotent retries (S7) are one conditional
+  put on (session_id, event_id): a retry resends its body, session and event id included. The
+  seed's timestamp sort key would not do: a retry that omits the client timestamp gets a new
+  server timestamp and would slip past the condition.
+- ``Events`` has no secondary index. The seed's ``user_id+timestamp`` and
+  ``session_id+timestamp`` GSIs would triple the cost of every accepted event (an index write
+  each; SPEC 8 allows 1.5 units per event for log and views together) and no read uses them:
+  the dashboard reads views, a session's events are one Query on the key.
 - ``Rollups`` is the extra table the dashboard reads (SPEC section 3 allows it): counters per
-  time bucket, page and referrer host, written by the views; it also holds the views'
-  per-shard checkpoints (``pk = views#checkpoint``).
+  time bucket, page, referrer host and breakdown value, written by the views; it also holds the
+  views' per-shard checkpoints (``pk = views#checkpoint``).
 """
 
 from __future__ import annotations
@@ -25,8 +32,6 @@ SESSIONS = "Sessions"
 ACTIVE_SESSIONS = "ActiveSessions"
 ROLLUPS = "Rollups"
 
-EVENTS_BY_USER = "user_id-timestamp-index"
-EVENTS_BY_SESSION = "session_id-timestamp-index"
 SESSIONS_BY_USER = "user_id-start_time-index"
 SESSIONS_BY_START = "start_hour-start_time-index"
 
@@ -83,11 +88,7 @@ class TableSpec:
 TABLE_SPECS: tuple[TableSpec, ...] = (
     TableSpec(
         name=EVENTS,
-        key=(("event_id", "HASH", "S"),),
-        indexes=(
-            (EVENTS_BY_USER, (("user_id", "HASH", "S"), ("timestamp", "RANGE", "N"))),
-            (EVENTS_BY_SESSION, (("session_id", "HASH", "S"), ("timestamp", "RANGE", "N"))),
-        ),
+        key=(("session_id", "HASH", "S"), ("event_id", "RANGE", "S")),
         # The log's stream feeds the views (SPEC 12): new images of inserted events.
         stream_view_type="NEW_IMAGE",
     ),
@@ -224,7 +225,7 @@ def prime_stream(client: Any, prefix: str = "") -> None:
     its writes pay for that walk: puts measured 4-6x slower after 9,000 earlier records.
     Tables created together and primed at once keep the walk a few rows long."""
     name = table_name(prefix, EVENTS)
-    key = {"event_id": {"S": STREAM_PRIMER_ID}}
+    key = {"session_id": {"S": STREAM_PRIMER_ID}, "event_id": {"S": STREAM_PRIMER_ID}}
     client.put_item(TableName=name, Item=key)
     client.delete_item(TableName=name, Key=key)
 

@@ -1,38 +1,54 @@
 """The views Lambda (SPEC 12): the Events log's stream in, Sessions, ActiveSessions, Rollups out.
 
 ``lambda_handler`` takes DynamoDB stream events (``{"Records": [...]}``), from Lambda's event
-source mapping on AWS or from the local poller (``stream.py``). A batch is applied in
-*segments*: contiguous runs of records whose coalesced writes (one per touched visit, one per
-rollup key) fit in one ``TransactWriteItems``. Every segment's transaction also moves the
-shard's checkpoint (the last stream sequence number applied), conditioned on the value read,
-so a redelivered record, a batch retried after a crash between segments, or a second worker on
-the same shard changes nothing twice (S7). Versions on visits keep concurrent shards exact (S8).
+source mapping on AWS or from the local poller (``stream.py``), and applies a batch as one
+unit: every client session's visits are read once, the pure rules (``plans.plan_batch``)
+give one write per touched visit and one per touched rollup item however many events touch
+it, and those are written with plain batch writes. No transaction is needed, because
+- every item has one writer. Events is partitioned by client session, so all of a session's
+  events reach the views through one stream shard, in order (``tables.py``); each shard keeps
+  its own rollup items (``rollup_items``); one consumer holds a shard at a time (a lease in
+  the shard's checkpoint, as Lambda's event source mapping runs one batch per shard at a time);
+- every batch counts once. Before writing, the batch's range is recorded in the checkpoint
+  (``inflight``); a consumer that finds a range there finishes exactly that range first.
+  Everything the batch writes is tagged with it: rollup items (``t``), then ActiveSessions,
+  then each session's visits (one item alone, or one transaction for the items a split
+  touched). A try that meets its own tags knows what the interrupted try stored: a tagged
+  rollup item is skipped, a tagged session is skipped, and since visits are written only once
+  all rollup items are, a tagged session also means the rollups are done. Then the checkpoint
+  moves past the range, and a redelivered record is behind it (S7);
+- S8 holds because no two consumers ever write one item, and S1-S9 because each session's
+  events are applied in stream order.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
+from botocore.exceptions import ClientError
 
-from liveinsight import emf, items, tables
+from liveinsight import emf, items, rollup_items, tables
 from liveinsight.acquisition import hit_of
 from liveinsight.buckets import now_ms
-from liveinsight.dynamo import MAX_TRANSACTION_ACTIONS, Cancelled, Dynamo, key
+from liveinsight.dynamo import BATCH_WRITE_ITEMS, MAX_TRANSACTION_ACTIONS, Cancelled, Dynamo, key
 from liveinsight.errors import BackendUnavailable
 from liveinsight.logs import lambda_entry
-from liveinsight.plans import Segment, SessionPlan, SessionState, Tables, plan_session
+from liveinsight.plans import BatchPlan, SessionState, Tag, plan_batch
 from liveinsight.sessions import Hit, visit_id
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_PK = "views#checkpoint"
-FIRST_SEGMENT = 200  # records tried in the first segment of a batch; adapts after
+LEASE_MS = 15_000  # a consumer that stops without a word (SIGKILL) holds its shard this long
+MAX_RESTARTS = 20  # a checkpoint moved by someone else: read it again, at most this often
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,25 +91,37 @@ def records_of(event: dict[str, Any]) -> list[LogRecord]:
     return out
 
 
+# (shard id, after this sequence number (None: from the oldest), up to this one) -> records
+Fetch = Callable[[str, str | None, int], list[LogRecord]]
+
+
 @dataclass(frozen=True)
 class Checkpoint:
-    """How far one shard has been applied. ``seq`` None: nothing yet."""
+    """How far one shard has been applied, and by whom. ``seq`` None: nothing yet.
+    ``inflight``: the last sequence number of a batch begun but not finished."""
 
     shard_id: str
     seq: int | None = None
     sequence_number: str = ""
     applied: int = 0
     last_received: int = 0
+    inflight: str | None = None
+    owner: str | None = None
+    lease_until: int = 0
 
     @classmethod
     def of(cls, values: dict[str, Any]) -> Checkpoint:
         """A checkpoint item (plain values) as read."""
+        seq = str(values.get("seq") or "")
         return cls(
             str(values["sk"]),
-            int(values["seq"]),
-            str(values["seq"]),
+            int(seq) if seq else None,
+            seq,
             int(values.get("applied", 0)),
             int(values.get("last_received", 0)),
+            str(values["inflight"]) if values.get("inflight") else None,
+            str(values["owner"]) if values.get("owner") else None,
+            int(values.get("lease_until", 0)),
         )
 
 
@@ -101,11 +129,20 @@ class Checkpoint:
 class Applied:
     records: int  # applied by this call
     skipped: int  # applied before (redelivered)
-    transactions: int
+    writes: int  # storage write calls (batch writes and transactions)
+
+
+class ShardBusy(BackendUnavailable):
+    """Another consumer holds the shard (its lease has not run out)."""
+
+
+class _Moved(Exception):
+    """The checkpoint is not what was read: read it again."""
 
 
 class Views:
-    """Applies stream records to the view tables. ``client``: a boto3 DynamoDB client."""
+    """Applies stream records to the view tables. ``client``: a boto3 DynamoDB client.
+    ``owner`` names this consumer in the shards' leases (one per process by default)."""
 
     def __init__(
         self,
@@ -114,33 +151,29 @@ class Views:
         prefix: str = "",
         timeout_s: int = 1800,
         shards: int = 4,
-        max_attempts: int = 40,
         clock: Callable[[], int] = now_ms,
         sleep: Callable[[float], None] = time.sleep,
         fail_after: int | None = None,
-        return_capacity: bool = False,
+        owner: str | None = None,
     ) -> None:
         self.dynamo = Dynamo(client, sleep=sleep)
-        self.names = Tables(
-            sessions=tables.table_name(prefix, tables.SESSIONS),
-            active=tables.table_name(prefix, tables.ACTIVE_SESSIONS),
-            rollups=tables.table_name(prefix, tables.ROLLUPS),
-        )
+        self.sessions_table = tables.table_name(prefix, tables.SESSIONS)
+        self.active_table = tables.table_name(prefix, tables.ACTIVE_SESSIONS)
+        self.rollups_table = tables.table_name(prefix, tables.ROLLUPS)
         self.prefix = prefix
         self.timeout_s = timeout_s
         self._configured_shards = shards
         self._shards: int | None = None
-        self.max_attempts = max_attempts
         self.clock = clock
         self.sleep = sleep
-        self.fail_after = fail_after  # tests: crash after this many transactions
-        self.capacity: list[float] | None = [] if return_capacity else None
-        self._segment = FIRST_SEGMENT
+        self.fail_after = fail_after  # tests: crash before this many writes
+        self.owner = owner or uuid.uuid4().hex
+        self.writes = 0
         self._random = random.Random()
 
     @property
     def shards(self) -> int:
-        """Rollup write shards, as recorded in the Rollups table (settled on first use)."""
+        """Write shards of the funnel index (``start_hour``), as recorded in Rollups."""
         if self._shards is None:
             try:
                 self._shards = tables.settle_rollup_shards(
@@ -154,167 +187,257 @@ class Views:
 
     def checkpoint(self, shard_id: str) -> Checkpoint:
         found = self.dynamo.batch_get(
-            self.names.rollups, [{**key("pk", CHECKPOINT_PK), **key("sk", shard_id)}]
+            self.rollups_table, [{**key("pk", CHECKPOINT_PK), **key("sk", shard_id)}]
         )
         return Checkpoint.of(found[0]) if found else Checkpoint(shard_id)
 
     def checkpoints(self) -> list[Checkpoint]:
         pages = self.dynamo.pages(
             "query",
-            TableName=self.names.rollups,
+            TableName=self.rollups_table,
             KeyConditionExpression="pk = :pk",
             ExpressionAttributeValues={":pk": {"S": CHECKPOINT_PK}},
             ConsistentRead=True,
         )
         return [Checkpoint.of(row) for page in pages for row in page]
 
-    def _checkpoint_action(self, old: Checkpoint, last: LogRecord, applied: int) -> dict[str, Any]:
-        received = max(old.last_received, last.received_at)
-        put: dict[str, Any] = {
-            "TableName": self.names.rollups,
-            "Item": items.to_item(
-                {
-                    "pk": CHECKPOINT_PK,
-                    "sk": old.shard_id,
-                    "seq": last.sequence_number,
-                    "applied": old.applied + applied,
-                    "last_received": received,
-                    "updated_at": self.clock(),
-                }
-            ),
-        }
-        if old.seq is None:
-            put["ConditionExpression"] = "attribute_not_exists(pk)"
-        else:
-            put["ConditionExpression"] = "seq = :seq"
-            put["ExpressionAttributeValues"] = {":seq": {"S": old.sequence_number}}
-        return {"Put": put}
+    def _put_checkpoint(
+        self, values: dict[str, Any], condition: str, names: dict[str, str], bound: dict[str, Any]
+    ) -> None:
+        try:
+            self.dynamo.call(
+                "put_item",
+                TableName=self.rollups_table,
+                Item=items.to_item({"pk": CHECKPOINT_PK, **values}),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=items.to_item(bound),
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise _Moved from exc
+            raise
+
+    def _begin(self, old: Checkpoint, end: LogRecord) -> None:
+        """Record the range (old.seq, end] as in flight, and hold the shard's lease."""
+        now = self.clock()
+        self._put_checkpoint(
+            {
+                "sk": old.shard_id,
+                "seq": old.sequence_number,
+                "applied": old.applied,
+                "last_received": old.last_received,
+                "inflight": end.sequence_number,
+                "owner": self.owner,
+                "lease_until": now + LEASE_MS,
+                "updated_at": now,
+            },
+            "(attribute_not_exists(pk) OR #seq = :seq)"
+            " AND (attribute_not_exists(#inflight) OR #inflight = :end)"
+            " AND (attribute_not_exists(#owner) OR #owner = :me OR #lease < :now)",
+            {"#seq": "seq", "#inflight": "inflight", "#owner": "owner", "#lease": "lease_until"},
+            {
+                ":seq": old.sequence_number,
+                ":end": end.sequence_number,
+                ":me": self.owner,
+                ":now": now,
+            },
+        )
+
+    def _finish(self, old: Checkpoint, run: Sequence[LogRecord]) -> Checkpoint:
+        """Move the checkpoint past ``run`` (whose range this consumer has in flight)."""
+        end = run[-1]
+        now = self.clock()
+        done = Checkpoint(
+            old.shard_id,
+            end.seq,
+            end.sequence_number,
+            old.applied + len(run),
+            max(old.last_received, *(r.received_at for r in run)),
+            None,
+            self.owner,
+            now + LEASE_MS,
+        )
+        self._put_checkpoint(
+            {
+                "sk": done.shard_id,
+                "seq": done.sequence_number,
+                "applied": done.applied,
+                "last_received": done.last_received,
+                "owner": self.owner,
+                "lease_until": done.lease_until,
+                "updated_at": now,
+            },
+            "#owner = :me AND #inflight = :end",
+            {"#owner": "owner", "#inflight": "inflight"},
+            {":me": self.owner, ":end": end.sequence_number},
+        )
+        return done
+
+    def release(self, shard_id: str) -> None:
+        """Give the shard's lease up (a consumer that stops cleanly), so the next need not
+        wait for it to run out. What is in flight stays for the next to finish."""
+        with contextlib.suppress(ClientError):  # not ours (any more): nothing to give up
+            self.dynamo.call(
+                "update_item",
+                TableName=self.rollups_table,
+                Key={**key("pk", CHECKPOINT_PK), **key("sk", shard_id)},
+                UpdateExpression="REMOVE #owner, #lease",
+                ConditionExpression="#owner = :me",
+                ExpressionAttributeNames={"#owner": "owner", "#lease": "lease_until"},
+                ExpressionAttributeValues={":me": {"S": self.owner}},
+            )
 
     # ---- applying ------------------------------------------------------------------------------
 
-    def apply(self, shard_id: str, records: Sequence[LogRecord]) -> Applied:
-        """Apply ``records`` of one shard (in sequence order) exactly once."""
+    def apply(
+        self, shard_id: str, records: Sequence[LogRecord], *, fetch: Fetch | None = None
+    ) -> Applied:
+        """Apply ``records`` of one shard exactly once. A range left in flight by an
+        interrupted consumer is finished first, its missing records read with ``fetch``."""
         records = sorted(records, key=lambda r: r.seq)
-        transactions = 0
-        conflicts = 0
-        while True:
+        given = {r.seq for r in records}
+        writes_before = self.writes
+        skipped: int | None = None
+        applied = 0
+        for _ in range(MAX_RESTARTS):
             checkpoint = self.checkpoint(shard_id)
+            if skipped is None:
+                done = checkpoint.seq
+                skipped = sum(1 for r in records if done is not None and r.seq <= done)
+            if (
+                checkpoint.owner not in (None, self.owner)
+                and checkpoint.lease_until >= self.clock()
+            ):
+                raise ShardBusy(f"shard {shard_id} is held by another consumer")
             todo = [r for r in records if checkpoint.seq is None or r.seq > checkpoint.seq]
-            skipped = len(records) - len(todo)
-            if not todo:
-                return Applied(0, skipped, transactions)
-            states = self._read_states({r.client_session_id for r in todo if r.hit})
-            start = 0
-            restart = False
-            while start < len(todo):
-                segment, end = self._segment_from(todo, start, states)
-                actions = [self._checkpoint_action(checkpoint, todo[end - 1], end - start)]
-                actions += segment.actions(self.names.rollups)
-                if self.fail_after is not None and transactions >= self.fail_after:
-                    raise BackendUnavailable("injected crash between transactions")
-                # ActiveSessions first, outside the transaction (a plain batch write costs the
-                # emulator less than half a transactional action, and frees room for more
-                # records per segment). They are what this segment's visits will be: if the
-                # transaction then fails, the same records come again (nothing behind the
-                # checkpoint is skipped) and write them again from the state re-read.
-                active = segment.active_items()
-                if active:
-                    self.dynamo.batch_write(
-                        self.names.active, [{"PutRequest": {"Item": item}} for item in active]
-                    )
-                try:
-                    kwargs = (
-                        {"ReturnConsumedCapacity": "TOTAL"} if self.capacity is not None else {}
-                    )
-                    response = self.dynamo.transact(actions, **kwargs)
-                except Cancelled as cancelled:
-                    conflicts += 1
-                    if conflicts >= self.max_attempts:
-                        raise BackendUnavailable(
-                            f"view writes did not settle after {conflicts} attempts"
-                        ) from cancelled
-                    self.sleep(self._random.uniform(0, min(0.2, 0.005 * 2**conflicts)))
-                    if (
-                        cancelled.reasons and cancelled.reasons[0] != "None"
-                    ) or not cancelled.reasons:
-                        restart = True  # someone moved the checkpoint: re-read, skip what is done
-                        break
-                    sids = {p.client_session_id for p in segment.plans}
-                    states.update(self._read_states(sids))
-                    continue
-                transactions += 1
-                for entry in response.get("ConsumedCapacity") or []:
-                    if self.capacity is not None:
-                        self.capacity.append(float(entry.get("CapacityUnits", 0)))
-                for plan in segment.plans:
-                    states[plan.client_session_id] = SessionState(
-                        plan.client_session_id, plan.after
-                    )
-                checkpoint = Checkpoint(
-                    shard_id,
-                    todo[end - 1].seq,
-                    todo[end - 1].sequence_number,
-                    checkpoint.applied + (end - start),
-                    max(checkpoint.last_received, todo[end - 1].received_at),
-                )
-                start = end
-            if not restart:
-                return Applied(len(todo), skipped, transactions)
+            try:
+                if checkpoint.inflight is not None:
+                    end = int(checkpoint.inflight)
+                    run = [r for r in todo if r.seq <= end]
+                    if not run or run[-1].seq < end:
+                        run += self._fetch(shard_id, run, checkpoint, end, fetch)
+                    checkpoint = self._apply_range(checkpoint, run)
+                    applied += sum(1 for r in run if r.seq in given)
+                    todo = [r for r in todo if r.seq > end]
+                if todo:
+                    self._apply_range(checkpoint, todo)
+                    applied += len(todo)
+                return Applied(applied, skipped or 0, self.writes - writes_before)
+            except _Moved:
+                self.sleep(self._random.uniform(0, 0.05))
+        raise BackendUnavailable(f"the checkpoint of {shard_id} kept moving under this consumer")
 
-    def _segment_from(
-        self, todo: list[LogRecord], start: int, states: dict[str, SessionState]
-    ) -> tuple[Segment, int]:
-        """The longest run of records from ``start`` whose writes fit in one transaction.
+    def _fetch(
+        self,
+        shard_id: str,
+        run: list[LogRecord],
+        checkpoint: Checkpoint,
+        end: int,
+        fetch: Fetch | None,
+    ) -> list[LogRecord]:
+        if fetch is None:
+            raise BackendUnavailable(
+                f"an interrupted batch of {shard_id} (through {end}) needs records not given"
+            )
+        after = run[-1].sequence_number if run else (checkpoint.sequence_number or None)
+        more = [r for r in fetch(shard_id, after, end) if r.seq <= end]
+        if not more or more[-1].seq != end:
+            raise BackendUnavailable(f"the stream of {shard_id} no longer holds record {end}")
+        return more
 
-        A run in which one visit would leave a breakdown slot's set as another joins it is
-        cut (one update cannot do both). One record's writes never need that: its one hit
-        changes one visit, whose old and new membership cancel or lie in different items or
-        slots."""
-        size = min(self._segment, len(todo) - start)
-        while True:
-            segment = self._plan(todo[start : start + size], states)
-            actions = segment.size
-            if segment.overlapping and size > 1:
-                size //= 2
-                continue
-            if actions <= MAX_TRANSACTION_ACTIONS or size == 1:
-                # The next first guess: more records while this one left room.
-                if actions < 60:
-                    self._segment = size * 2
-                elif actions < 90:
-                    self._segment = size + size // 4 + 1
-                else:
-                    self._segment = size
-                return segment, start + size
-            size = max(1, size * MAX_TRANSACTION_ACTIONS // (actions + 10))
-
-    def _plan(self, run: Sequence[LogRecord], states: dict[str, SessionState]) -> Segment:
-        by_session: dict[str, list[Hit]] = {}
+    def _apply_range(self, checkpoint: Checkpoint, run: Sequence[LogRecord]) -> Checkpoint:
+        end = run[-1]
+        tag = Tag(checkpoint.shard_id, end.sequence_number)
+        self._begin(checkpoint, end)
+        hits: dict[str, list[Hit]] = {}
         for record in run:
             if record.hit is not None:
-                by_session.setdefault(record.client_session_id, []).append(record.hit)
-        segment = Segment()
-        now = self.clock()
-        for sid, hits in by_session.items():
-            plan: SessionPlan = plan_session(
-                states[sid],
-                hits,
-                now_ms=now,
-                timeout_s=self.timeout_s,
-                shards=self.shards,
-                names=self.names,
+                hits.setdefault(record.client_session_id, []).append(record.hit)
+        states = self._read_states(hits, tag)
+        plan = plan_batch(
+            states,
+            hits,
+            now_ms=self.clock(),
+            timeout_s=self.timeout_s,
+            shards=self.shards,
+            tag=tag,
+        )
+        # Rollups first, then ActiveSessions, then visits: a session found written means all
+        # before it was (see the module's docstring).
+        if not any(state.written for state in states.values()):
+            self._write_rollups(plan, tag)
+        self._batch_write(self.active_table, [item for s in plan.sessions for item in s.active])
+        self._write_visits(plan)
+        return self._finish(checkpoint, run)
+
+    # ---- writing -------------------------------------------------------------------------------
+
+    def _step(self) -> None:
+        if self.fail_after is not None and self.writes >= self.fail_after:
+            raise BackendUnavailable("injected crash between writes")
+        self.writes += 1
+
+    def _batch_write(self, table: str, puts: list[dict[str, Any]]) -> None:
+        for start in range(0, len(puts), BATCH_WRITE_ITEMS):
+            self._step()
+            chunk = puts[start : start + BATCH_WRITE_ITEMS]
+            self.dynamo.batch_write(table, [{"PutRequest": {"Item": item}} for item in chunk])
+
+    def _write_rollups(self, plan: BatchPlan, tag: Tag) -> None:
+        changes = rollup_items.physical(plan.deltas, tag.writer)
+        stored = {
+            (values["pk"], values["sk"]): values
+            for values in self.dynamo.batch_get(
+                self.rollups_table, [{**key("pk", pk), **key("sk", sk)} for pk, sk in changes]
             )
-            segment.add(plan)
-        return segment
+        }
+        end = int(tag.through)
+        puts = []
+        for item_key, change in changes.items():
+            values = stored.get(item_key)
+            through = rollup_items.applied_through(values)
+            if through is not None and through >= end:
+                continue  # this batch's change is in it already
+            puts.append(items.to_item(rollup_items.merged(item_key, values, change, tag.through)))
+        self._batch_write(self.rollups_table, puts)
+
+    def _write_visits(self, plan: BatchPlan) -> None:
+        alone = [s.visits[0] for s in plan.sessions if len(s.visits) == 1]
+        self._batch_write(self.sessions_table, alone)
+        together: list[dict[str, Any]] = []
+        for session in plan.sessions:
+            if len(session.visits) < 2:
+                continue
+            if len(together) + len(session.visits) > MAX_TRANSACTION_ACTIONS:
+                self._transact(together)
+                together = []
+            together += [
+                {"Put": {"TableName": self.sessions_table, "Item": item}} for item in session.visits
+            ]
+        if together:
+            self._transact(together)
+
+    def _transact(self, actions: list[dict[str, Any]]) -> None:
+        """A session's items at once (a split); unconditional, so only a conflict with a
+        reader's transaction can cancel it, and then it is tried again."""
+        for attempt in range(20):
+            self._step()
+            try:
+                self.dynamo.transact(actions)
+                return
+            except Cancelled:
+                self.sleep(self._random.uniform(0, min(0.2, 0.005 * 2**attempt)))
+        raise BackendUnavailable("a visit transaction kept being cancelled")
 
     # ---- reading state ---------------------------------------------------------------------------
 
-    def _read_states(self, client_session_ids: Iterable[str]) -> dict[str, SessionState]:
+    def _read_states(self, client_session_ids: Iterable[str], tag: Tag) -> dict[str, SessionState]:
         sids = list(client_session_ids)
         bases = {
             v["session_id"]: v
             for v in self.dynamo.batch_get(
-                self.names.sessions, [key("session_id", s) for s in sids]
+                self.sessions_table, [key("session_id", s) for s in sids]
             )
         }
         states: dict[str, SessionState] = {}
@@ -324,39 +447,49 @@ class Views:
             if base is None:
                 states[sid] = SessionState(sid, None)
                 continue
-            states[sid] = SessionState(sid, items.visit_from_values(base))
+            visit = items.visit_from_values(base)
             current_index = int(base.get("current_visit", 0))
             if current_index > 0:
                 later[visit_id(sid, current_index)] = sid
+                states[sid] = SessionState(sid, None, base=visit, written=tag.of(base))
+            else:
+                states[sid] = SessionState(sid, visit, written=tag.of(base))
         if later:
             currents = {
                 v["session_id"]: v
                 for v in self.dynamo.batch_get(
-                    self.names.sessions, [key("session_id", v) for v in later]
+                    self.sessions_table, [key("session_id", v) for v in later]
                 )
             }
             for vid, sid in later.items():
                 if vid not in currents:
                     raise BackendUnavailable(f"visit {vid} is named current but missing")
-                states[sid] = SessionState(sid, items.visit_from_values(currents[vid]))
+                state = states[sid]
+                state.current = items.visit_from_values(currents[vid])
+                state.written = state.written or tag.of(currents[vid])
         return states
 
 
 class ViewsHandler:
     """The Lambda: a stream batch in, a partial batch response out (never raises). Each batch
     also emits one EMF document: ``RecordsApplied``, ``BatchLatency`` and ``ViewsLag`` (how
-    long the batch's oldest event waited since ingest), or ``BatchesFailed``."""
+    long the batch's oldest event waited since ingest), or ``BatchesFailed``.
+
+    ``locate(arn, sequence number)`` names a record's shard; ``fetch(arn, shard, after,
+    through)`` reads records of a range left in flight that the batch does not hold."""
 
     def __init__(
         self,
         views: Views,
         locate: Callable[[str, str], str],
         *,
+        fetch: Callable[[str, str, str | None, int], list[LogRecord]] | None = None,
         emit_metrics: emf.Emit = emf.log_line,
         clock: Callable[[], int] = now_ms,
     ) -> None:
         self.views = views
         self.locate = locate
+        self.fetch = fetch
         self.emit_metrics = emit_metrics
         self.clock = clock
 
@@ -373,23 +506,32 @@ class ViewsHandler:
         arn = str(event["Records"][0].get("eventSourceARN", ""))
         started = time.perf_counter()
         metrics = emf.metric_set("views")
+        fetch = self.fetch
         try:
             shard = shard_id or self.locate(arn, records[0].sequence_number)
-            self.views.apply(shard, records)
-        except Exception:
+            self.views.apply(
+                shard,
+                records,
+                fetch=(lambda s, after, through: fetch(arn, s, after, through)) if fetch else None,
+            )
+        except Exception as exc:
             # Lambda retries from the first record; the checkpoint skips what was applied.
-            log.exception("views: batch not (fully) applied")
+            if isinstance(exc, ShardBusy):
+                log.info("views: %s", exc)
+            else:
+                log.exception("views: batch not (fully) applied")
             metrics.add_metric(name="BatchesFailed", unit=emf.Count, value=1)
             emf.emit(metrics, self.emit_metrics)
             return {"batchItemFailures": [{"itemIdentifier": records[0].sequence_number}]}
-        oldest = min(record.received_at for record in records)
+        oldest = min((r.received_at for r in records if r.hit is not None), default=None)
         metrics.add_metric(name="RecordsApplied", unit=emf.Count, value=len(records))
         metrics.add_metric(
             name="BatchLatency", unit=emf.Milliseconds, value=(time.perf_counter() - started) * 1000
         )
-        metrics.add_metric(
-            name="ViewsLag", unit=emf.Milliseconds, value=max(0, self.clock() - oldest)
-        )
+        if oldest is not None:
+            metrics.add_metric(
+                name="ViewsLag", unit=emf.Milliseconds, value=max(0, self.clock() - oldest)
+            )
         emf.emit(metrics, self.emit_metrics)
         return {"batchItemFailures": []}
 
@@ -398,16 +540,21 @@ def build_handler(settings: Any, **kwargs: Any) -> ViewsHandler:
     """The views handler for ``settings``; ``kwargs`` go to ``ViewsHandler`` (``emit_metrics``:
     stdout on Lambda, the ``liveinsight.metrics`` logger under ``liveinsight up``)."""
     from liveinsight.aws import FAST_CONFIG, dynamodb_client, streams_client
-    from liveinsight.stream import ShardLocator
+    from liveinsight.stream import ShardLocator, fetch_records
 
+    streams = streams_client(settings)
     views = Views(
         dynamodb_client(settings, config=FAST_CONFIG),
         prefix=settings.table_prefix,
         timeout_s=settings.session_timeout_s,
         shards=settings.rollup_shards,
-        max_attempts=settings.max_write_attempts,
     )
-    return ViewsHandler(views, ShardLocator(streams_client(settings)), **kwargs)
+    return ViewsHandler(
+        views,
+        ShardLocator(streams),
+        fetch=lambda arn, shard, after, through: fetch_records(streams, arn, shard, after, through),
+        **kwargs,
+    )
 
 
 # AWS Lambda entrypoint for the Events stream's event source mapping.

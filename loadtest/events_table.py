@@ -1,4 +1,5 @@
-"""Look events up in the Events table by ``event_id``: BatchGetItem, 100 keys a call.
+"""Look events up in the Events table by key (``session_id``, ``event_id``): BatchGetItem,
+100 keys a call.
 
 Cost grows with the run's events, never with the table (no Scan). ``client`` is an injected
 boto3 DynamoDB client (DynamoDB Local, any endpoint, or AWS).
@@ -14,6 +15,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from liveinsight import items, tables
+from liveinsight.event_log import EventKey
 from simulator.errors import TargetUnreachable
 
 KEYS_PER_CALL = 100
@@ -31,18 +33,18 @@ MAX_ROUNDS = 12
 def stored_events(
     client: Any,
     prefix: str,
-    event_ids: Iterable[str],
+    keys: Iterable[EventKey],
     *,
     parallelism: int = 4,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, dict[str, Any]]:
-    """event_id -> the item's fields, for the ids that are stored."""
+    """event_id -> the item's fields, for the (session_id, event_id) keys that are stored."""
     table = tables.table_name(prefix, tables.EVENTS)
-    ids = list(dict.fromkeys(event_ids))
-    chunks = [ids[i : i + KEYS_PER_CALL] for i in range(0, len(ids), KEYS_PER_CALL)]
+    unique = list(dict.fromkeys(keys))
+    chunks = [unique[i : i + KEYS_PER_CALL] for i in range(0, len(unique), KEYS_PER_CALL)]
     found: dict[str, dict[str, Any]] = {}
 
-    def fetch(chunk: list[str]) -> list[dict[str, Any]]:
+    def fetch(chunk: list[EventKey]) -> list[dict[str, Any]]:
         return _get(client, table, chunk, sleep)
 
     with ThreadPoolExecutor(max_workers=parallelism) as pool:
@@ -53,12 +55,15 @@ def stored_events(
 
 
 def _get(
-    client: Any, table: str, chunk: list[str], sleep: Callable[[float], None]
+    client: Any, table: str, chunk: list[EventKey], sleep: Callable[[float], None]
 ) -> list[dict[str, Any]]:
     names = {f"#a{i}": name for i, name in enumerate(ATTRIBUTES)}  # `timestamp` is reserved
     request: dict[str, Any] = {
         table: {
-            "Keys": [{"event_id": {"S": event_id}} for event_id in chunk],
+            "Keys": [
+                {"session_id": {"S": session_id}, "event_id": {"S": event_id}}
+                for session_id, event_id in chunk
+            ],
             "ProjectionExpression": ", ".join(names),
             "ExpressionAttributeNames": names,
             "ConsistentRead": True,

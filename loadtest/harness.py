@@ -103,7 +103,7 @@ def read_ledgers(directory: Path) -> list[dict[str, Any]]:
 def check_storage(settings: Settings) -> Any:
     """A client for ``settings`` whose Events table answers (else one clear error)."""
     client = dynamodb_client(settings)
-    stored_events(client, settings.table_prefix, ["loadtest-probe"])
+    stored_events(client, settings.table_prefix, [("loadtest-probe", "loadtest-probe")])
     return client
 
 

@@ -280,9 +280,12 @@ def storage_checks(events: Tally, stored: Mapping[str, Mapping[str, Any]]) -> li
     return checks
 
 
-def ids_to_look_up(events: Tally) -> list[str]:
+def ids_to_look_up(events: Tally) -> list[tuple[str, str]]:
+    """The (session_id, event_id) keys of every event answered, filtered or left uncertain."""
     return [
-        r["event_id"] for group in (events.held, events.filtered, events.uncertain) for r in group
+        (r["session_id"], r["event_id"])
+        for group in (events.held, events.filtered, events.uncertain)
+        for r in group
     ]
 
 

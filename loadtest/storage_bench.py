@@ -29,8 +29,14 @@ from liveinsight.event_log import ACCEPTED, EventLog
 from liveinsight.events import Event, RequestMeta, validate
 from liveinsight.routes import BY_NAME
 from liveinsight.settings import Settings
-from liveinsight.stream import ShardLocator, StreamPoller, measure_lag, start_poller
-from liveinsight.tables import EVENTS, create_tables, table_name
+from liveinsight.stream import (
+    ShardLocator,
+    StreamPoller,
+    fetch_records,
+    measure_lag,
+    start_poller,
+)
+from liveinsight.tables import EVENTS, TABLE_SPECS, create_tables, table_name
 from liveinsight.views import Views, ViewsHandler
 from loadtest.bench_sessions import USER_AGENT
 from simulator.stream import Simulation, events
@@ -85,18 +91,21 @@ def raw_put_rate(client: Any, prefix: str, seconds: float) -> float:
 # ---- views beside the log --------------------------------------------------------------------
 
 
-def views_poller(settings: Settings, client: Any, *, return_capacity: bool = False) -> StreamPoller:
+def views_poller(settings: Settings, client: Any) -> StreamPoller:
+    """A poller applying the views through ``client`` (a counting one, for the write cost)."""
     streams = streams_client(settings)
     views = Views(
         client,
         prefix=settings.table_prefix,
         timeout_s=settings.session_timeout_s,
         shards=settings.rollup_shards,
-        return_capacity=return_capacity,
     )
-    return StreamPoller(
-        client, streams, ViewsHandler(views, ShardLocator(streams)), prefix=settings.table_prefix
+    handler = ViewsHandler(
+        views,
+        ShardLocator(streams),
+        fetch=lambda arn, shard, after, through: fetch_records(streams, arn, shard, after, through),
     )
+    return StreamPoller(client, streams, handler, prefix=settings.table_prefix)
 
 
 def catch_up(
@@ -137,14 +146,43 @@ def _stop(thread: Any, stop: Any) -> None:
 # ---- write cost ------------------------------------------------------------------------------
 
 
-class WriteCounter:
-    """A boto3 DynamoDB client that counts what its successful write calls wrote: items, and
-    the capacity units of every write call (``ReturnConsumedCapacity=TOTAL`` is added where
-    the caller did not ask), so units the caller does not collect itself are counted too.
+def item_kb(item: dict[str, Any]) -> int:
+    """Write units of one item as DynamoDB bills them: its size (attribute names and values,
+    low-level format) in whole KB, at least 1."""
+    size = sum(len(name.encode()) + _value_bytes(value) for name, value in item.items())
+    return max(1, -(-size // 1024))
 
-    DynamoDB Local's ``ConsumedCapacity`` bills a ``TransactWriteItems`` once per table it
-    touches (2.0, plus 2.0 per GSI), whatever the number of items in it (measured here), so
-    item writes are the figure of write cost that does not depend on the emulator."""
+
+def _value_bytes(value: dict[str, Any]) -> int:
+    (kind, raw), *_ = value.items()
+    if kind in ("S", "B"):
+        return len(raw.encode()) if isinstance(raw, str) else len(raw)
+    if kind == "N":
+        return len(str(raw)) // 2 + 1
+    if kind in ("SS", "NS"):
+        return sum(len(str(v).encode()) for v in raw)
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + _value_bytes(v) + 1 for k, v in raw.items())
+    if kind == "L":
+        return 3 + sum(_value_bytes(v) + 1 for v in raw)
+    return 1
+
+
+def _indexes(table: str) -> int:
+    """Secondary indexes of a LiveInsight table (by its name without the prefix)."""
+    return next((len(spec.indexes) for spec in TABLE_SPECS if table.endswith(spec.name)), 0)
+
+
+class WriteCounter:
+    """A boto3 DynamoDB client that counts what its successful write calls wrote: items, the
+    capacity units DynamoDB Local reports for every write call (``ReturnConsumedCapacity=TOTAL``
+    added), and the units AWS would bill (``aws_units``).
+
+    The two differ for transactions: DynamoDB Local reports a ``TransactWriteItems`` as twice
+    the units of one of its items per table (2.0 for a hundred 300-byte puts, measured here),
+    where AWS bills twice every item's units. ``aws_units`` takes DynamoDB Local's figure for
+    plain writes (it counts item sizes and index writes as AWS does) and, for a transaction,
+    2 x each item's units x (1 + the table's indexes)."""
 
     SINGLE = ("put_item", "update_item", "delete_item")
     WRITES = (*SINGLE, "transact_write_items", "batch_write_item")
@@ -153,6 +191,7 @@ class WriteCounter:
         self.client = client
         self.items = 0
         self.units = 0.0
+        self.aws_units = 0.0
 
     def __getattr__(self, name: str) -> Any:
         call = getattr(self.client, name)
@@ -162,12 +201,25 @@ class WriteCounter:
         def counted(**kwargs: Any) -> Any:
             response = call(**{"ReturnConsumedCapacity": "TOTAL", **kwargs})
             consumed = response.get("ConsumedCapacity") or []
-            for entry in [consumed] if isinstance(consumed, dict) else consumed:
-                self.units += float(entry.get("CapacityUnits", 0))
+            reported = sum(
+                float(entry.get("CapacityUnits", 0))
+                for entry in ([consumed] if isinstance(consumed, dict) else consumed)
+            )
+            self.units += reported
+            if name == "transact_write_items":
+                self.items += len(kwargs["TransactItems"])
+                for action in kwargs["TransactItems"]:
+                    (_, body), *_ = action.items()
+                    if "Item" in body:
+                        self.aws_units += (
+                            2 * item_kb(body["Item"]) * (1 + _indexes(body["TableName"]))
+                        )
+                    else:  # an update, delete or condition check: at least its key's unit
+                        self.aws_units += 2 * (1 + _indexes(body["TableName"]))
+                return response
+            self.aws_units += reported
             if name in self.SINGLE:
                 self.items += 1
-            elif name == "transact_write_items":
-                self.items += len(kwargs["TransactItems"])
             else:
                 unprocessed = response.get("UnprocessedItems") or {}
                 self.items += sum(len(v) for v in kwargs["RequestItems"].values()) - sum(
@@ -181,40 +233,45 @@ class WriteCounter:
 @dataclass(frozen=True)
 class WriteCost:
     """Capacity units and item writes of one run. ``appends``: ``EventLog.append`` calls.
-
-    ``*_units`` are every write call's ``ConsumedCapacity`` (``WriteCounter``); the
-    ``*_reported`` sums are what ``EventLog.capacity`` / ``Views.capacity`` collected
-    themselves (the same, unless a write path does not ask for its units)."""
+    ``*_units``: summed ``ConsumedCapacity`` as DynamoDB Local reports it (SPEC 8);
+    ``*_aws_units``: what AWS would bill for the same writes (``WriteCounter``)."""
 
     offered: int
     accepted: int
     appends: int
     ingest_units: float
     views_units: float
+    ingest_aws_units: float
+    views_aws_units: float
     ingest_items: int
     views_items: int
-    ingest_reported: float
-    views_reported: float
+
+    def _per_event(self, amount: float) -> float | None:
+        return amount / self.accepted if self.accepted else None
 
     @property
     def per_event(self) -> float | None:
-        return (self.ingest_units + self.views_units) / self.accepted if self.accepted else None
+        return self._per_event(self.ingest_units + self.views_units)
+
+    @property
+    def aws_per_event(self) -> float | None:
+        return self._per_event(self.ingest_aws_units + self.views_aws_units)
 
     @property
     def ingest_per_event(self) -> float | None:
-        return self.ingest_units / self.accepted if self.accepted else None
+        return self._per_event(self.ingest_units)
 
     @property
     def views_per_event(self) -> float | None:
-        return self.views_units / self.accepted if self.accepted else None
+        return self._per_event(self.views_units)
 
     @property
     def items_per_event(self) -> float | None:
-        return (self.ingest_items + self.views_items) / self.accepted if self.accepted else None
+        return self._per_event(self.ingest_items + self.views_items)
 
     @property
     def views_items_per_event(self) -> float | None:
-        return self.views_items / self.accepted if self.accepted else None
+        return self._per_event(self.views_items)
 
     @property
     def events_per_append(self) -> float | None:
@@ -259,8 +316,8 @@ def write_cost(
     client = dynamodb_client(settings, config=FAST_CONFIG)
     create_tables(client, settings.table_prefix)
     log_writes, views_writes = WriteCounter(client), WriteCounter(client)
-    log = EventLog(log_writes, prefix=settings.table_prefix, return_capacity=True)
-    poller = views_poller(settings, views_writes, return_capacity=True)
+    log = EventLog(log_writes, prefix=settings.table_prefix)
+    poller = views_poller(settings, views_writes)
     thread, stop = start_poller(poller)
     accepted = appends = 0
     try:
@@ -277,17 +334,16 @@ def write_cost(
     finally:
         _stop(thread, stop)
     catch_up(poller, appended=accepted, on_progress=on_progress)
-    assert log.capacity is not None and poller.views.capacity is not None
     return WriteCost(
         offered=len(traffic),
         accepted=accepted,
         appends=appends,
         ingest_units=log_writes.units,
         views_units=views_writes.units,
+        ingest_aws_units=log_writes.aws_units,
+        views_aws_units=views_writes.aws_units,
         ingest_items=log_writes.items,
         views_items=views_writes.items,
-        ingest_reported=sum(log.capacity),
-        views_reported=sum(poller.views.capacity),
     )
 
 

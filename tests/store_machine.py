@@ -2,10 +2,13 @@
 reference, with the stream's delivery under the machine's control.
 
 Ingest rules append to the Events log. The stream is modelled as two shards (records go to a
-shard by a hash of their event_id, as DynamoDB partitions do); delivery rules hand batches of
-a shard's records to ``Views.apply``: in order, redelivered (overlapping what was applied),
-or cut short by a crash between a batch's transactions. The reference replays the records in
-the order the views applied them, so every invariant holds at every step, lag or not.
+shard by a hash of their client session, as DynamoDB partitions the session-keyed log);
+delivery rules hand batches of a shard's records to ``Views.apply``: in order, redelivered
+(overlapping what was applied), or cut short by a crash between a batch's writes and then
+finished by the next delivery, which reads what it lacks from the shard (``fetch``). Consumers
+hand a shard over (a lease given up) and a second consumer is turned away while one holds it.
+The reference replays the records in the order the views applied them, so every invariant
+holds at every step, lag or not.
 
 Used by tests/unit (moto server, many steps) and tests/integration (DynamoDB Local, fewer).
 """
@@ -28,7 +31,7 @@ from liveinsight.events import Event
 from liveinsight.query import QueryService
 from liveinsight.reads import DynamoRollupSource
 from liveinsight.sessions import Hit
-from liveinsight.views import LogRecord, Views
+from liveinsight.views import LogRecord, ShardBusy, Views
 from tests.reference import T_MS, Ev, expected_visit, split_visits
 
 NOW = 1_800_000_000_000
@@ -78,6 +81,7 @@ class LogMachine(RuleBasedStateMachine):
         super().__init__()
         self.client, self.prefix = self.make_store()
         self.log = EventLog(self.client, prefix=self.prefix)
+        self.owner = "consumer-1"
         self.views = self._views()
         self.shards = {name: ShardLog([]) for name in SHARDS}
         self.applied: dict[str, list[Ev]] = {}  # per client session, in the order applied
@@ -87,7 +91,7 @@ class LogMachine(RuleBasedStateMachine):
         self.counter = 0
         self.seq = 0
 
-    def _views(self, **kwargs: Any) -> Views:
+    def _views(self, owner: str | None = None, **kwargs: Any) -> Views:
         return Views(
             self.client,
             prefix=self.prefix,
@@ -95,8 +99,14 @@ class LogMachine(RuleBasedStateMachine):
             shards=2,
             clock=lambda: NOW,
             sleep=lambda _s: None,
+            owner=owner or self.owner,
             **kwargs,
         )
+
+    def _fetch(self, shard: str, after: str | None, through: int) -> list[LogRecord]:
+        """The shard's records after ``after`` up to ``through``, as the stream would give."""
+        start = int(after) if after else 0
+        return [r for r in self.shards[shard].records if start < r.seq <= through]
 
     # ---- ingest rules ---------------------------------------------------------------------------
 
@@ -140,7 +150,7 @@ class LogMachine(RuleBasedStateMachine):
 
     def _to_stream(self, event: Event) -> None:
         self.seq += 1
-        shard = SHARDS[zlib.crc32(event.event_id.encode()) % len(SHARDS)]
+        shard = SHARDS[zlib.crc32(event.session_id.encode()) % len(SHARDS)]
         _, hit = hit_of(items.from_item(items.event_item(event, NOW)))
         record = LogRecord(self.seq, str(self.seq), event.session_id, hit, NOW)
         self.shards[shard].records.append(record)
@@ -208,9 +218,8 @@ class LogMachine(RuleBasedStateMachine):
     def deliver(self, shard: str, size: int) -> None:
         log = self.shards[shard]
         batch = log.records[log.applied : log.applied + size]
-        self.views.apply(shard, batch)
+        self.views.apply(shard, batch, fetch=self._fetch)
         self._mark_applied(shard)
-        assert log.applied == min(len(log.records), log.applied)
 
     @rule(shard=st.sampled_from(SHARDS), back=st.integers(1, 6), size=st.integers(1, 12))
     def redeliver_batch(self, shard: str, back: int, size: int) -> None:
@@ -218,21 +227,47 @@ class LogMachine(RuleBasedStateMachine):
         log = self.shards[shard]
         start = max(0, log.applied - back)
         batch = log.records[start : start + size]
-        result = self.views.apply(shard, list(reversed(batch)))  # order given does not matter
-        assert result.skipped == min(len(batch), log.applied - start)
+        result = self.views.apply(shard, list(reversed(batch)), fetch=self._fetch)
+        assert result.skipped == min(len(batch), log.applied - start)  # order given: any
         self._mark_applied(shard)
 
-    @rule(shard=st.sampled_from(SHARDS), size=st.integers(2, 40), after=st.integers(0, 2))
-    def crash_between_transactions(self, shard: str, size: int, after: int) -> None:
-        """The views die after ``after`` transactions of a batch (kept small so it has
-        several); what they wrote stays, the rest comes with the next delivery."""
+    @rule(
+        shard=st.sampled_from(SHARDS),
+        size=st.integers(2, 40),
+        after=st.integers(0, 4),
+        again=st.integers(0, 12),
+    )
+    def crash_between_writes(self, shard: str, size: int, after: int, again: int) -> None:
+        """The views die after ``after`` writes of a batch; what they wrote stays. The next
+        delivery (``again`` records, fewer or more than the batch) finishes the batch first."""
         log = self.shards[shard]
         batch = log.records[log.applied : log.applied + size]
         crashing = self._views(fail_after=after)
-        crashing._segment = 2  # small segments: several transactions per batch
         with contextlib.suppress(BackendUnavailable):
-            crashing.apply(shard, batch)
+            crashing.apply(shard, batch, fetch=self._fetch)
+        self.views.apply(shard, log.records[log.applied : log.applied + again], fetch=self._fetch)
         self._mark_applied(shard)
+
+    @rule(shard=st.sampled_from(SHARDS), size=st.integers(1, 12))
+    def a_second_consumer_is_turned_away(self, shard: str, size: int) -> None:
+        """While this consumer holds the shard's lease, another changes nothing."""
+        log = self.shards[shard]
+        if self.views.checkpoint(shard).owner != self.owner:
+            return
+        batch = log.records[log.applied : log.applied + size]
+        try:
+            self._views(owner="intruder").apply(shard, batch, fetch=self._fetch)
+        except ShardBusy:
+            return
+        raise AssertionError("a second consumer applied a batch while the lease was held")
+
+    @rule()
+    def hand_the_shards_over(self) -> None:
+        """A clean stop gives the leases up; the next consumer goes on at once."""
+        for shard in SHARDS:
+            self.views.release(shard)
+        self.owner = f"consumer-{self.counter}-{self.seq}"
+        self.views = self._views()
 
     # ---- invariants ---------------------------------------------------------------------------
 

@@ -65,9 +65,14 @@ def test_demo_serves_live_traffic_and_sigterm_stops_everything() -> None:
                 events = httpx.get(url, timeout=5).json()["events_24h"]
             time.sleep(0.5)
         # The events reached the dashboard's reads, so the demo's stream poller applies the
-        # views; /health says how far behind they are.
-        views = httpx.get(f"http://127.0.0.1:{port}/health", timeout=10).json()["views"]
-        assert isinstance(views["lag_events"], int) and views["applied_through"] is not None
+        # views; /health says how far behind they are, and once its batch is done, up to when.
+        while True:
+            views = httpx.get(f"http://127.0.0.1:{port}/health", timeout=10).json()["views"]
+            assert isinstance(views["lag_events"], int)
+            if views["applied_through"] is not None:
+                break
+            assert time.monotonic() < deadline, f"no batch of the views finished: {views}"
+            time.sleep(0.2)
         descendants = children_of(process.pid)
         assert len(descendants) >= 3  # java + two simulators
         process.send_signal(signal.SIGTERM)
@@ -81,5 +86,8 @@ def test_demo_serves_live_traffic_and_sigterm_stops_everything() -> None:
             )
             time.sleep(0.1)
     finally:
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGKILL)
+        if process.poll() is None:  # a failed assertion: stop the demo and what it started
+            for pid in [*children_of(process.pid), process.pid]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            process.wait(timeout=10)

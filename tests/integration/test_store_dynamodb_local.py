@@ -1,5 +1,6 @@
 """The event log and its views on a real DynamoDB Local, fed by its real stream through the
-poller: the state machine, concurrency (S8), redelivery, and a batch over many transactions."""
+poller: the state machine, concurrency (S8), redelivery, a batch cut short by a crash, and a
+second consumer turned away while one holds the shard."""
 
 from __future__ import annotations
 
@@ -16,9 +17,16 @@ from liveinsight.event_log import EventLog
 from liveinsight.events import Event
 from liveinsight.items import from_item
 from liveinsight.settings import Settings
-from liveinsight.stream import StreamPoller, catch_up, lambda_record, list_shards, stream_arn
+from liveinsight.stream import (
+    StreamPoller,
+    catch_up,
+    fetch_records,
+    lambda_record,
+    list_shards,
+    stream_arn,
+)
 from liveinsight.tables import create_tables
-from liveinsight.views import Views, ViewsHandler, records_of
+from liveinsight.views import LEASE_MS, Views, ViewsHandler, records_of
 from tests.store_machine import LogMachine
 
 NOW = 1_800_000_000_000
@@ -50,12 +58,15 @@ def _session(client, prefix: str, session_id: str) -> dict:
     return from_item(item["Item"])
 
 
-def _views(settings: Settings, **kwargs: Any) -> Views:
+LATER = NOW + 300_000  # the views' clock: five minutes after the events
+
+
+def _views(settings: Settings, *, at: int = LATER, **kwargs: Any) -> Views:
     return Views(
         dynamodb_client(settings),
         prefix=settings.table_prefix,
         shards=2,
-        clock=lambda: NOW + 300_000,
+        clock=lambda: at,
         **kwargs,
     )
 
@@ -116,48 +127,75 @@ def test_concurrent_redeliveries_are_counted_once(log, local_tables, local_clien
 def test_two_view_workers_on_one_shard_apply_every_record_once(
     log, local_tables, local_client
 ) -> None:
-    """S7 + S8 for the views: the same stream batch handed to two workers at once."""
+    """S7 + S8 for the views: the same stream batch handed to two workers at once. One holds
+    the shard; the other is turned away (a failed batch, tried again later) until the first
+    gives the shard up, and then finds every record applied."""
     log.append([_event(i, sid=f"W{i % 7}", ts=NOW + i * 1000) for i in range(120)], NOW)
     shard_id, records = _stream_records(local_tables)
     barrier = threading.Barrier(2)
+    workers = [_views(local_tables, owner=f"worker-{n}") for n in range(2)]
 
-    def worker(_: int) -> dict[str, Any]:
-        handler = ViewsHandler(_views(local_tables, max_attempts=400), lambda *_: shard_id)
+    def worker(views: Views) -> dict[str, Any]:
+        handler = ViewsHandler(views, lambda *_: shard_id)
         barrier.wait()
         return handler({"Records": records})
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        answers = list(pool.map(worker, range(2)))
-    assert answers == [{"batchItemFailures": []}] * 2
+        answers = list(pool.map(worker, workers))
+    failed = {"batchItemFailures": [{"itemIdentifier": records[0]["dynamodb"]["SequenceNumber"]}]}
+    ok: dict[str, Any] = {"batchItemFailures": []}
+    assert answers in ([ok, failed], [failed, ok])  # one applies, one is turned away
+    holder = workers[0] if workers[0].checkpoint(shard_id).owner == "worker-0" else workers[1]
+    holder.release(shard_id)
+    for views in workers:
+        assert views.apply(shard_id, records_of({"Records": records})).records == 0
     visits = [_session(local_client, local_tables.table_prefix, f"W{k}") for k in range(7)]
     assert sum(v["total_events"] for v in visits) == 120
     assert _views(local_tables).checkpoint(shard_id).applied == 120
 
 
-def test_a_batch_over_many_transactions_survives_a_crash_between_them(
+def test_a_batch_cut_short_by_a_crash_lands_once_whoever_finishes_it(
     log, local_tables, local_client
 ) -> None:
-    """A hundred events of a hundred sessions: the batch needs several transactions; the views die
-    after the first, the same batch comes again and lands exactly once."""
+    """A hundred events of a hundred sessions: the views die after their first write. The
+    range stays in flight; another consumer is turned away until the dead one's lease runs
+    out, then finishes exactly that range, from a batch that holds only part of it."""
     log.append([_event(i, sid=f"B{i}", ts=NOW + i * 1000) for i in range(100)], NOW)
     shard_id, records = _stream_records(local_tables)
-    crashing = ViewsHandler(_views(local_tables, fail_after=1), lambda *_: shard_id)
+    crashing = ViewsHandler(_views(local_tables, fail_after=1, owner="dead"), lambda *_: shard_id)
     answer = crashing({"Records": records})
     assert answer == {
         "batchItemFailures": [{"itemIdentifier": records[0]["dynamodb"]["SequenceNumber"]}]
     }
-    half = _views(local_tables).checkpoint(shard_id)
-    assert 0 < half.applied < 100
-    handler = ViewsHandler(_views(local_tables), lambda *_: shard_id)
-    assert handler({"Records": records}) == {"batchItemFailures": []}
+    cut = _views(local_tables).checkpoint(shard_id)
+    assert (cut.applied, cut.inflight) == (0, records[-1]["dynamodb"]["SequenceNumber"])
+
+    streams = streams_client(local_tables)
+    arn = stream_arn(local_client, local_tables.table_prefix)
+
+    def fetch(arn: str, shard: str, after: str | None, through: int) -> list:
+        return fetch_records(streams, arn, shard, after, through)
+
+    early = ViewsHandler(_views(local_tables, owner="next"), lambda *_: shard_id, fetch=fetch)
+    assert early({"Records": records[:10]})["batchItemFailures"]  # the lease still holds
+    after_lease = LATER + LEASE_MS + 1
+    handler = ViewsHandler(
+        _views(local_tables, owner="next", at=after_lease), lambda *_: shard_id, fetch=fetch
+    )
+    assert handler({"Records": records[:10]}) == {"batchItemFailures": []}  # fetches the rest
     assert handler({"Records": records}) == {"batchItemFailures": []}  # and once more
-    assert _views(local_tables).checkpoint(shard_id).applied == 100
+    done = _views(local_tables).checkpoint(shard_id)
+    assert (done.applied, done.inflight, done.sequence_number) == (
+        100,
+        None,
+        records[-1]["dynamodb"]["SequenceNumber"],
+    )
     totals = [
         _session(local_client, local_tables.table_prefix, f"B{k}")["total_events"]
         for k in range(100)
     ]
-    assert sum(totals) == 100
-    assert len(records_of({"Records": records})) == 100
+    assert totals == [1] * 100
+    assert arn and len(records_of({"Records": records})) == 100
 
 
 class LocalLogMachine(LogMachine):
@@ -190,8 +228,8 @@ def test_the_real_poller_catches_up_through_redelivery_and_a_restart(
     events = [_event(i, sid=f"P{i % 9}", ts=NOW + i * 1000) for i in range(60)]
     log.append(events[:30], NOW)
 
-    def poller() -> StreamPoller:
-        handler = ViewsHandler(_views(local_tables), lambda *_: "unused")
+    def poller(at: int) -> StreamPoller:
+        handler = ViewsHandler(_views(local_tables, at=at), lambda *_: "unused")
         return StreamPoller(
             dynamodb_client(local_tables),
             streams_client(local_tables),
@@ -201,10 +239,10 @@ def test_the_real_poller_catches_up_through_redelivery_and_a_restart(
             window_s=0,
         )
 
-    first = poller()
-    assert first.poll_once() == 7  # one batch, then "killed"
+    first = poller(LATER)
+    assert first.poll_once() == 7  # one batch, then "killed": its lease is left to run out
     log.append(events[30:], NOW)
-    assert poller().drain() == 53  # a new poller starts from the checkpoint
+    assert poller(LATER + LEASE_MS + 1).drain() == 53  # a new poller, from the checkpoint
     shard_id, records = _stream_records(local_tables)
     again = ViewsHandler(_views(local_tables), lambda *_: shard_id)({"Records": records})
     assert again == {"batchItemFailures": []}

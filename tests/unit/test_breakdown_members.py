@@ -1,15 +1,16 @@
-"""Breakdown rows name their visits in one string set per 5-minute slot: a visit joins with
-``ADD``, leaves with ``DELETE``, and one update never does both to one set."""
+"""Breakdown rows name their visits in one set per 5-minute slot, an item of its own per
+writer: a visit joins with +1, leaves with -1, and one write may do both to one set."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from liveinsight import recompute, rollups
+from liveinsight import recompute, rollup_items, rollups
 from liveinsight.aws import dynamodb_client, streams_client
 from liveinsight.event_log import EventLog
 from liveinsight.events import Event
-from liveinsight.plans import rollup_action
 from liveinsight.query import QueryService
 from liveinsight.reads import DynamoRollupSource
 from liveinsight.rebuild import rebuild
@@ -22,61 +23,66 @@ SLOT_10, SLOT_5 = HOUR + 10 * 60_000, HOUR + 5 * 60_000
 KEY = ("b:source#1", "(direct)")
 
 
-def test_a_change_adds_numbers_and_joining_visits_and_deletes_leaving_ones() -> None:
+def test_counts_and_each_slots_visits_go_to_items_of_their_own() -> None:
     joining = rollups.slot(rollups.MEMBER + "u1\ts1", SLOT_10)
     leaving = rollups.slot(rollups.MEMBER + "u2\ts2.1", SLOT_5)
-    action = rollup_action("R", KEY, {"visits": 1, joining: 1, leaving: -1})["Update"]
-    names, values = action["ExpressionAttributeNames"], action["ExpressionAttributeValues"]
-    assert action["UpdateExpression"] == "ADD #f0 :d0, #f1 :d1 DELETE #f2 :d2"
-    assert [names[f"#f{i}"] for i in range(3)] == [
-        "visits",
-        rollups.members(SLOT_10),
-        rollups.members(SLOT_5),
-    ]
-    assert values == {":d0": {"N": "1"}, ":d1": {"SS": ["u1\ts1"]}, ":d2": {"SS": ["u2\ts2.1"]}}
+    changes = rollup_items.physical({KEY: {"visits": 1, joining: 1, leaving: -1}}, "W")
+    assert set(changes) == {
+        (KEY[0], "(direct)\t\tW"),
+        (KEY[0], f"(direct)\t{SLOT_10}\tW"),
+        (KEY[0], f"(direct)\t{SLOT_5}\tW"),
+    }
+    assert changes[(KEY[0], "(direct)\t\tW")].counts == {"visits": 1}
+    assert changes[(KEY[0], f"(direct)\t{SLOT_10}\tW")].members == {"u1\ts1": 1}
+    assert changes[(KEY[0], f"(direct)\t{SLOT_5}\tW")].members == {"u2\ts2.1": -1}
 
 
-def test_one_update_refuses_to_add_to_and_delete_from_one_set() -> None:
-    both = {
-        rollups.slot(rollups.MEMBER + "u1\ts1", SLOT_10): 1,
-        rollups.slot(rollups.MEMBER + "u2\ts2", SLOT_10): -1,
-    }
-    assert rollups.item_change(both).overlapping
-    with pytest.raises(ValueError, match="add to and delete from"):
-        rollup_action("R", KEY, both)
-    apart = {
-        rollups.slot(rollups.MEMBER + "u1\ts1", SLOT_10): 1,
-        rollups.slot(rollups.MEMBER + "u2\ts2", SLOT_5): -1,
-    }
-    assert not rollups.item_change(apart).overlapping
+def test_one_write_both_adds_to_and_removes_from_one_set() -> None:
+    key = (KEY[0], f"(direct)\t{SLOT_10}\tW")
+    before = {"pk": key[0], "sk": key[1], "m": json.dumps(["u2\ts2"]), "slot": SLOT_10, "t": "7"}
+    change = rollup_items.ItemDelta(
+        KEY[0], "(direct)", SLOT_10, members={"u1\ts1": 1, "u2\ts2": -1}
+    )
+    after = rollup_items.merged(key, before, change, "9")
+    assert json.loads(after["m"]) == ["u1\ts1"]
+    assert after["t"] == "9" and rollup_items.applied_through(after) == 9
+    assert list(rollup_items.counts_of(after)) == [(SLOT_10, rollups.MEMBER + "u1\ts1", 1)]
 
 
 def test_a_member_moves_by_one_or_not_at_all() -> None:
     with pytest.raises(ValueError, match="once"):
-        rollups.item_change({rollups.slot(rollups.MEMBER + "u1\ts1", SLOT_10): 2})
+        rollup_items.physical({KEY: {rollups.slot(rollups.MEMBER + "u1\ts1", SLOT_10): 2}}, "W")
+
+
+def test_counts_back_to_nothing_leave_the_item_with_its_batch_tag() -> None:
+    """An item is never dropped: its tag is how a batch applied before is recognised."""
+    key = (KEY[0], "(direct)\t\tW")
+    before = {"pk": key[0], "sk": key[1], "n": json.dumps({"visits": 1}), "t": "3"}
+    after = rollup_items.merged(
+        key, before, rollup_items.ItemDelta(KEY[0], "(direct)", counts={"visits": -1}), "4"
+    )
+    assert json.loads(after["n"]) == {} and after["t"] == "4"
 
 
 def _event(event_id: str, session: str, ts: int) -> Event:
     return Event(event_id, ts, f"user-{session}", session, "page_view", "/", "", "ua", "")
 
 
-@pytest.mark.parametrize(("other_start", "transactions"), [(SLOT_10, 2), (SLOT_5, 1)])
-def test_a_visit_leaving_a_set_as_another_joins_it_is_written_in_two_transactions(
-    moto_settings, other_start: int, transactions: int
+@pytest.mark.parametrize("other_start", [SLOT_10, SLOT_5])
+def test_a_visit_leaving_a_set_as_another_joins_it_counts_both_right(
+    moto_settings, other_start: int
 ) -> None:
     """Visit A started in the 10-minute slot; a late event moves its start to the 5-minute
-    slot. In the same stream batch visit B starts, both `(direct)` visits of the same hour. If
-    B starts in the 10-minute slot, one update would add B to that slot's set and delete A from
-    it: the views split the batch. If B starts in the 5-minute slot, both join one set: one
-    transaction. Either way the breakdown equals the recomputation."""
+    slot. In the same stream batch visit B starts, both `(direct)` visits of the same hour:
+    B joins the set A leaves, or the one A joins. Either way the breakdown equals the
+    recomputation."""
     client = dynamodb_client(moto_settings)
     log, views = EventLog(client), Views(client, shards=1, clock=lambda: NOW)
     first = [_event("a1", "A", SLOT_10 + 30_000)]
     later = [_event("a0", "A", SLOT_5 + 30_000), _event("b1", "B", other_start + 60_000)]
     for batch in (first, later):
         log.append(batch, NOW)
-    assert views.apply("shard-1", log_records(first, NOW)).transactions == 1
-    assert views.apply("shard-1", log_records(later, NOW)).transactions == transactions
+        assert views.apply("shard-1", log_records(batch, NOW)).records == len(batch)
 
     hits = [(r.client_session_id, r.hit) for r in log_records(first + later) if r.hit]
     visits = [v for history in recompute.replay(hits, 30 * 60_000).values() for v in history]
@@ -102,13 +108,3 @@ def test_a_rebuild_writes_whole_sets_and_answers_as_the_views_did(moto_settings)
 
     service = QueryService(DynamoRollupSource(client, shards=1))
     assert {by: service.breakdown(NOW, by, 24, 10) for by in before} == before
-
-
-def test_a_whole_item_holds_its_visits_as_sets_and_refuses_leaving_ones() -> None:
-    joining = rollups.slot(rollups.MEMBER + "u1\ts1", SLOT_10)
-    assert rollups.item_values({"visits": 1, joining: 1}) == {
-        "visits": 1,
-        rollups.members(SLOT_10): {"u1\ts1"},
-    }
-    with pytest.raises(ValueError, match="leaving"):
-        rollups.item_values({joining: -1})

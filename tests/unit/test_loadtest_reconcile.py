@@ -158,7 +158,9 @@ def test_every_held_event_is_an_item_with_the_ledgers_fields() -> None:
 class FakeDynamo:
     """BatchGetItem over a dict; leaves some keys unprocessed the first time it is asked."""
 
-    def __init__(self, items: dict[str, dict[str, Any]], table: str = "t_Events") -> None:
+    def __init__(
+        self, items: dict[tuple[str, str], dict[str, Any]], table: str = "t_Events"
+    ) -> None:
         self.items, self.table = items, table
         self.calls: list[int] = []
 
@@ -169,22 +171,25 @@ class FakeDynamo:
             from botocore.exceptions import ClientError
 
             raise ClientError({"Error": {"Code": "ResourceNotFoundException"}}, "BatchGetItem")
-        keys = [k["event_id"]["S"] for k in request["Keys"]]
+        keys = request["Keys"]
         answered, later = (keys[:-3], keys[-3:]) if len(keys) > 3 else (keys, [])
         found = [
-            {"event_id": {"S": k}, "timestamp": {"N": "1"}} for k in answered if k in self.items
+            {**k, "timestamp": {"N": "1"}}
+            for k in answered
+            if (k["session_id"]["S"], k["event_id"]["S"]) in self.items
         ]
-        unprocessed = {table: {**request, "Keys": [{"event_id": {"S": k}} for k in later]}}
+        unprocessed = {table: {**request, "Keys": later}}
         return {"Responses": {table: found}, "UnprocessedKeys": unprocessed if later else {}}
 
 
 def test_events_are_looked_up_100_keys_a_call_retrying_unprocessed_keys() -> None:
-    client = FakeDynamo({f"e{i}": {} for i in range(0, 250, 2)})
-    found = stored_events(client, "t_", [f"e{i}" for i in range(250)], sleep=lambda s: None)
+    client = FakeDynamo({(f"s{i % 7}", f"e{i}"): {} for i in range(0, 250, 2)})
+    keys = [(f"s{i % 7}", f"e{i}") for i in range(250)]
+    found = stored_events(client, "t_", keys, sleep=lambda s: None)
     assert set(found) == {f"e{i}" for i in range(0, 250, 2)}
     assert max(client.calls) == 100 and found["e0"]["timestamp"] == 1
 
 
 def test_a_missing_table_is_one_clear_error() -> None:
     with pytest.raises(TargetUnreachable, match=r"does not exist.*--prefix"):
-        stored_events(FakeDynamo({}), "other_", ["e1"], sleep=lambda s: None)
+        stored_events(FakeDynamo({}), "other_", [("s1", "e1")], sleep=lambda s: None)

@@ -55,14 +55,11 @@ def test_tables_are_created_idempotently_with_ttl_and_indexes(moto_settings) -> 
     assert sorted(created) == sorted(f"x_{spec.name}" for spec in TABLE_SPECS)
     rows = {row["name"]: row for row in describe_tables(client, "x_")}
     assert rows["x_ActiveSessions"]["ttl"] == "expires_at"
-    assert set(rows["x_Events"]["indexes"]) == {
-        "user_id-timestamp-index",
-        "session_id-timestamp-index",
-    }
+    assert rows["x_Events"]["indexes"] == []  # no index: each would bill every event again
     assert set(rows["x_Sessions"]["indexes"]) == {
         "user_id-start_time-index",
         "start_hour-start_time-index",
     }
-    assert rows["x_Events"]["key"] == "event_id"
+    assert rows["x_Events"]["key"] == "session_id + event_id"  # one session, one stream shard
     assert sorted(drop_tables(client, "x_")) == sorted(created)
     assert all(row["status"] == "MISSING" for row in describe_tables(client, "x_"))
