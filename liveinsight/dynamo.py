@@ -77,10 +77,23 @@ class Dynamo:
             log.warning("storage unreachable: %s", exc)
             raise BackendUnavailable("storage is unreachable") from exc
 
-    def transact(self, actions: list[dict[str, Any]], **kwargs: Any) -> dict[str, Any]:
-        """``TransactWriteItems``; raises ``Cancelled`` with per-action reasons."""
+    def transact(
+        self,
+        actions: list[dict[str, Any]],
+        *,
+        confirm: tuple[str, dict[str, Any]] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """``TransactWriteItems``; raises ``Cancelled`` with per-action reasons.
+
+        ``confirm`` (table, key of an item the transaction wrote): read it back, strongly
+        consistent, before returning. DynamoDB Local answers a transaction before its commit
+        has run (the commit is queued on its one database thread, not awaited), so a SIGKILL
+        right after the answer can lose it; a read queued behind it answers only once the
+        commit is done. Measured with kill -9 under 4 writers: without the read an
+        acknowledged transaction was missing in 5 of 6 runs, with it in 0 of 10."""
         try:
-            return dict(
+            response = dict(
                 self.call(
                     "transact_write_items",
                     TransactItems=actions,
@@ -93,6 +106,16 @@ class Dynamo:
                 str(r.get("Code", "None")) for r in exc.response.get("CancellationReasons", [])
             ]
             raise Cancelled(reasons) from exc
+        if confirm is not None:
+            table, item_key = confirm
+            self.call(
+                "get_item",
+                TableName=table,
+                Key=item_key,
+                ConsistentRead=True,
+                **projected(sorted(item_key)[:1]),
+            )
+        return response
 
     def batch_get(
         self,

@@ -6,6 +6,8 @@ that finds the key taken is a ``duplicate``. One event alone is one ``PutItem``;
 cheapest conditional write per item: about a third of a lone ``PutItem``'s server time, and
 faster than PartiQL ``INSERT`` batches; docs/architecture.md). A cancelled put names its own
 action, so an event already stored is answered ``duplicate`` and the rest is written again.
+Off AWS a transaction is read back before it is answered, so ``accepted`` means committed
+there too (``Dynamo.transact``).
 
 Appends running at the same time in one process (a gateway worker's threads) are written
 together (group commit): the first caller writes what has queued up while it waited, the
@@ -71,8 +73,10 @@ class EventLog:
         prefix: str = "",
         max_attempts: int = 40,
         sleep: Callable[[float], None] = time.sleep,
+        confirm_transactions: bool = True,
     ) -> None:
         self.dynamo = Dynamo(client, sleep=sleep)
+        self.confirm_transactions = confirm_transactions  # Settings.confirms_transactions
         self.table = tables.table_name(prefix, tables.EVENTS)
         self.max_attempts = max_attempts
         self.sleep = sleep
@@ -186,8 +190,15 @@ class EventLog:
                 }
                 for event, received in pending
             ]
+            first = pending[0][0]
+            written = (
+                self.table,
+                {"session_id": {"S": first.session_id}, "event_id": {"S": first.event_id}},
+            )
             try:
-                self.dynamo.transact(actions)
+                self.dynamo.transact(
+                    actions, confirm=written if self.confirm_transactions else None
+                )
             except Cancelled as cancelled:
                 duplicates = set(cancelled.failed("ConditionalCheckFailed"))
                 for index in duplicates:

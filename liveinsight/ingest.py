@@ -119,6 +119,7 @@ def build_handler(settings: Settings, **kwargs: Any) -> IngestHandler:
         dynamodb_client(settings, config=FAST_CONFIG),
         prefix=settings.table_prefix,
         max_attempts=settings.max_write_attempts,
+        confirm_transactions=settings.confirms_transactions,
     )
     return IngestHandler(settings, store, **kwargs)
 

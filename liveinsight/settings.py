@@ -71,6 +71,12 @@ class Settings:
     def uses_local_credentials(self) -> bool:
         return self.backend != "aws"
 
+    @property
+    def confirms_transactions(self) -> bool:
+        """Read a transaction's item back before answering (``dynamo.Dynamo.transact``):
+        DynamoDB Local acknowledges a transaction before committing it. AWS commits first."""
+        return self.backend != "aws"
+
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with the given fields changed; ``None`` values are ignored (unset flags)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

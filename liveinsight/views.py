@@ -155,6 +155,7 @@ class Views:
         sleep: Callable[[float], None] = time.sleep,
         fail_after: int | None = None,
         owner: str | None = None,
+        confirm_transactions: bool = True,
     ) -> None:
         self.dynamo = Dynamo(client, sleep=sleep)
         self.sessions_table = tables.table_name(prefix, tables.SESSIONS)
@@ -168,6 +169,7 @@ class Views:
         self.sleep = sleep
         self.fail_after = fail_after  # tests: crash before this many writes
         self.owner = owner or uuid.uuid4().hex
+        self.confirm_transactions = confirm_transactions  # Settings.confirms_transactions
         self.writes = 0
         self._random = random.Random()
 
@@ -419,12 +421,16 @@ class Views:
             self._transact(together)
 
     def _transact(self, actions: list[dict[str, Any]]) -> None:
-        """A session's items at once (a split); unconditional, so only a conflict with a
+        """Sessions' items at once (splits); unconditional, so only a conflict with a
         reader's transaction can cancel it, and then it is tried again."""
+        first = actions[0]["Put"]["Item"]["session_id"]
+        confirm = (self.sessions_table, {"session_id": first})
         for attempt in range(20):
             self._step()
             try:
-                self.dynamo.transact(actions)
+                self.dynamo.transact(
+                    actions, confirm=confirm if self.confirm_transactions else None
+                )
                 return
             except Cancelled:
                 self.sleep(self._random.uniform(0, min(0.2, 0.005 * 2**attempt)))
@@ -548,6 +554,7 @@ def build_handler(settings: Any, **kwargs: Any) -> ViewsHandler:
         prefix=settings.table_prefix,
         timeout_s=settings.session_timeout_s,
         shards=settings.rollup_shards,
+        confirm_transactions=settings.confirms_transactions,
     )
     return ViewsHandler(
         views,

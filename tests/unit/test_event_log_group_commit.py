@@ -23,6 +23,7 @@ class FakeLog:
     def __init__(self) -> None:
         self.stored: dict[tuple[str, str], dict[str, Any]] = {}
         self.calls: list[list[tuple[str, str]]] = []
+        self.confirmed: list[tuple[str, str]] = []  # items read back after a transaction
         self.gate = threading.Event()
         self.entered = threading.Event()
 
@@ -33,6 +34,12 @@ class FakeLog:
         if not self.calls:
             self.entered.set()
             assert self.gate.wait(10)
+
+    def get_item(self, **kwargs: Any) -> dict[str, Any]:
+        assert kwargs["ConsistentRead"] is True
+        key = (kwargs["Key"]["session_id"]["S"], kwargs["Key"]["event_id"]["S"])
+        self.confirmed.append(key)
+        return {"Item": self.stored[key]} if key in self.stored else {}
 
     def put_item(self, **kwargs: Any) -> dict[str, Any]:
         self._wait()
@@ -106,6 +113,9 @@ def test_appends_waiting_on_a_write_go_out_together_with_their_own_answers() -> 
         ("s1", "old"),
     }
     assert len(client.calls) == 3
+    # The transaction that went through was read back before anyone was answered (DynamoDB
+    # Local acknowledges a transaction before committing it).
+    assert len(client.confirmed) == 1 and client.confirmed[0] in client.calls[2]
 
 
 def test_an_append_alone_is_one_put_and_a_failure_reaches_its_caller() -> None:
