@@ -98,15 +98,18 @@ def visit_values(visit: Visit, *, now_ms: int, timeout_ms: int, shard: int = 0) 
         "page_views": visit.page_views,
         "conversions": visit.conversions,
         "version": visit.version,
-        "marks": {
-            name: _mark_values(getattr(visit, name))
-            for name in MARK_NAMES
-            if getattr(visit, name) is not None
-        },
         "start_hour": start_hour(visit.start_time, shard),
-        # The timeline as two JSON strings: a visit item is rewritten on every stream segment
-        # that touches it, and hundreds of nested number values cost far more to serialize
-        # (client and emulator) and to store than one string each.
+        # The marks and the timeline as JSON strings: a visit item is rewritten on every stream
+        # batch that touches it, and nested values cost far more to serialize (client and
+        # emulator, per attribute) and to store than one string each.
+        "marks": json.dumps(
+            {
+                name: _mark_values(getattr(visit, name))
+                for name in MARK_NAMES
+                if getattr(visit, name) is not None
+            },
+            separators=(",", ":"),
+        ),
         "stamps": json.dumps(visit.stamps, separators=(",", ":")),
         "steps": json.dumps(steps_values(visit.steps), separators=(",", ":")),
     }
@@ -145,7 +148,11 @@ def _mark(values: dict[str, Any]) -> Mark:
 
 
 def visit_from_values(values: dict[str, Any]) -> Visit:
-    marks = {name: _mark(m) for name, m in values.get("marks", {}).items()}
+    raw = values.get("marks", {})
+    # A JSON string; a map in items written before it was one.
+    marks = {
+        name: _mark(m) for name, m in (json.loads(raw) if isinstance(raw, str) else raw).items()
+    }
     return Visit(
         client_session_id=values["client_session_id"],
         index=int(values["visit_index"]),

@@ -37,7 +37,7 @@ IDLE_S = 0.05
 MAX_IDLE_S = 0.25  # an idle poller backs off to this: every call costs the emulator's one thread
 MAX_RECORDS_PER_READ = 1000  # GetRecords' own limit
 SHARD_REFRESH_S = 10.0  # DescribeStream is costly on DynamoDB Local: the shard list is cached
-LAG_CAP = 10_000
+LAG_CAP = 1000  # /health reads at most one page of the stream: beyond, "at least"
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,8 @@ class TableSpec:
     key: tuple[tuple[str, str, str], ...]  # (attribute, KeyType, AttributeType)
     indexes: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = ()
     ttl_attribute: str | None = None
-    # index name -> the non-key attributes it projects (indexes not named here project ALL)
+    # index name -> the non-key attributes it projects (none: KEYS_ONLY; indexes not named
+    # here project ALL)
     index_includes: tuple[tuple[str, tuple[str, ...]], ...] = ()
     stream_view_type: str | None = None  # a DynamoDB stream of this table (the Events log)
 
@@ -50,6 +51,8 @@ class TableSpec:
         include = dict(self.index_includes).get(index_name)
         if include is None:
             return {"ProjectionType": "ALL"}
+        if not include:
+            return {"ProjectionType": "KEYS_ONLY"}
         return {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(include)}
 
     def attribute_definitions(self) -> list[dict[str, str]]:
@@ -101,7 +104,7 @@ TABLE_SPECS: tuple[TableSpec, ...] = (
             # "<hour start ms>#<shard>" so one busy hour is not one hot index partition.
             (SESSIONS_BY_START, (("start_hour", "HASH", "S"), ("start_time", "RANGE", "N"))),
         ),
-        index_includes=((SESSIONS_BY_START, ("steps",)),),
+        index_includes=((SESSIONS_BY_START, ("steps",)), (SESSIONS_BY_USER, ())),
     ),
     TableSpec(
         name=ACTIVE_SESSIONS,
