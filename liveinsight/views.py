@@ -28,6 +28,7 @@ import logging
 import random
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 CHECKPOINT_PK = "views#checkpoint"
 LEASE_MS = 15_000  # a consumer that stops without a word (SIGKILL) holds its shard this long
 MAX_RESTARTS = 20  # a checkpoint moved by someone else: read it again, at most this often
+REMEMBERED_ITEMS = 20_000  # per shard and table: visits and rollup items written last
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +134,32 @@ class Applied:
     writes: int  # storage write calls (batch writes and transactions)
 
 
+class Remembered:
+    """What this consumer wrote last, by key (plain values as a read would give them), at most
+    ``limit`` items, least recently used first out. It stands for a read only while the
+    shard's checkpoint is the one this consumer wrote last: then nobody else (another
+    consumer, a rebuild) has written the shard's items since."""
+
+    def __init__(self, limit: int = REMEMBERED_ITEMS) -> None:
+        self.limit = limit
+        self._items: OrderedDict[Any, dict[str, Any]] = OrderedDict()
+
+    def get(self, item_key: Any) -> dict[str, Any] | None:
+        values = self._items.get(item_key)
+        if values is not None:
+            self._items.move_to_end(item_key)
+        return values
+
+    def put(self, item_key: Any, values: dict[str, Any]) -> None:
+        self._items[item_key] = values
+        self._items.move_to_end(item_key)
+        while len(self._items) > self.limit:
+            self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
 class ShardBusy(BackendUnavailable):
     """Another consumer holds the shard (its lease has not run out)."""
 
@@ -170,6 +198,11 @@ class Views:
         self.fail_after = fail_after  # tests: crash before this many writes
         self.owner = owner or uuid.uuid4().hex
         self.confirm_transactions = confirm_transactions  # Settings.confirms_transactions
+        # Per shard: the checkpoint this consumer wrote last, and the visits and rollup items
+        # it wrote (read from here instead of storage while that checkpoint stands).
+        self._finished: dict[str, Checkpoint] = {}
+        self._visits: dict[str, Remembered] = {}
+        self._rollups: dict[str, Remembered] = {}
         self.writes = 0
         self._random = random.Random()
 
@@ -302,8 +335,13 @@ class Views:
         writes_before = self.writes
         skipped: int | None = None
         applied = 0
+        visits = self._visits.setdefault(shard_id, Remembered())
+        rollups_written = self._rollups.setdefault(shard_id, Remembered())
         for _ in range(MAX_RESTARTS):
             checkpoint = self.checkpoint(shard_id)
+            if checkpoint != self._finished.get(shard_id):
+                visits.clear()  # someone else wrote since (or nothing is remembered yet)
+                rollups_written.clear()
             if skipped is None:
                 done = checkpoint.seq
                 skipped = sum(1 for r in records if done is not None and r.seq <= done)
@@ -313,6 +351,7 @@ class Views:
             ):
                 raise ShardBusy(f"shard {shard_id} is held by another consumer")
             todo = [r for r in records if checkpoint.seq is None or r.seq > checkpoint.seq]
+            self._finished.pop(shard_id, None)  # until this call finishes a range
             try:
                 if checkpoint.inflight is not None:
                     end = int(checkpoint.inflight)
@@ -323,11 +362,16 @@ class Views:
                     applied += sum(1 for r in run if r.seq in given)
                     todo = [r for r in todo if r.seq > end]
                 if todo:
-                    self._apply_range(checkpoint, todo)
+                    checkpoint = self._apply_range(checkpoint, todo)
                     applied += len(todo)
+                self._finished[shard_id] = checkpoint
                 return Applied(applied, skipped or 0, self.writes - writes_before)
             except _Moved:
                 self.sleep(self._random.uniform(0, 0.05))
+            except BaseException:
+                visits.clear()
+                rollups_written.clear()
+                raise
         raise BackendUnavailable(f"the checkpoint of {shard_id} kept moving under this consumer")
 
     def _fetch(
@@ -356,7 +400,7 @@ class Views:
         for record in run:
             if record.hit is not None:
                 hits.setdefault(record.client_session_id, []).append(record.hit)
-        states = self._read_states(hits, tag)
+        states = self._read_states(hits, tag, self._visits[checkpoint.shard_id])
         plan = plan_batch(
             states,
             hits,
@@ -368,9 +412,9 @@ class Views:
         # Rollups first, then ActiveSessions, then visits: a session found written means all
         # before it was (see the module's docstring).
         if not any(state.written for state in states.values()):
-            self._write_rollups(plan, tag)
+            self._write_rollups(plan, tag, self._rollups[checkpoint.shard_id])
         self._batch_write(self.active_table, [item for s in plan.sessions for item in s.active])
-        self._write_visits(plan)
+        self._write_visits(plan, self._visits[checkpoint.shard_id])
         return self._finish(checkpoint, run)
 
     # ---- writing -------------------------------------------------------------------------------
@@ -386,27 +430,31 @@ class Views:
             chunk = puts[start : start + BATCH_WRITE_ITEMS]
             self.dynamo.batch_write(table, [{"PutRequest": {"Item": item}} for item in chunk])
 
-    def _write_rollups(self, plan: BatchPlan, tag: Tag) -> None:
+    def _write_rollups(self, plan: BatchPlan, tag: Tag, remembered: Remembered) -> None:
         changes = rollup_items.physical(plan.deltas, tag.writer)
-        stored = {
-            (values["pk"], values["sk"]): values
-            for values in self.dynamo.batch_get(
-                self.rollups_table, [{**key("pk", pk), **key("sk", sk)} for pk, sk in changes]
-            )
-        }
+        stored: dict[Any, dict[str, Any] | None] = {k: remembered.get(k) for k in changes}
+        unknown = [item_key for item_key, values in stored.items() if values is None]
+        for found in self.dynamo.batch_get(
+            self.rollups_table, [{**key("pk", pk), **key("sk", sk)} for pk, sk in unknown]
+        ):
+            stored[(found["pk"], found["sk"])] = found
         end = int(tag.through)
-        puts = []
+        merged = []
         for item_key, change in changes.items():
-            values = stored.get(item_key)
-            through = rollup_items.applied_through(values)
+            before = stored.get(item_key)
+            through = rollup_items.applied_through(before)
             if through is not None and through >= end:
                 continue  # this batch's change is in it already
-            puts.append(items.to_item(rollup_items.merged(item_key, values, change, tag.through)))
-        self._batch_write(self.rollups_table, puts)
+            merged.append((item_key, rollup_items.merged(item_key, before, change, tag.through)))
+        self._batch_write(self.rollups_table, [items.to_item(after) for _, after in merged])
+        for item_key, after in merged:
+            remembered.put(item_key, after)
 
-    def _write_visits(self, plan: BatchPlan) -> None:
+    def _write_visits(self, plan: BatchPlan, remembered: Remembered) -> None:
         alone = [s.visits[0] for s in plan.sessions if len(s.visits) == 1]
         self._batch_write(self.sessions_table, alone)
+        for item in alone:
+            remembered.put(item["session_id"]["S"], items.from_item(item))
         together: list[dict[str, Any]] = []
         for session in plan.sessions:
             if len(session.visits) < 2:
@@ -419,6 +467,10 @@ class Views:
             ]
         if together:
             self._transact(together)
+        for session in plan.sessions:
+            if len(session.visits) > 1:
+                for item in session.visits:
+                    remembered.put(item["session_id"]["S"], items.from_item(item))
 
     def _transact(self, actions: list[dict[str, Any]]) -> None:
         """Sessions' items at once (splits); unconditional, so only a conflict with a
@@ -438,14 +490,28 @@ class Views:
 
     # ---- reading state ---------------------------------------------------------------------------
 
-    def _read_states(self, client_session_ids: Iterable[str], tag: Tag) -> dict[str, SessionState]:
+    def _read_visits(self, ids: Iterable[str], remembered: Remembered) -> dict[str, Any]:
+        """Sessions items by session id: those this consumer wrote last from memory, the rest
+        read (consistent)."""
+        found: dict[str, Any] = {}
+        unknown = []
+        for vid in ids:
+            values = remembered.get(vid)
+            if values is None:
+                unknown.append(vid)
+            else:
+                found[vid] = values
+        for values in self.dynamo.batch_get(
+            self.sessions_table, [key("session_id", vid) for vid in unknown]
+        ):
+            found[values["session_id"]] = values
+        return found
+
+    def _read_states(
+        self, client_session_ids: Iterable[str], tag: Tag, remembered: Remembered
+    ) -> dict[str, SessionState]:
         sids = list(client_session_ids)
-        bases = {
-            v["session_id"]: v
-            for v in self.dynamo.batch_get(
-                self.sessions_table, [key("session_id", s) for s in sids]
-            )
-        }
+        bases = self._read_visits(sids, remembered)
         states: dict[str, SessionState] = {}
         later: dict[str, str] = {}
         for sid in sids:
@@ -461,12 +527,7 @@ class Views:
             else:
                 states[sid] = SessionState(sid, visit, written=tag.of(base))
         if later:
-            currents = {
-                v["session_id"]: v
-                for v in self.dynamo.batch_get(
-                    self.sessions_table, [key("session_id", v) for v in later]
-                )
-            }
+            currents = self._read_visits(later, remembered)
             for vid, sid in later.items():
                 if vid not in currents:
                     raise BackendUnavailable(f"visit {vid} is named current but missing")
