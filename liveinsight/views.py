@@ -30,6 +30,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +52,7 @@ CHECKPOINT_PK = "views#checkpoint"
 LEASE_MS = 15_000  # a consumer that stops without a word (SIGKILL) holds its shard this long
 MAX_RESTARTS = 20  # a checkpoint moved by someone else: read it again, at most this often
 REMEMBERED_ITEMS = 20_000  # per shard and table: visits and rollup items written last
+WRITERS = 4  # batch writes of one phase in flight at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +202,7 @@ class Views:
         self.confirm_transactions = confirm_transactions  # Settings.confirms_transactions
         # Per shard: the checkpoint this consumer wrote last, and the visits and rollup items
         # it wrote (read from here instead of storage while that checkpoint stands).
+        self._writers = ThreadPoolExecutor(WRITERS, thread_name_prefix="views-write")
         self._finished: dict[str, Checkpoint] = {}
         self._visits: dict[str, Remembered] = {}
         self._rollups: dict[str, Remembered] = {}
@@ -425,10 +428,20 @@ class Views:
         self.writes += 1
 
     def _batch_write(self, table: str, puts: list[dict[str, Any]]) -> None:
-        for start in range(0, len(puts), BATCH_WRITE_ITEMS):
-            self._step()
-            chunk = puts[start : start + BATCH_WRITE_ITEMS]
-            self.dynamo.batch_write(table, [{"PutRequest": {"Item": item}} for item in chunk])
+        """``puts`` in chunks of 25, several at a time (the order within a phase does not
+        matter; the phases follow one another); returns once every chunk is written."""
+        sent = []
+        try:
+            for start in range(0, len(puts), BATCH_WRITE_ITEMS):
+                self._step()
+                chunk = [
+                    {"PutRequest": {"Item": item}}
+                    for item in puts[start : start + BATCH_WRITE_ITEMS]
+                ]
+                sent.append(self._writers.submit(self.dynamo.batch_write, table, chunk))
+        finally:
+            for written in sent:
+                written.result()
 
     def _write_rollups(self, plan: BatchPlan, tag: Tag, remembered: Remembered) -> None:
         changes = rollup_items.physical(plan.deltas, tag.writer)
