@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -10,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from liveinsight import items, rollup_items, rollups, tables
 from liveinsight.acquisition import DIMENSIONS
 from liveinsight.buckets import H1, HOUR_MS, Bucket, bucket_start
-from liveinsight.dynamo import Dynamo
+from liveinsight.dynamo import Dynamo, projected
 from liveinsight.engagement import Step
 from liveinsight.errors import BackendUnavailable
 from liveinsight.query import ActiveVisit
@@ -25,6 +26,13 @@ NAMED_FIELDS: dict[str, tuple[str, ...] | None] = {
     # and the members of the breakdown slots' sets
     **{rollups.breakdown_kind(d): rollups.BREAKDOWN_FIELDS for d in DIMENSIONS},
 }
+
+
+# What a read takes of an item (``rollup_items``): a day of counters holds whole and partial
+# hours; a whole hour of a named kind needs its totals, a partial hour its slots.
+DAY_PARTS = (rollup_items.COUNTS, rollup_items.SLOTS)
+WHOLE_HOUR = (rollup_items.COUNTS, rollup_items.MEMBERS)
+PARTIAL_HOUR = (rollup_items.SLOTS, rollup_items.MEMBERS)
 
 
 class DynamoRollupSource:
@@ -61,7 +69,7 @@ class DynamoRollupSource:
         hours = {bucket_start(b.start, HOUR_MS) for b in wanted}
         days = sorted({rollups.counter_key(hour)[0] for hour in hours})
         by_hour: dict[int, dict[tuple[int | None, str], int]] = {h: {} for h in hours}
-        for rows in self._pool.map(self._query_partition, days):
+        for rows in self._pool.map(lambda day: self._query_partition(day, DAY_PARTS), days):
             for values in rows:
                 sums = by_hour.get(int(values["name"]))
                 if sums is None:
@@ -98,7 +106,9 @@ class DynamoRollupSource:
 
         def query(partition: tuple[str, int]) -> tuple[int, list[dict[str, Any]]]:
             pk, hour = partition
-            return hour, self._query_partition(pk)
+            # A whole hour reads its totals, a partial one its slots; breakdowns their sets.
+            parts = WHOLE_HOUR if slots[hour] is None else PARTIAL_HOUR
+            return hour, self._query_partition(pk, parts)
 
         for hour, rows in self._pool.map(query, partitions):
             wanted_slots = slots[hour]
@@ -151,14 +161,17 @@ class DynamoRollupSource:
                 break
         return rows
 
-    def _query_partition(self, pk: str) -> list[dict[str, Any]]:
-        """All items of a partition (one hour of one kind, or one day of counters)."""
+    def _query_partition(self, pk: str, parts: Sequence[str]) -> list[dict[str, Any]]:
+        """All items of a partition (one hour of one kind, or one day of counters), only their
+        name and ``parts`` (``rollup_items``)."""
         rows: list[dict[str, Any]] = []
+        projection = projected(["name", *parts])
         for page in self.dynamo.pages(
             "query",
             TableName=self.rollups_table,
             KeyConditionExpression="pk = :pk",
             ExpressionAttributeValues={":pk": {"S": pk}},
+            **projection,
         ):
             rows.extend(page)
         return rows

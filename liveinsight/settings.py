@@ -37,6 +37,9 @@ class Settings:
     table_prefix: str = ""
     session_timeout_s: int = DEFAULT_SESSION_TIMEOUT_S
     active_cache_s: float = DEFAULT_ACTIVE_CACHE_S
+    # Write shards of the funnel index's partitions (Sessions ``start_hour``); the rollup
+    # items themselves are per stream shard (``rollup_items``). The name is kept for the
+    # LIVEINSIGHT_ROLLUP_SHARDS variable.
     rollup_shards: int = DEFAULT_ROLLUP_SHARDS
     timezone: str = "UTC"
     raw_ip: bool = False

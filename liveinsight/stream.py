@@ -29,9 +29,9 @@ from liveinsight.views import Checkpoint, LogRecord, Views, ViewsHandler, record
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 1000
-# Between batches the poller waits this long (unless a full batch is waiting): what arrives
-# meanwhile is one batch, and a batch costs about as many storage calls with 5 events as
-# with 500 (the checkpoint, the reads of the visits and rollup items, the writes).
+# A batch gathers for at least this long (counted from the start of the one before; at once
+# when a full batch is waiting): what arrives meanwhile is one batch, and a batch costs about
+# as many storage calls with 5 events as with 500 (the checkpoint, the reads, the writes).
 DEFAULT_WINDOW_S = 0.25
 IDLE_S = 0.05
 MAX_IDLE_S = 0.25  # an idle poller backs off to this: every call costs the emulator's one thread
@@ -301,6 +301,7 @@ class StreamPoller:
     def _run(self, stop: threading.Event) -> None:
         delay = IDLE_S
         while not stop.is_set():
+            started = time.monotonic()
             try:
                 handed = self.poll_once()
             except (BackendUnavailable, ClientError, BotoCoreError) as exc:
@@ -315,7 +316,9 @@ class StreamPoller:
                 continue  # a backlog: the next batch at once
             if handed:
                 delay = IDLE_S
-                stop.wait(self.window_s)  # gather the next batch
+                # Gather the next batch for what is left of the window: a batch that took
+                # longer to apply has let the next one gather already.
+                stop.wait(max(0.0, self.window_s - (time.monotonic() - started)))
             else:
                 delay = min(MAX_IDLE_S, delay * 1.5)
                 stop.wait(delay)

@@ -1,5 +1,6 @@
-"""Breakdown rows name their visits in one set per 5-minute slot, an item of its own per
-writer: a visit joins with +1, leaves with -1, and one write may do both to one set."""
+"""Breakdown rows name their visits in one set per 5-minute slot, kept for each value and hour
+in an item of its own per writer: a visit joins with +1, leaves with -1, and one write may do
+both to one set."""
 
 from __future__ import annotations
 
@@ -23,28 +24,26 @@ SLOT_10, SLOT_5 = HOUR + 10 * 60_000, HOUR + 5 * 60_000
 KEY = ("b:source#1", "(direct)")
 
 
-def test_counts_and_each_slots_visits_go_to_items_of_their_own() -> None:
+def test_counts_and_the_slots_visits_go_to_two_items_of_the_value_and_hour() -> None:
     joining = rollups.slot(rollups.MEMBER + "u1\ts1", SLOT_10)
     leaving = rollups.slot(rollups.MEMBER + "u2\ts2.1", SLOT_5)
     changes = rollup_items.physical({KEY: {"visits": 1, joining: 1, leaving: -1}}, "W")
-    assert set(changes) == {
-        (KEY[0], "(direct)\t\tW"),
-        (KEY[0], f"(direct)\t{SLOT_10}\tW"),
-        (KEY[0], f"(direct)\t{SLOT_5}\tW"),
-    }
+    assert set(changes) == {(KEY[0], "(direct)\t\tW"), (KEY[0], "(direct)\tm\tW")}
     assert changes[(KEY[0], "(direct)\t\tW")].counts == {"visits": 1}
-    assert changes[(KEY[0], f"(direct)\t{SLOT_10}\tW")].members == {"u1\ts1": 1}
-    assert changes[(KEY[0], f"(direct)\t{SLOT_5}\tW")].members == {"u2\ts2.1": -1}
+    assert changes[(KEY[0], "(direct)\tm\tW")].members == {
+        (SLOT_10, "u1\ts1"): 1,
+        (SLOT_5, "u2\ts2.1"): -1,
+    }
 
 
 def test_one_write_both_adds_to_and_removes_from_one_set() -> None:
-    key = (KEY[0], f"(direct)\t{SLOT_10}\tW")
-    before = {"pk": key[0], "sk": key[1], "m": json.dumps(["u2\ts2"]), "slot": SLOT_10, "t": "7"}
+    key = (KEY[0], "(direct)\tm\tW")
+    before = {"pk": key[0], "sk": key[1], "m": json.dumps({str(SLOT_10): ["u2\ts2"]}), "t": "7"}
     change = rollup_items.ItemDelta(
-        KEY[0], "(direct)", SLOT_10, members={"u1\ts1": 1, "u2\ts2": -1}
+        KEY[0], "(direct)", members={(SLOT_10, "u1\ts1"): 1, (SLOT_10, "u2\ts2"): -1}
     )
     after = rollup_items.merged(key, before, change, "9")
-    assert json.loads(after["m"]) == ["u1\ts1"]
+    assert json.loads(after["m"]) == {str(SLOT_10): ["u1\ts1"]}
     assert after["t"] == "9" and rollup_items.applied_through(after) == 9
     assert list(rollup_items.counts_of(after)) == [(SLOT_10, rollups.MEMBER + "u1\ts1", 1)]
 
