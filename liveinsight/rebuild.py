@@ -16,11 +16,11 @@ from typing import Any
 
 from liveinsight import items, rollup_items, rollups, tables
 from liveinsight.acquisition import hit_of
+from liveinsight.checkpoints import CHECKPOINT_PK
 from liveinsight.dynamo import Dynamo
 from liveinsight.plans import THROUGH, WRITER, Tag
 from liveinsight.sessions import Hit, Visit, replay
 from liveinsight.stream import list_shards, shard_iterator, stream_arn
-from liveinsight.views import CHECKPOINT_PK
 
 VIEW_TABLES = (tables.SESSIONS, tables.ACTIVE_SESSIONS, tables.ROLLUPS)
 REBUILT = Tag("rebuild", "0")  # the writer of what a rebuild writes (its own rollup items)

@@ -23,7 +23,6 @@ it, and those are written with plain batch writes. No transaction is needed, bec
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
 import time
@@ -35,11 +34,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
-from botocore.exceptions import ClientError
 
 from liveinsight import emf, items, rollup_items, tables
 from liveinsight.acquisition import hit_of
 from liveinsight.buckets import now_ms
+from liveinsight.checkpoints import Checkpoint, Checkpoints, Moved, ShardBusy
 from liveinsight.dynamo import BATCH_WRITE_ITEMS, MAX_TRANSACTION_ACTIONS, Cancelled, Dynamo, key
 from liveinsight.errors import BackendUnavailable
 from liveinsight.logs import lambda_entry
@@ -48,8 +47,6 @@ from liveinsight.sessions import Hit, visit_id
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_PK = "views#checkpoint"
-LEASE_MS = 15_000  # a consumer that stops without a word (SIGKILL) holds its shard this long
 MAX_RESTARTS = 20  # a checkpoint moved by someone else: read it again, at most this often
 REMEMBERED_ITEMS = 20_000  # per shard and table: visits and rollup items written last
 WRITERS = 4  # batch writes of one phase in flight at once
@@ -100,36 +97,6 @@ Fetch = Callable[[str, str | None, int], list[LogRecord]]
 
 
 @dataclass(frozen=True)
-class Checkpoint:
-    """How far one shard has been applied, and by whom. ``seq`` None: nothing yet.
-    ``inflight``: the last sequence number of a batch begun but not finished."""
-
-    shard_id: str
-    seq: int | None = None
-    sequence_number: str = ""
-    applied: int = 0
-    last_received: int = 0
-    inflight: str | None = None
-    owner: str | None = None
-    lease_until: int = 0
-
-    @classmethod
-    def of(cls, values: dict[str, Any]) -> Checkpoint:
-        """A checkpoint item (plain values) as read."""
-        seq = str(values.get("seq") or "")
-        return cls(
-            str(values["sk"]),
-            int(seq) if seq else None,
-            seq,
-            int(values.get("applied", 0)),
-            int(values.get("last_received", 0)),
-            str(values["inflight"]) if values.get("inflight") else None,
-            str(values["owner"]) if values.get("owner") else None,
-            int(values.get("lease_until", 0)),
-        )
-
-
-@dataclass(frozen=True)
 class Applied:
     records: int  # applied by this call
     skipped: int  # applied before (redelivered)
@@ -162,14 +129,6 @@ class Remembered:
         self._items.clear()
 
 
-class ShardBusy(BackendUnavailable):
-    """Another consumer holds the shard (its lease has not run out)."""
-
-
-class _Moved(Exception):
-    """The checkpoint is not what was read: read it again."""
-
-
 class Views:
     """Applies stream records to the view tables. ``client``: a boto3 DynamoDB client.
     ``owner`` names this consumer in the shards' leases (one per process by default)."""
@@ -199,6 +158,7 @@ class Views:
         self.sleep = sleep
         self.fail_after = fail_after  # tests: crash before this many writes
         self.owner = owner or uuid.uuid4().hex
+        self.ledger = Checkpoints(self.dynamo, self.rollups_table, self.owner, clock)
         self.confirm_transactions = confirm_transactions  # Settings.confirms_transactions
         # Per shard: the checkpoint this consumer wrote last, and the visits and rollup items
         # it wrote (read from here instead of storage while that checkpoint stands).
@@ -224,107 +184,14 @@ class Views:
     # ---- checkpoints -------------------------------------------------------------------------
 
     def checkpoint(self, shard_id: str) -> Checkpoint:
-        found = self.dynamo.batch_get(
-            self.rollups_table, [{**key("pk", CHECKPOINT_PK), **key("sk", shard_id)}]
-        )
-        return Checkpoint.of(found[0]) if found else Checkpoint(shard_id)
+        return self.ledger.read(shard_id)
 
     def checkpoints(self) -> list[Checkpoint]:
-        pages = self.dynamo.pages(
-            "query",
-            TableName=self.rollups_table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": CHECKPOINT_PK}},
-            ConsistentRead=True,
-        )
-        return [Checkpoint.of(row) for page in pages for row in page]
-
-    def _put_checkpoint(
-        self, values: dict[str, Any], condition: str, names: dict[str, str], bound: dict[str, Any]
-    ) -> None:
-        try:
-            self.dynamo.call(
-                "put_item",
-                TableName=self.rollups_table,
-                Item=items.to_item({"pk": CHECKPOINT_PK, **values}),
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=items.to_item(bound),
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                raise _Moved from exc
-            raise
-
-    def _begin(self, old: Checkpoint, end: LogRecord) -> None:
-        """Record the range (old.seq, end] as in flight, and hold the shard's lease."""
-        now = self.clock()
-        self._put_checkpoint(
-            {
-                "sk": old.shard_id,
-                "seq": old.sequence_number,
-                "applied": old.applied,
-                "last_received": old.last_received,
-                "inflight": end.sequence_number,
-                "owner": self.owner,
-                "lease_until": now + LEASE_MS,
-                "updated_at": now,
-            },
-            "(attribute_not_exists(pk) OR #seq = :seq)"
-            " AND (attribute_not_exists(#inflight) OR #inflight = :end)"
-            " AND (attribute_not_exists(#owner) OR #owner = :me OR #lease < :now)",
-            {"#seq": "seq", "#inflight": "inflight", "#owner": "owner", "#lease": "lease_until"},
-            {
-                ":seq": old.sequence_number,
-                ":end": end.sequence_number,
-                ":me": self.owner,
-                ":now": now,
-            },
-        )
-
-    def _finish(self, old: Checkpoint, run: Sequence[LogRecord]) -> Checkpoint:
-        """Move the checkpoint past ``run`` (whose range this consumer has in flight)."""
-        end = run[-1]
-        now = self.clock()
-        done = Checkpoint(
-            old.shard_id,
-            end.seq,
-            end.sequence_number,
-            old.applied + len(run),
-            max(old.last_received, *(r.received_at for r in run)),
-            None,
-            self.owner,
-            now + LEASE_MS,
-        )
-        self._put_checkpoint(
-            {
-                "sk": done.shard_id,
-                "seq": done.sequence_number,
-                "applied": done.applied,
-                "last_received": done.last_received,
-                "owner": self.owner,
-                "lease_until": done.lease_until,
-                "updated_at": now,
-            },
-            "#owner = :me AND #inflight = :end",
-            {"#owner": "owner", "#inflight": "inflight"},
-            {":me": self.owner, ":end": end.sequence_number},
-        )
-        return done
+        return self.ledger.all()
 
     def release(self, shard_id: str) -> None:
-        """Give the shard's lease up (a consumer that stops cleanly), so the next need not
-        wait for it to run out. What is in flight stays for the next to finish."""
-        with contextlib.suppress(ClientError):  # not ours (any more): nothing to give up
-            self.dynamo.call(
-                "update_item",
-                TableName=self.rollups_table,
-                Key={**key("pk", CHECKPOINT_PK), **key("sk", shard_id)},
-                UpdateExpression="REMOVE #owner, #lease",
-                ConditionExpression="#owner = :me",
-                ExpressionAttributeNames={"#owner": "owner", "#lease": "lease_until"},
-                ExpressionAttributeValues={":me": {"S": self.owner}},
-            )
+        """Give the shard's lease up (``Checkpoints.release``)."""
+        self.ledger.release(shard_id)
 
     # ---- applying ------------------------------------------------------------------------------
 
@@ -348,10 +215,7 @@ class Views:
             if skipped is None:
                 done = checkpoint.seq
                 skipped = sum(1 for r in records if done is not None and r.seq <= done)
-            if (
-                checkpoint.owner not in (None, self.owner)
-                and checkpoint.lease_until >= self.clock()
-            ):
+            if checkpoint.held_by_other(self.owner, self.clock()):
                 raise ShardBusy(f"shard {shard_id} is held by another consumer")
             todo = [r for r in records if checkpoint.seq is None or r.seq > checkpoint.seq]
             self._finished.pop(shard_id, None)  # until this call finishes a range
@@ -369,7 +233,7 @@ class Views:
                     applied += len(todo)
                 self._finished[shard_id] = checkpoint
                 return Applied(applied, skipped or 0, self.writes - writes_before)
-            except _Moved:
+            except Moved:
                 self.sleep(self._random.uniform(0, 0.05))
             except BaseException:
                 visits.clear()
@@ -398,7 +262,7 @@ class Views:
     def _apply_range(self, checkpoint: Checkpoint, run: Sequence[LogRecord]) -> Checkpoint:
         end = run[-1]
         tag = Tag(checkpoint.shard_id, end.sequence_number)
-        self._begin(checkpoint, end)
+        self.ledger.begin(checkpoint, end.sequence_number)
         hits: dict[str, list[Hit]] = {}
         for record in run:
             if record.hit is not None:
@@ -418,7 +282,12 @@ class Views:
             self._write_rollups(plan, tag, self._rollups[checkpoint.shard_id])
         self._batch_write(self.active_table, [item for s in plan.sessions for item in s.active])
         self._write_visits(plan, self._visits[checkpoint.shard_id])
-        return self._finish(checkpoint, run)
+        return self.ledger.finish(
+            checkpoint,
+            (end.seq, end.sequence_number),
+            len(run),
+            max(r.received_at for r in run),
+        )
 
     # ---- writing -------------------------------------------------------------------------------
 

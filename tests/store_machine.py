@@ -25,13 +25,14 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
 from liveinsight import items, recompute, tables
 from liveinsight.acquisition import DIMENSIONS, hit_of
+from liveinsight.checkpoints import ShardBusy
 from liveinsight.errors import BackendUnavailable
 from liveinsight.event_log import EventLog
 from liveinsight.events import Event
 from liveinsight.query import QueryService
 from liveinsight.reads import DynamoRollupSource
 from liveinsight.sessions import Hit
-from liveinsight.views import LogRecord, ShardBusy, Views
+from liveinsight.views import LogRecord, Views
 from tests.reference import T_MS, Ev, expected_visit, split_visits
 
 NOW = 1_800_000_000_000

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from liveinsight.aws import dynamodb_client, streams_client
+from liveinsight.checkpoints import LEASE_MS
 from liveinsight.event_log import EventLog
 from liveinsight.events import Event
 from liveinsight.items import from_item
@@ -26,7 +27,7 @@ from liveinsight.stream import (
     stream_arn,
 )
 from liveinsight.tables import create_tables
-from liveinsight.views import LEASE_MS, Views, ViewsHandler, records_of
+from liveinsight.views import Views, ViewsHandler, records_of
 from tests.store_machine import LogMachine
 
 NOW = 1_800_000_000_000

@@ -6,12 +6,13 @@ from __future__ import annotations
 import pytest
 
 from liveinsight.aws import dynamodb_client
+from liveinsight.checkpoints import LEASE_MS, ShardBusy
 from liveinsight.event_log import EventLog
 from liveinsight.events import Event
 from liveinsight.items import from_item
 from liveinsight.query import QueryService
 from liveinsight.reads import DynamoRollupSource
-from liveinsight.views import LEASE_MS, ShardBusy, Views
+from liveinsight.views import Views
 from tests.log_records import log_records
 
 NOW = 1_800_000_000_000
