@@ -64,10 +64,6 @@ class BatchPlan:
     sessions: list[SessionPlan] = field(default_factory=list)
     deltas: rollups.Deltas = field(default_factory=rollups.new_deltas)
 
-    @property
-    def visit_items(self) -> int:
-        return sum(len(p.visits) for p in self.sessions)
-
 
 def plan_session(
     state: SessionState,
