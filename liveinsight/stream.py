@@ -129,6 +129,13 @@ def fetch_records(
     return [r for r in records_of({"Records": raw}) if r.seq <= through] if raw else []
 
 
+def fetcher(streams: Any) -> Callable[[str, str, str | None, int], list[LogRecord]]:
+    """``fetch_records`` on ``streams``, as ``ViewsHandler`` takes it."""
+    return lambda arn, shard_id, after, through: fetch_records(
+        streams, arn, shard_id, after, through
+    )
+
+
 def stream_arn(dynamodb: Any, prefix: str) -> str:
     table = dynamodb.describe_table(TableName=tables.table_name(prefix, tables.EVENTS))["Table"]
     arn = table.get("LatestStreamArn")

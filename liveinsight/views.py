@@ -30,7 +30,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
@@ -129,6 +129,21 @@ class Remembered:
         self._items.clear()
 
 
+@dataclass
+class ShardMemory:
+    """What this consumer remembers of one shard: the checkpoint it wrote last, and the visits
+    and rollup items it wrote. Trusted only while the checkpoint read is that one."""
+
+    finished: Checkpoint | None = None
+    visits: Remembered = field(default_factory=Remembered)
+    rollups: Remembered = field(default_factory=Remembered)
+
+    def forget(self) -> None:
+        self.finished = None
+        self.visits.clear()
+        self.rollups.clear()
+
+
 class Views:
     """Applies stream records to the view tables. ``client``: a boto3 DynamoDB client.
     ``owner`` names this consumer in the shards' leases (one per process by default)."""
@@ -160,12 +175,8 @@ class Views:
         self.owner = owner or uuid.uuid4().hex
         self.ledger = Checkpoints(self.dynamo, self.rollups_table, self.owner, clock)
         self.confirm_transactions = confirm_transactions  # Settings.confirms_transactions
-        # Per shard: the checkpoint this consumer wrote last, and the visits and rollup items
-        # it wrote (read from here instead of storage while that checkpoint stands).
         self._writers = ThreadPoolExecutor(WRITERS, thread_name_prefix="views-write")
-        self._finished: dict[str, Checkpoint] = {}
-        self._visits: dict[str, Remembered] = {}
-        self._rollups: dict[str, Remembered] = {}
+        self._memory: dict[str, ShardMemory] = {}
         self.writes = 0
         self._random = random.Random()
 
@@ -205,39 +216,36 @@ class Views:
         writes_before = self.writes
         skipped: int | None = None
         applied = 0
-        visits = self._visits.setdefault(shard_id, Remembered())
-        rollups_written = self._rollups.setdefault(shard_id, Remembered())
+        memory = self._memory.setdefault(shard_id, ShardMemory())
         for _ in range(MAX_RESTARTS):
             checkpoint = self.checkpoint(shard_id)
-            if checkpoint != self._finished.get(shard_id):
-                visits.clear()  # someone else wrote since (or nothing is remembered yet)
-                rollups_written.clear()
+            if checkpoint != memory.finished:
+                memory.forget()  # someone else wrote since (or nothing is remembered yet)
             if skipped is None:
                 done = checkpoint.seq
                 skipped = sum(1 for r in records if done is not None and r.seq <= done)
             if checkpoint.held_by_other(self.owner, self.clock()):
                 raise ShardBusy(f"shard {shard_id} is held by another consumer")
             todo = [r for r in records if checkpoint.seq is None or r.seq > checkpoint.seq]
-            self._finished.pop(shard_id, None)  # until this call finishes a range
+            memory.finished = None  # until this call finishes a range
             try:
                 if checkpoint.inflight is not None:
                     end = int(checkpoint.inflight)
                     run = [r for r in todo if r.seq <= end]
                     if not run or run[-1].seq < end:
                         run += self._fetch(shard_id, run, checkpoint, end, fetch)
-                    checkpoint = self._apply_range(checkpoint, run)
+                    checkpoint = self._apply_range(checkpoint, run, memory)
                     applied += sum(1 for r in run if r.seq in given)
                     todo = [r for r in todo if r.seq > end]
                 if todo:
-                    checkpoint = self._apply_range(checkpoint, todo)
+                    checkpoint = self._apply_range(checkpoint, todo, memory)
                     applied += len(todo)
-                self._finished[shard_id] = checkpoint
+                memory.finished = checkpoint
                 return Applied(applied, skipped or 0, self.writes - writes_before)
             except Moved:
                 self.sleep(self._random.uniform(0, 0.05))
             except BaseException:
-                visits.clear()
-                rollups_written.clear()
+                memory.forget()
                 raise
         raise BackendUnavailable(f"the checkpoint of {shard_id} kept moving under this consumer")
 
@@ -259,7 +267,9 @@ class Views:
             raise BackendUnavailable(f"the stream of {shard_id} no longer holds record {end}")
         return more
 
-    def _apply_range(self, checkpoint: Checkpoint, run: Sequence[LogRecord]) -> Checkpoint:
+    def _apply_range(
+        self, checkpoint: Checkpoint, run: Sequence[LogRecord], memory: ShardMemory
+    ) -> Checkpoint:
         end = run[-1]
         tag = Tag(checkpoint.shard_id, end.sequence_number)
         self.ledger.begin(checkpoint, end.sequence_number)
@@ -267,7 +277,7 @@ class Views:
         for record in run:
             if record.hit is not None:
                 hits.setdefault(record.client_session_id, []).append(record.hit)
-        states = self._read_states(hits, tag, self._visits[checkpoint.shard_id])
+        states = self._read_states(hits, tag, memory.visits)
         plan = plan_batch(
             states,
             hits,
@@ -279,9 +289,9 @@ class Views:
         # Rollups first, then ActiveSessions, then visits: a session found written means all
         # before it was (see the module's docstring).
         if not any(state.written for state in states.values()):
-            self._write_rollups(plan, tag, self._rollups[checkpoint.shard_id])
+            self._write_rollups(plan, tag, memory.rollups)
         self._batch_write(self.active_table, [item for s in plan.sessions for item in s.active])
-        self._write_visits(plan, self._visits[checkpoint.shard_id])
+        self._write_visits(plan, memory.visits)
         return self.ledger.finish(
             checkpoint,
             (end.seq, end.sequence_number),
@@ -489,7 +499,7 @@ def build_handler(settings: Any, **kwargs: Any) -> ViewsHandler:
     """The views handler for ``settings``; ``kwargs`` go to ``ViewsHandler`` (``emit_metrics``:
     stdout on Lambda, the ``liveinsight.metrics`` logger under ``liveinsight up``)."""
     from liveinsight.aws import FAST_CONFIG, dynamodb_client, streams_client
-    from liveinsight.stream import ShardLocator, fetch_records
+    from liveinsight.stream import ShardLocator, fetcher
 
     streams = streams_client(settings)
     views = Views(
@@ -502,7 +512,7 @@ def build_handler(settings: Any, **kwargs: Any) -> ViewsHandler:
     return ViewsHandler(
         views,
         ShardLocator(streams),
-        fetch=lambda arn, shard, after, through: fetch_records(streams, arn, shard, after, through),
+        fetch=fetcher(streams),
         **kwargs,
     )
 

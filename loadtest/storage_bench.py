@@ -32,7 +32,7 @@ from liveinsight.settings import Settings
 from liveinsight.stream import (
     ShardLocator,
     StreamPoller,
-    fetch_records,
+    fetcher,
     measure_lag,
     start_poller,
 )
@@ -103,7 +103,7 @@ def views_poller(settings: Settings, client: Any) -> StreamPoller:
     handler = ViewsHandler(
         views,
         ShardLocator(streams),
-        fetch=lambda arn, shard, after, through: fetch_records(streams, arn, shard, after, through),
+        fetch=fetcher(streams),
     )
     return StreamPoller(client, streams, handler, prefix=settings.table_prefix)
 

@@ -21,7 +21,7 @@ from liveinsight.settings import Settings
 from liveinsight.stream import (
     StreamPoller,
     catch_up,
-    fetch_records,
+    fetcher,
     lambda_record,
     list_shards,
     stream_arn,
@@ -174,9 +174,7 @@ def test_a_batch_cut_short_by_a_crash_lands_once_whoever_finishes_it(
     streams = streams_client(local_tables)
     arn = stream_arn(local_client, local_tables.table_prefix)
 
-    def fetch(arn: str, shard: str, after: str | None, through: int) -> list:
-        return fetch_records(streams, arn, shard, after, through)
-
+    fetch = fetcher(streams)
     early = ViewsHandler(_views(local_tables, owner="next"), lambda *_: shard_id, fetch=fetch)
     assert early({"Records": records[:10]})["batchItemFailures"]  # the lease still holds
     after_lease = LATER + LEASE_MS + 1
