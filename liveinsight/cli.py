@@ -16,13 +16,13 @@ import click
 
 from liveinsight import tables
 from liveinsight.cli_support import (
-    OneLineGroup,
+    Group,
     clear_errors,
+    confirm,
     sigterm_interrupts,
     stack_options,
     stack_settings,
-    storage_options,
-    storage_settings,
+    storage_target,
 )
 from liveinsight.errors import LiveInsightError
 from liveinsight.logs import LOG_FORMATS, STDOUT, logging_config
@@ -30,7 +30,7 @@ from liveinsight.query_command import query_command
 from liveinsight.settings import Settings
 
 
-class LiveInsightGroup(OneLineGroup):
+class LiveInsightGroup(Group):
     """A group that also lists the commands contributed by the other packages; every usage error
     under it is one line (exit 2)."""
 
@@ -104,24 +104,11 @@ def cli(ctx: click.Context) -> None:
 
 @cli.command()
 @stack_options
-@click.option("--access-log", is_flag=True, help="Print one line per HTTP request.")
+@click.option("--access-log", is_flag=True)
 @click.option(
-    "--metrics",
-    "metrics",
-    is_flag=False,
-    flag_value=STDOUT,
-    default=None,
-    metavar="[FILE]",
-    help="Print the ingest Lambda's EMF metrics (EventsProcessed, IngestLatency, ...); "
-    "with FILE, append the EMF documents there instead, one per line.",
+    "--metrics", "metrics", is_flag=False, flag_value=STDOUT, default=None, metavar="[FILE]"
 )
-@click.option(
-    "--log-format",
-    type=click.Choice(LOG_FORMATS),
-    default="text",
-    show_default=True,
-    help="text: readable lines; json: one JSON object per line (metrics as raw EMF).",
-)
+@click.option("--log-format", type=click.Choice(LOG_FORMATS), default="text")
 @click.pass_context
 @clear_errors
 def up(
@@ -137,6 +124,13 @@ def up(
       liveinsight up --access-log --metrics        watch requests and metrics as they happen
       liveinsight up --metrics emf.jsonl --log-format json   machine-readable
       liveinsight up --endpoint http://127.0.0.1:8000   use a DynamoDB that is already running
+
+    \f
+    Args:
+        access_log: Print one line per HTTP request.
+        metrics: Print the ingest Lambda's EMF metrics (EventsProcessed, IngestLatency, ...); with
+            FILE, append the EMF documents there instead, one per line.
+        log_format: text: readable lines; json: one JSON object per line (metrics as raw EMF).
     """
     from liveinsight.stack import Stack
 
@@ -166,20 +160,16 @@ def tables_group() -> None:
     """Create, drop or describe the LiveInsight tables on a running DynamoDB."""
 
 
-def _table_client(
-    ctx: click.Context, endpoint: str | None, prefix: str | None
-) -> tuple[Any, Settings]:
-    from liveinsight.aws import dynamodb_client
+def _dynamodb(settings: Settings) -> Any:
+    from liveinsight.aws import dynamodb_client  # boto3 stays out of the CLI's start-up
 
-    settings = storage_settings(ctx, endpoint, prefix)
-    return dynamodb_client(settings), settings
+    return dynamodb_client(settings)
 
 
 @tables_group.command("create")
-@storage_options("whose tables to create")
-@click.pass_context
+@storage_target("whose tables to create")
 @clear_errors
-def tables_create(ctx: click.Context, endpoint: str | None, prefix: str | None) -> None:
+def tables_create(settings: Settings) -> None:
     """Create the missing tables and enable TTL (idempotent).
 
     \b
@@ -187,7 +177,7 @@ def tables_create(ctx: click.Context, endpoint: str | None, prefix: str | None) 
       liveinsight tables create --endpoint http://127.0.0.1:8000
       liveinsight tables create --endpoint http://127.0.0.1:8000 --prefix staging_
     """
-    client, settings = _table_client(ctx, endpoint, prefix)
+    client = _dynamodb(settings)
     created = tables.create_tables(client, settings.table_prefix)
     for spec in tables.TABLE_SPECS:
         name = tables.table_name(settings.table_prefix, spec.name)
@@ -195,11 +185,9 @@ def tables_create(ctx: click.Context, endpoint: str | None, prefix: str | None) 
 
 
 @tables_group.command("drop")
-@storage_options("whose tables to drop")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@click.pass_context
+@storage_target("whose tables to drop", destructive=True)
 @clear_errors
-def tables_drop(ctx: click.Context, endpoint: str | None, prefix: str | None, yes: bool) -> None:
+def tables_drop(settings: Settings, yes: bool) -> None:
     """Delete the LiveInsight tables (all their data).
 
     \b
@@ -207,31 +195,29 @@ def tables_drop(ctx: click.Context, endpoint: str | None, prefix: str | None, ye
       liveinsight tables drop --endpoint http://127.0.0.1:8000          (asks first)
       liveinsight tables drop --endpoint http://127.0.0.1:8000 --yes
     """
-    client, settings = _table_client(ctx, endpoint, prefix)
-    if not yes:
-        click.confirm(
-            f"Drop the LiveInsight tables at {settings.endpoint_url or 'AWS'}?", abort=True
-        )
+    client = _dynamodb(settings)
+    confirm(settings, "Drop the LiveInsight tables", yes)
     dropped = tables.drop_tables(client, settings.table_prefix)
     click.echo(f"dropped {len(dropped)} table(s): {', '.join(dropped) or '-'}")
 
 
 @tables_group.command("describe")
-@storage_options("to describe")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_context
+@storage_target("to describe")
+@click.option("--json", "as_json", is_flag=True)
 @clear_errors
-def tables_describe(
-    ctx: click.Context, endpoint: str | None, prefix: str | None, as_json: bool
-) -> None:
+def tables_describe(settings: Settings, as_json: bool) -> None:
     """Status, item count, keys, indexes and TTL of each table.
 
     \b
     Examples:
       liveinsight tables describe --endpoint http://127.0.0.1:8000
       liveinsight tables describe --endpoint http://127.0.0.1:8000 --json
+
+    \f
+    Args:
+        as_json: Print JSON.
     """
-    client, settings = _table_client(ctx, endpoint, prefix)
+    client = _dynamodb(settings)
     rows = tables.describe_tables(client, settings.table_prefix)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -267,26 +253,11 @@ def views_group() -> None:
 
 
 @views_group.command("poll")
-@storage_options("whose Events stream to poll")
-@click.option(
-    "--batch-size",
-    type=click.IntRange(1, 10_000),
-    default=1000,
-    show_default=True,
-    help="Records per batch (Lambda's BatchSize for a stream: 1 to 10,000).",
-)
-@click.option(
-    "--window",
-    type=click.FloatRange(0, 300),
-    default=0.05,
-    show_default=True,
-    help="Batching window in seconds (MaximumBatchingWindowInSeconds: up to 300).",
-)
-@click.pass_context
+@storage_target("whose Events stream to poll")
+@click.option("--batch-size", type=click.IntRange(1, 10_000), default=1000)
+@click.option("--window", type=click.FloatRange(0, 300), default=0.05)
 @clear_errors
-def views_poll(
-    ctx: click.Context, endpoint: str | None, prefix: str | None, batch_size: int, window: float
-) -> None:
+def views_poll(settings: Settings, batch_size: int, window: float) -> None:
     """Run the stream poller alone, in the foreground, until Ctrl-C.
 
     `liveinsight up` runs one itself; this is for a DynamoDB started elsewhere, or to run the
@@ -297,12 +268,16 @@ def views_poll(
     Examples:
       liveinsight views poll --endpoint http://127.0.0.1:8000
       liveinsight views poll --endpoint http://127.0.0.1:8000 --prefix staging_
+
+    \f
+    Args:
+        batch_size: Records per batch (Lambda's BatchSize for a stream: 1 to 10,000).
+        window: Batching window in seconds (MaximumBatchingWindowInSeconds: up to 300).
     """
     import threading
 
     from liveinsight.stream import poller_for
 
-    settings = storage_settings(ctx, endpoint, prefix)
     poller = poller_for(settings, batch_size=batch_size, window_s=window)
     click.echo(f"views     polling the Events stream at {settings.endpoint_url or 'AWS'}")
     stop = threading.Event()
@@ -315,11 +290,9 @@ def views_poll(
 
 
 @views_group.command("rebuild")
-@storage_options("whose views to rebuild")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@click.pass_context
+@storage_target("whose views to rebuild", destructive=True)
 @clear_errors
-def views_rebuild(ctx: click.Context, endpoint: str | None, prefix: str | None, yes: bool) -> None:
+def views_rebuild(settings: Settings, yes: bool) -> None:
     """Recompute every view from the Events log (after a fault, or for a view added later).
 
     Sessions, ActiveSessions and Rollups are dropped and written again from the log; each
@@ -339,12 +312,8 @@ def views_rebuild(ctx: click.Context, endpoint: str | None, prefix: str | None, 
     from liveinsight.aws import streams_client
     from liveinsight.rebuild import rebuild
 
-    client, settings = _table_client(ctx, endpoint, prefix)
-    if not yes:
-        click.confirm(
-            f"Rebuild the views at {settings.endpoint_url or 'AWS'} from the Events log?",
-            abort=True,
-        )
+    client = _dynamodb(settings)
+    confirm(settings, "Rebuild the views from the Events log", yes)
     with Progress(transient=True) as bar:
         tasks: dict[str, Any] = {}
 

@@ -1,6 +1,8 @@
-"""What every LiveInsight command shares, written once: Settings from the click context,
-one-line errors (exit 2 for usage, 1 for failures; ``verify`` and ``bench --strict`` use 3), SIGTERM as an interrupt, and the option blocks that mean the same in every
-command (the stack's, storage's ``--endpoint``/``--prefix``).
+"""What every LiveInsight command shares, written once: the :class:`Command` class (one-line usage
+errors, exit 2 for usage and 1 for failures, ``verify`` and ``bench --strict`` use 3; each
+option's help from the ``Args:`` of the command's docstring; defaults shown), Settings from the
+click context, SIGTERM as an interrupt, and the options that mean the same in every command (the
+stack's, storage's ``--endpoint``/``--prefix``, the API's ``--url``/``--token``).
 
 A leaf: it imports no command, so the other packages' commands build on it without importing
 ``liveinsight.cli`` (which loads them).
@@ -16,6 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import click
+import docstring_parser
 
 from liveinsight.errors import LiveInsightError
 from liveinsight.settings import (
@@ -41,8 +44,44 @@ def _one_line(exc: click.UsageError) -> UsageLine:
     return UsageLine(f"{exc.format_message()} (see --help)")
 
 
-class _OneLine(click.Command):
-    """Usage errors (bad types, unknown options) as one ``Error:`` line, not the usage banner."""
+def _help_from_docstring(command: click.Command) -> None:
+    """Give each option of ``command`` its entry in the ``Args:`` section that ends the command's
+    docstring, after ``\\f`` (click shows the text above it as the command's help; the entries
+    show in the table of options). An option that brings its own help (one declared for several
+    commands) keeps it. A documented name the command does not take, or an option with no help at
+    all, is an error when the command is defined."""
+    doc = command.help or ""
+    documented = {
+        param.arg_name: " ".join((param.description or "").split())
+        for param in docstring_parser.parse(doc).params
+    }
+    if documented and "\f" not in doc:
+        raise ValueError(f"{command.name}: its Args would show in --help; put \\f before them")
+    unknown = documented.keys() - {param.name for param in command.params}
+    if unknown:
+        raise ValueError(f"{command.name}: Args documents {sorted(unknown)}, not its parameters")
+    for param in command.params:
+        if not isinstance(param, click.Option):
+            continue
+        if param.name in documented:
+            if param.help:
+                raise ValueError(f"{command.name}: {param.opts[0]} has help twice")
+            param.help = documented[param.name]
+        elif not param.help:
+            raise ValueError(f"{command.name}: {param.opts[0]} has no help (document it in Args)")
+
+
+class Command(click.Command):
+    """A LiveInsight command: usage errors (bad types, unknown options) are one ``Error:`` line
+    and exit 2, not the usage banner; the help of its options is written once, in the ``Args:``
+    that ends its docstring after ``\\f`` (:func:`_help_from_docstring`); defaults show."""
+
+    def __init__(
+        self, name: str | None, context_settings: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        settings = {"show_default": True, **(context_settings or {})}
+        super().__init__(name, context_settings=settings, **kwargs)
+        _help_from_docstring(self)
 
     def make_context(
         self,
@@ -57,19 +96,21 @@ class _OneLine(click.Command):
             raise _one_line(exc) from None
 
 
-class OneLineCommand(_OneLine):
-    """A command whose usage errors are one ``Error:`` line and exit 2."""
-
-
-class OneLineGroup(_OneLine, click.Group):
+class Group(Command, click.Group):
     """A group whose usage errors, and those of every command under it (an unknown command, a
-    bad option, a command's own ``UsageError``), are one ``Error:`` line and exit 2."""
+    bad option, a command's own ``UsageError``), are one ``Error:`` line and exit 2; the
+    commands and groups declared under it are a :class:`Command` and a :class:`Group`."""
+
+    command_class = Command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except click.UsageError as exc:
             raise _one_line(exc) from None
+
+
+Group.group_class = Group  # not ``type``: the root's subclass (plugin loading) stays at the root
 
 
 def clear_errors(fn: F) -> F:
@@ -227,25 +268,27 @@ def stack_settings(ctx: click.Context, **flags: Any) -> Settings:
     return settings
 
 
-def storage_options(what: str) -> Callable[[F], F]:
-    """``--endpoint`` and ``--prefix``: where a command finds DynamoDB, for ``what`` it does."""
-    return lambda fn: apply_options(
-        fn,
-        [
-            click.option(
-                "--endpoint",
-                default=None,
-                callback=ENDPOINT,
-                help=f"DynamoDB {what}: a URL, or 'aws' "
-                "[default: http://127.0.0.1:$LIVEINSIGHT_DB_PORT or 8000].",
-            ),
-            click.option(
-                "--prefix",
-                default=None,
-                help="Table name prefix [default: $LIVEINSIGHT_TABLE_PREFIX or none].",
-            ),
-        ],
+def storage_options(what: str, *, destructive: bool = False) -> Callable[[F], F]:
+    """``--endpoint`` and ``--prefix``: where a command finds DynamoDB, for ``what`` it does;
+    ``destructive`` adds ``--yes`` for a command that deletes data there (:func:`confirm`)."""
+    endpoint = click.option(
+        "--endpoint",
+        callback=ENDPOINT,
+        help=f"DynamoDB {what}: a URL, or 'aws' "
+        "[default: http://127.0.0.1:$LIVEINSIGHT_DB_PORT or 8000].",
     )
+    prefix = click.option(
+        "--prefix", help="Table name prefix [default: $LIVEINSIGHT_TABLE_PREFIX or none]."
+    )
+    yes = click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+    return lambda fn: endpoint(prefix(yes(fn) if destructive else fn))
+
+
+def confirm(settings: Settings, action: str, yes: bool) -> None:
+    """Ask before ``action`` on the tables at ``settings``' endpoint, unless ``--yes`` was given;
+    a no aborts the command."""
+    if not yes:
+        click.confirm(f"{action} at {settings.endpoint_url or 'AWS'}?", abort=True)
 
 
 def storage_settings(ctx: click.Context, endpoint: str | None, prefix: str | None) -> Settings:
@@ -253,26 +296,33 @@ def storage_settings(ctx: click.Context, endpoint: str | None, prefix: str | Non
     return pointed_at(base_settings(ctx), endpoint, prefix)
 
 
+def storage_target(what: str, *, destructive: bool = False) -> Callable[[F], F]:
+    """:func:`storage_options`, handed to the command as one ``settings`` (the environment's,
+    pointed at ``--endpoint`` and ``--prefix``) instead of the two flags."""
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def with_settings(*args: Any, endpoint: str | None, prefix: str | None, **kw: Any) -> Any:
+            settings = storage_settings(click.get_current_context(), endpoint, prefix)
+            return fn(*args, settings=settings, **kw)
+
+        return storage_options(what, destructive=destructive)(with_settings)  # type: ignore[return-value]
+
+    return decorate
+
+
 def api_options(what: str) -> Callable[[F], F]:
     """``--url`` and ``--token``: the running LiveInsight API a command ``what``s."""
-    return lambda fn: apply_options(
-        fn,
-        [
-            click.option(
-                "--url",
-                default=None,
-                callback=API_URL,
-                help=f"The LiveInsight API to {what} "
-                "[default: http://127.0.0.1:$LIVEINSIGHT_PORT or 8080].",
-            ),
-            click.option(
-                "--token",
-                default=None,
-                help="Bearer token, when the API was started with one "
-                "[default: $LIVEINSIGHT_API_TOKEN].",
-            ),
-        ],
+    url = click.option(
+        "--url",
+        callback=API_URL,
+        help=f"The LiveInsight API to {what} [default: http://127.0.0.1:$LIVEINSIGHT_PORT or 8080].",
     )
+    token = click.option(
+        "--token",
+        help="Bearer token, when the API was started with one [default: $LIVEINSIGHT_API_TOKEN].",
+    )
+    return lambda fn: url(token(fn))
 
 
 def api_target(ctx: click.Context, url: str | None, token: str | None) -> tuple[str, str | None]:

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from liveinsight.acquisition import COMPARE_CHOICES, DIMENSIONS
 from liveinsight.cli_support import (
+    Command,
     api_options,
     api_target,
     checked,
@@ -128,47 +129,19 @@ def request_params(report: str, options: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-@click.command("query")
+@click.command("query", cls=Command)
 @click.argument("report", type=click.Choice(REPORTS))
 @api_options("read")
 @storage_options("to read the views from straight, instead of the API (no default: --url)")
+@click.option("--hours", type=click.IntRange(1, 72), default=24)
+@click.option("--limit", type=click.IntRange(1, 100), default=10)
+@click.option("--by", type=click.Choice(DIMENSIONS), default="source")
+@click.option("--compare", type=click.Choice(COMPARE_CHOICES), default=None)
 @click.option(
-    "--hours",
-    type=click.IntRange(1, 72),
-    default=24,
-    show_default=True,
-    help="Window for pages, referrers, engagement, clicks, funnel and breakdown.",
+    "--steps", callback=checked(lambda spec: funnel_steps(spec, lenient=True)), metavar="STEPS"
 )
-@click.option(
-    "--limit",
-    type=click.IntRange(1, 100),
-    default=10,
-    show_default=True,
-    help="Rows for the lists (active visits, pages, referrers, engagement, clicks, breakdown).",
-)
-@click.option(
-    "--by",
-    type=click.Choice(DIMENSIONS),
-    default="source",
-    show_default=True,
-    help="Dimension for breakdown (SPEC 13).",
-)
-@click.option(
-    "--compare",
-    type=click.Choice(COMPARE_CHOICES),
-    default=None,
-    help="With breakdown: also the window before, shown as changes.",
-)
-@click.option(
-    "--steps",
-    callback=checked(lambda spec: funnel_steps(spec, lenient=True)),
-    metavar="STEPS",
-    help="The funnel's steps, e.g. /,/cart,/checkout,conversion (funnel needs it).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON answer as is.")
-@click.option(
-    "--csv", "as_csv", is_flag=True, help="Print one CSV table: raw values, times in ISO 8601."
-)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--csv", "as_csv", is_flag=True)
 @click.pass_context
 @clear_errors
 def query_command(
@@ -193,6 +166,16 @@ def query_command(
       liveinsight query engagement --csv > engagement.csv
       liveinsight query funnel --steps /,/cart,/checkout,conversion
       liveinsight query breakdown --by utm_campaign --compare previous
+
+    \f
+    Args:
+        hours: Window for pages, referrers, engagement, clicks, funnel and breakdown.
+        limit: Rows for the lists (active visits, pages, referrers, engagement, clicks, breakdown).
+        by: Dimension for breakdown (SPEC 13).
+        compare: With breakdown: also the window before, shown as changes.
+        steps: The funnel's steps, e.g. /,/cart,/checkout,conversion (funnel needs it).
+        as_json: Print the API's JSON answer as is.
+        as_csv: Print one CSV table: raw values, times in ISO 8601.
     """
     if url and endpoint:
         raise click.UsageError("give either --url or --endpoint, not both")

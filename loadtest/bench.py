@@ -29,6 +29,7 @@ from typing import Any
 
 import click
 
+from liveinsight.cli_support import Command
 from liveinsight.runtime import DynamoDBLocal, free_port
 from liveinsight.settings import Settings
 from loadtest import e2e_bench, http_bench
@@ -60,88 +61,23 @@ SPEC_KEYS = (
 )
 
 
-@click.command("bench")
-@click.option(
-    "--seconds",
-    type=click.FloatRange(1, 600),
-    default=8.0,
-    show_default=True,
-    help="Duration of the raw and each HTTP rate measurement.",
-)
-@click.option(
-    "--e2e-seconds",
-    type=click.IntRange(5, 3600),
-    default=60,
-    show_default=True,
-    help="Duration of the end-to-end Locust run.",
-)
-@click.option(
-    "--e2e-users",
-    type=click.IntRange(1, 1000),
-    default=e2e_bench.DEFAULT_USERS,
-    show_default=True,
-    help="Locust users (simulator visitors, no wait) in the end-to-end run.",
-)
-@click.option(
-    "--events",
-    "large",
-    type=click.IntRange(1000, 1_000_000),
-    default=100_000,
-    show_default=True,
-    help="Stored events for the large read measurement (the small one is a tenth).",
-)
-@click.option(
-    "--capacity-events",
-    type=click.IntRange(100, 1_000_000),
-    default=5000,
-    show_default=True,
-    help="Simulator events offered for each write-cost measurement.",
-)
-@click.option(
-    "--workers",
-    type=click.IntRange(1, 64),
-    default=http_bench.DEFAULT_WORKERS,
-    show_default=True,
-    help="Gateway workers of the `liveinsight up` the HTTP figures run against.",
-)
-@click.option(
-    "--skip",
-    type=click.Choice(PARTS),
-    multiple=True,
-    help="Leave a part out (its figures are null); repeat for several.",
-)
-@click.option(
-    "--db-port",
-    type=click.IntRange(1, 65535),
-    default=None,
-    help="Port of the DynamoDB Local instances it starts, one after the other [default: a free one].",
-)
-@click.option(
-    "--port",
-    type=click.IntRange(1, 65535),
-    default=None,
-    help="Port of the `liveinsight up` gateways it starts, one after the other "
-    "[default: a free one].",
-)
+@click.command("bench", cls=Command)
+@click.option("--seconds", type=click.FloatRange(1, 600), default=8.0)
+@click.option("--e2e-seconds", type=click.IntRange(5, 3600), default=60)
+@click.option("--e2e-users", type=click.IntRange(1, 1000), default=e2e_bench.DEFAULT_USERS)
+@click.option("--events", "large", type=click.IntRange(1000, 1_000_000), default=100_000)
+@click.option("--capacity-events", type=click.IntRange(100, 1_000_000), default=5000)
+@click.option("--workers", type=click.IntRange(1, 64), default=http_bench.DEFAULT_WORKERS)
+@click.option("--skip", type=click.Choice(PARTS), multiple=True)
+@click.option("--db-port", type=click.IntRange(1, 65535), default=None)
+@click.option("--port", type=click.IntRange(1, 65535), default=None)
 @click.option(
     "--strict",
     is_flag=True,
     help=f"Exit {EXIT_MISSED} when a figure misses its SPEC 8 floor (after printing them all).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of lines.")
-def bench(
-    seconds: float,
-    e2e_seconds: int,
-    e2e_users: int,
-    large: int,
-    capacity_events: int,
-    workers: int,
-    skip: tuple[str, ...],
-    db_port: int | None,
-    port: int | None,
-    strict: bool,
-    as_json: bool,
-) -> None:
+@click.option("--json", "as_json", is_flag=True)
+def bench(strict: bool, as_json: bool, **parts: Any) -> None:
     """Measure every SPEC section 8 figure against its floor, in one run.
 
     Starts its own DynamoDB Local (in memory, free port) for the write figures, a fresh one
@@ -160,25 +96,28 @@ def bench(
     Each line ends ok or MISS against its floor; a summary on stderr names the misses.
     Exit codes: 0 done (also with misses, unless --strict), 3 a floor missed with --strict,
     130 interrupted (the figures measured so far are printed).
+
+    \f
+    Args:
+        seconds: Duration of the raw and each HTTP rate measurement.
+        e2e_seconds: Duration of the end-to-end Locust run.
+        e2e_users: Locust users (simulator visitors, no wait) in the end-to-end run.
+        large: Stored events for the large read measurement (the small one is a tenth).
+        capacity_events: Simulator events offered for each write-cost measurement.
+        workers: Gateway workers of the `liveinsight up` the HTTP figures run against.
+        skip: Leave a part out (its figures are null); repeat for several.
+        db_port: Port of the DynamoDB Local instances it starts, one after the other [default: a
+            free one].
+        port: Port of the `liveinsight up` gateways it starts, one after the other [default: a free
+            one].
+        as_json: Print one JSON object instead of lines.
     """
     results: dict[str, Any] = {key: None for key in SPEC_KEYS}
     results["machine"] = {"cpus": os.cpu_count(), "load_avg_at_start": os.getloadavg()[0]}
     measured: dict[str, str] = {}
     interrupted = False
     try:
-        run_all(
-            results,
-            measured,
-            seconds=seconds,
-            e2e_seconds=e2e_seconds,
-            e2e_users=e2e_users,
-            large=large,
-            capacity_events=capacity_events,
-            workers=workers,
-            skip=skip,
-            db_port=db_port,
-            http_port=port,
-        )
+        run_all(results, measured, **parts)
     except KeyboardInterrupt:
         # Every process the bench started was stopped on the way out (context managers);
         # what was measured before is still reported.
@@ -216,7 +155,7 @@ def run_all(
     workers: int,
     skip: tuple[str, ...],
     db_port: int | None = None,
-    http_port: int | None = None,
+    port: int | None = None,
 ) -> None:
     """Every part not skipped into ``results`` (the JSON keys) and ``measured`` (how each
     figure was measured) as each part finishes. The write parts share one DynamoDB Local; the
@@ -238,7 +177,7 @@ def run_all(
                 feedback,
                 Path(tmp),
                 db_pid=runtime.pid or 0,
-                http_port=http_port,
+                http_port=port,
                 results=results,
                 measured=measured,
             )

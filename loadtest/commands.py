@@ -18,7 +18,7 @@ from rich.console import Console
 
 from liveinsight.cli_support import (
     ENDPOINT,
-    OneLineCommand,
+    Command,
     api_options,
     api_target,
     base_settings,
@@ -70,88 +70,23 @@ def run_seconds(text: str) -> int:
     return round(seconds)
 
 
-@click.command("loadtest", cls=OneLineCommand)
+@click.command("loadtest", cls=Command)
 @api_options("load")
-@click.option(
-    "--users",
-    type=click.IntRange(1, 100_000),
-    default=DEFAULT_USERS,
-    show_default=True,
-    help="Peak concurrent users (browsers).",
-)
-@click.option(
-    "--spawn-rate",
-    type=click.FloatRange(min=0.01),
-    default=DEFAULT_SPAWN_RATE,
-    show_default=True,
-    help="Users started per second.",
-)
-@click.option(
-    "--run-time",
-    default=DEFAULT_RUN_TIME,
-    show_default=True,
-    help="How long the load runs: 30s, 5m, 1h30m.",
-)
-@click.option(
-    "--shape",
-    type=click.Choice(SHAPES),
-    default="steady",
-    show_default=True,
-    help="steady: all users for the whole run; ramp: 1 to --users over 3/4 of it; spike: --users/5 with a burst to --users in the middle fifth.",
-)
-@click.option(
-    "--processes",
-    type=click.IntRange(1, 256),
-    default=1,
-    show_default=True,
-    help="Locust worker processes on this machine (one core each).",
-)
-@click.option(
-    "--report",
-    "report_dir",
-    type=click.Path(file_okay=False),
-    help="Directory for the reports [default: ./reports/loadtest-<timestamp>/].",
-)
-@click.option(
-    "--max-failure-rate",
-    type=click.FloatRange(0, 1),
-    default=DEFAULT_MAX_FAILURE_RATE,
-    show_default=True,
-    help="Exit non-zero when failed requests / requests exceeds this.",
-)
-@click.option(
-    "--traffic",
-    type=click.Choice(list(TRAFFIC)),
-    default="mixed",
-    show_default=True,
-    help="mixed: single-event and batched posts (4:1 requests); single; batched.",
-)
-@preset_option("The simulator's site model the visitors browse.")
-@click.option(
-    "--wait",
-    default=DEFAULT_WAIT,
-    show_default=True,
-    help="Seconds a user waits between requests: a range (0.1-0.5) or a constant (0 = flat out).",
-)
-@batch_option(DEFAULT_BATCH, "Most events in one batched post.")
-@crawler_share_option(
-    DEFAULT_CRAWLER_SHARE,
-    "Share of tabs that are crawler bursts (answered 'filtered', never stored).",
-)
-@click.option(
-    "--endpoint",
-    callback=ENDPOINT,
-    help="Also check storage: look every event up in this DynamoDB (URL, or 'aws') by event_id.",
-)
-@click.option(
-    "--prefix", help="Table name prefix for --endpoint [default: $LIVEINSIGHT_TABLE_PREFIX]."
-)
-@click.option(
-    "--reconcile-only",
-    type=click.Path(exists=True, file_okay=False),
-    help="Send nothing: reconcile the ledger-*.jsonl files in DIR (e.g. gathered from the "
-    "workers of a distributed run) with --endpoint.",
-)
+@click.option("--users", type=click.IntRange(1, 100_000), default=DEFAULT_USERS)
+@click.option("--spawn-rate", type=click.FloatRange(min=0.01), default=DEFAULT_SPAWN_RATE)
+@click.option("--run-time", default=DEFAULT_RUN_TIME)
+@click.option("--shape", type=click.Choice(SHAPES), default="steady")
+@click.option("--processes", type=click.IntRange(1, 256), default=1)
+@click.option("--report", "report_dir", type=click.Path(file_okay=False))
+@click.option("--max-failure-rate", type=click.FloatRange(0, 1), default=DEFAULT_MAX_FAILURE_RATE)
+@click.option("--traffic", type=click.Choice(list(TRAFFIC)), default="mixed")
+@preset_option
+@click.option("--wait", default=DEFAULT_WAIT)
+@batch_option(DEFAULT_BATCH)
+@crawler_share_option(DEFAULT_CRAWLER_SHARE)
+@click.option("--endpoint", callback=ENDPOINT)
+@click.option("--prefix")
+@click.option("--reconcile-only", type=click.Path(exists=True, file_okay=False))
 @click.pass_context
 @one_line_errors
 def loadtest(
@@ -198,6 +133,27 @@ def loadtest(
       liveinsight loadtest --processes 2 --users 200 --wait 0 --traffic single
       liveinsight loadtest --endpoint http://127.0.0.1:8000   # also check the Events table
       liveinsight loadtest --reconcile-only ./ledgers --endpoint aws   # a distributed run's ledgers
+
+    \f
+    Args:
+        users: Peak concurrent users (browsers).
+        spawn_rate: Users started per second.
+        run_time: How long the load runs: 30s, 5m, 1h30m.
+        shape: steady: all users for the whole run; ramp: 1 to --users over 3/4 of it; spike:
+            --users/5 with a burst to --users in the middle fifth.
+        processes: Locust worker processes on this machine (one core each).
+        report_dir: Directory for the reports [default: ./reports/loadtest-<timestamp>/].
+        max_failure_rate: Exit non-zero when failed requests / requests exceeds this.
+        traffic: mixed: single-event and batched posts (4:1 requests); single; batched.
+        preset: The simulator's site model the visitors browse.
+        wait: Seconds a user waits between requests: a range (0.1-0.5) or a constant (0 = flat out).
+        batch: Most events in one batched post.
+        crawler_share: Share of tabs that are crawler bursts (answered 'filtered', never stored).
+        endpoint: Also check storage: look every event up in this DynamoDB (URL, or 'aws') by
+            event_id.
+        prefix: Table name prefix for --endpoint [default: $LIVEINSIGHT_TABLE_PREFIX].
+        reconcile_only: Send nothing: reconcile the ledger-*.jsonl files in DIR (e.g. gathered from
+            the workers of a distributed run) with --endpoint.
     """
     settings = base_settings(ctx)
     if reconcile_only:

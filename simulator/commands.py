@@ -19,7 +19,7 @@ import click
 from rich.console import Console
 
 from liveinsight.cli_support import (
-    OneLineCommand,
+    Command,
     api_options,
     api_target,
     base_settings,
@@ -122,76 +122,23 @@ def _exit(stats: RunStats, interrupted: bool) -> None:
         sys.exit(1)
 
 
-@click.command(cls=OneLineCommand)
-@preset_option("The site model the visitors browse.")
-@click.option(
-    "--seed",
-    type=int,
-    help="Random seed: same seed + options + --start = same events [default: random, printed].",
-)
-@click.option(
-    "--visitors",
-    type=click.IntRange(min=0),
-    help="Exactly this many arrivals (visitors and crawlers).",
-)
-@click.option(
-    "--rate",
-    type=click.FloatRange(min=0),
-    help="Arrivals per minute (Poisson) [default: 10, or --visitors over the window].",
-)
-@click.option(
-    "--duration", help="Length of the run in simulated time, e.g. 10m, 2h [default: until Ctrl-C]."
-)
-@click.option(
-    "--backfill", help="Generate the past DURATION (e.g. 2h; at most ~72h) at full speed."
-)
-@click.option(
-    "--speed",
-    type=float,
-    default=1.0,
-    show_default=True,
-    help="Simulated seconds per wall second (60 = one hour per minute).",
-)
-@click.option(
-    "--start",
-    help="Simulated clock start: ISO 8601 or epoch ms [default: now, or now - span when faster].",
-)
-@crawler_share_option(0.08, "Share of arrivals that are crawlers (answered 'filtered').")
-@click.option(
-    "--returning-share",
-    type=float,
-    default=0.25,
-    show_default=True,
-    help="Share of visitors who come back (same user_id, new tab).",
-)
-@click.option(
-    "--idle-return-share",
-    type=float,
-    default=0.05,
-    show_default=True,
-    help="Share of tabs left idle > 30 min, then resumed (the server splits the visit).",
-)
-@click.option(
-    "--daily-curve",
-    "curve_tz",
-    metavar="TZ",
-    help="Follow a daily traffic curve in this time zone, e.g. Asia/Seoul.",
-)
-@click.option(
-    "--spike",
-    "spikes",
-    multiple=True,
-    metavar="OFFSET:LENGTH:FACTOR",
-    help="More arrivals for a while, e.g. 30m:10m:4 (repeatable).",
-)
-@click.option(
-    "--record",
-    "record_path",
-    type=click.Path(dir_okay=False),
-    help="Write every generated event to this JSONL file.",
-)
+@click.command(cls=Command)
+@preset_option
+@click.option("--seed", type=int)
+@click.option("--visitors", type=click.IntRange(min=0))
+@click.option("--rate", type=click.FloatRange(min=0))
+@click.option("--duration")
+@click.option("--backfill")
+@click.option("--speed", type=float, default=1.0)
+@click.option("--start")
+@crawler_share_option(0.08)
+@click.option("--returning-share", type=float, default=0.25)
+@click.option("--idle-return-share", type=float, default=0.05)
+@click.option("--daily-curve", "curve_tz", metavar="TZ")
+@click.option("--spike", "spikes", multiple=True, metavar="OFFSET:LENGTH:FACTOR")
+@click.option("--record", "record_path", type=click.Path(dir_okay=False))
 @ledger_options(DEFAULT_LEDGER, "simulated")
-@click.option("--dry-run", is_flag=True, help="Send nothing: generate and print the summary.")
+@click.option("--dry-run", is_flag=True)
 @target_options
 @click.pass_context
 @one_line_errors
@@ -205,6 +152,26 @@ def simulate(ctx: click.Context, **opts: Any) -> None:
       liveinsight simulate --in-process --endpoint http://127.0.0.1:8000 --backfill 1h --batch 20
       liveinsight simulate --record run.jsonl --seed 1 --visitors 50 --backfill 1h --start 2026-01-16T09:00:00Z
       liveinsight simulate --preset media --url http://127.0.0.1:8080 --daily-curve Asia/Seoul --spike 20m:5m:4
+
+    \f
+    Args:
+        preset: The site model the visitors browse.
+        seed: Random seed: same seed + options + --start = same events [default: random, printed].
+        visitors: Exactly this many arrivals (visitors and crawlers).
+        rate: Arrivals per minute (Poisson) [default: 10, or --visitors over the window].
+        duration: Length of the run in simulated time, e.g. 10m, 2h [default: until Ctrl-C].
+        backfill: Generate the past DURATION (e.g. 2h; at most ~72h) at full speed.
+        speed: Simulated seconds per wall second (60 = one hour per minute).
+        start: Simulated clock start: ISO 8601 or epoch ms [default: now, or now - span when
+            faster].
+        crawler_share: Share of arrivals that are crawlers (answered 'filtered').
+        returning_share: Share of visitors who come back (same user_id, new tab).
+        idle_return_share: Share of tabs left idle > 30 min, then resumed (the server splits the
+            visit).
+        curve_tz: Follow a daily traffic curve in this time zone, e.g. Asia/Seoul.
+        spikes: More arrivals for a while, e.g. 30m:10m:4 (repeatable).
+        record_path: Write every generated event to this JSONL file.
+        dry_run: Send nothing: generate and print the summary.
     """
     settings = base_settings(ctx)
     choice = target_choice(opts)
@@ -289,15 +256,9 @@ def simulate(ctx: click.Context, **opts: Any) -> None:
     _exit(stats, interrupted)
 
 
-@click.command(cls=OneLineCommand)
+@click.command(cls=Command)
 @click.argument("recording", type=click.Path(dir_okay=False))
-@click.option(
-    "--speed",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="Pace at N x the recorded time (0 = as fast as possible).",
-)
+@click.option("--speed", type=click.FloatRange(min=0), default=0.0)
 @ledger_options(DEFAULT_REPLAY_LEDGER, "recorded")
 @target_options
 @click.pass_context
@@ -318,6 +279,10 @@ def replay(
       liveinsight replay run.jsonl --url http://127.0.0.1:8080
       liveinsight replay run.jsonl --url http://127.0.0.1:8080 --speed 10 --batch 20
       liveinsight replay run.jsonl --in-process --endpoint http://127.0.0.1:8000
+
+    \f
+    Args:
+        speed: Pace at N x the recorded time (0 = as fast as possible).
     """
     settings = base_settings(ctx)
     choice = target_choice(opts)
@@ -364,7 +329,7 @@ def replay(
     _exit(stats, interrupted)
 
 
-@click.command(cls=OneLineCommand)
+@click.command(cls=Command)
 @click.option(
     "--ledger",
     "ledgers",
@@ -373,32 +338,15 @@ def replay(
     help=f"Ledger file(s), in the order they were written [default: {DEFAULT_LEDGER}].",
 )
 @api_options("check")
-@click.option(
-    "--funnel",
-    "funnel_spec",
-    metavar="STEPS",
-    help="Funnel to check, e.g. /,/cart,/checkout,conversion "
-    "[default: the preset's funnel, recognised from the ledger's pages].",
-)
-@click.option(
-    "--all",
-    "show_all",
-    is_flag=True,
-    help="Show every page, referrer, target and bucket, not only drifting ones.",
-)
-@click.option(
-    "--explain",
-    is_flag=True,
-    help="For each drifting number, list the ledger events behind it.",
-)
+@click.option("--funnel", "funnel_spec", metavar="STEPS")
+@click.option("--all", "show_all", is_flag=True)
+@click.option("--explain", is_flag=True)
 @click.option(
     "--wait-views",
     "wait_views_s",
     type=click.FloatRange(min=0),
     default=DEFAULT_WAIT_VIEWS_S,
-    show_default=True,
     metavar="S",
-    help="Wait at most S seconds for the views to catch up with the event log (/health lag 0).",
 )
 @click.pass_context
 @one_line_errors
@@ -427,6 +375,15 @@ def verify(
       liveinsight verify --url http://127.0.0.1:8080 --funnel /,/cart,/checkout,conversion
       liveinsight verify --ledger run1.jsonl --ledger run2.jsonl --url http://127.0.0.1:8080 --all
       liveinsight verify --url http://127.0.0.1:8080 --explain      the events behind each drift
+
+    \f
+    Args:
+        funnel_spec: Funnel to check, e.g. /,/cart,/checkout,conversion [default: the preset's
+            funnel, recognised from the ledger's pages].
+        show_all: Show every page, referrer, target and bucket, not only drifting ones.
+        explain: For each drifting number, list the ledger events behind it.
+        wait_views_s: Wait at most S seconds for the views to catch up with the event log (/health
+            lag 0).
     """
     settings = base_settings(ctx)
     url, token = api_target(ctx, url, token)

@@ -16,38 +16,19 @@ from simulator.presets import DEFAULT_PRESET, PRESETS
 from simulator.runs import TargetChoice
 from simulator.targets import DEFAULT_ATTEMPTS
 
-
-def preset_option(help: str) -> Callable[[F], F]:
-    """``--preset``: the site model the simulated visitors browse (simulate, loadtest)."""
-    return click.option(
-        "--preset",
-        type=click.Choice(list(PRESETS)),
-        default=DEFAULT_PRESET,
-        show_default=True,
-        help=help,
-    )
+# The options that simulate and loadtest share; each command says in its Args what they mean
+# there (the help comes from the command's docstring, see liveinsight.cli_support.Command).
+preset_option = click.option("--preset", type=click.Choice(list(PRESETS)), default=DEFAULT_PRESET)
 
 
-def batch_option(default: int, help: str) -> Callable[[F], F]:
+def batch_option(default: int, help: str | None = None) -> Callable[[F], F]:
     """``--batch``: events in one request, at most as many as one batch may hold (SPEC 4)."""
-    return click.option(
-        "--batch",
-        type=click.IntRange(1, MAX_BATCH),
-        default=default,
-        show_default=True,
-        help=help,
-    )
+    return click.option("--batch", type=click.IntRange(1, MAX_BATCH), default=default, help=help)
 
 
-def crawler_share_option(default: float, help: str) -> Callable[[F], F]:
+def crawler_share_option(default: float) -> Callable[[F], F]:
     """``--crawler-share``: a share (0 to 1) of the traffic that crawlers send."""
-    return click.option(
-        "--crawler-share",
-        type=click.FloatRange(0, 1),
-        default=default,
-        show_default=True,
-        help=help,
-    )
+    return click.option("--crawler-share", type=click.FloatRange(0, 1), default=default)
 
 
 def one_line_errors(fn: F) -> F:
@@ -91,21 +72,18 @@ def target_options(fn: F) -> F:
                 "--concurrency",
                 type=click.IntRange(1, 64),
                 default=4,
-                show_default=True,
                 help="Requests in flight (each tab stays in order).",
             ),
             click.option(
                 "--retries",
                 type=click.IntRange(1, 20),
                 default=DEFAULT_ATTEMPTS,
-                show_default=True,
                 help="Attempts per request on 5xx/429/connection errors.",
             ),
             click.option(
                 "--timeout",
                 type=click.FloatRange(0.1, 300),
                 default=10.0,
-                show_default=True,
                 help="Seconds per HTTP request.",
             ),
             click.option("--no-progress", is_flag=True, help="No progress bar."),
@@ -136,7 +114,6 @@ def ledger_options(default_ledger: str, clock: str) -> Callable[[F], F]:
                 "--ledger",
                 "ledger_path",
                 default=default_ledger,
-                show_default=True,
                 type=click.Path(dir_okay=False),
                 help="Where the acknowledgements go (refused if it holds an earlier run).",
             ),

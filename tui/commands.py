@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from liveinsight.cli_support import api_options, api_target, checked
+from liveinsight.cli_support import Command, api_options, api_target, checked
 from tui.app import DEFAULT_REFRESH_S, MAX_REFRESH_S, MIN_REFRESH_S, check_refresh, run_dashboard
 from tui.insights import DEFAULT_FUNNEL, check_funnel
 
@@ -13,23 +13,15 @@ refresh_option = click.option(
     "--refresh",
     type=float,
     default=DEFAULT_REFRESH_S,
-    show_default=True,
     callback=checked(check_refresh),
     help=f"Seconds between polls, {MIN_REFRESH_S:g} to {MAX_REFRESH_S:g}; change it live with + and -.",
 )
 
 
-@click.command("dashboard")
+@click.command("dashboard", cls=Command)
 @api_options("watch (the gateway of `liveinsight up`)")
 @refresh_option
-@click.option(
-    "--funnel",
-    default=",".join(DEFAULT_FUNNEL),
-    show_default=True,
-    callback=checked(check_funnel),
-    help="Steps of the Insights screen's funnel: up to 10 exact page paths or 'conversion', "
-    "comma-separated (the default fits the simulator's ecommerce preset).",
-)
+@click.option("--funnel", default=",".join(DEFAULT_FUNNEL), callback=checked(check_funnel))
 @click.pass_context
 def dashboard(
     ctx: click.Context,
@@ -59,6 +51,11 @@ def dashboard(
     Keys: q quit, p pause, r reload now, + / - poll less / more often, s sort the table,
           i Live / Insights, a Live / Acquisition, 1-6 dimension, Enter segment KPIs,
           Tab next panel, ? help.
+
+    \f
+    Args:
+        funnel: Steps of the Insights screen's funnel: up to 10 exact page paths or 'conversion',
+            comma-separated (the default fits the simulator's ecommerce preset).
     """
     url, token = api_target(ctx, url, token)
     run_dashboard(url, refresh=refresh, token=token, funnel=funnel)

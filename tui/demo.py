@@ -15,7 +15,13 @@ from typing import Any
 
 import click
 
-from liveinsight.cli_support import clear_errors, sigterm_interrupts, stack_options, stack_settings
+from liveinsight.cli_support import (
+    Command,
+    clear_errors,
+    sigterm_interrupts,
+    stack_options,
+    stack_settings,
+)
 from liveinsight.stack import Stack
 from tui.commands import refresh_option
 
@@ -61,36 +67,14 @@ def traffic(
                 process.wait()
 
 
-@click.command("demo")
+@click.command("demo", cls=Command)
 @stack_options
-@click.option(
-    "--seed", type=int, default=None, help="Seed for the simulated traffic [default: random]."
-)
-@click.option(
-    "--rate",
-    type=click.FloatRange(0.1, 600),
-    default=20.0,
-    show_default=True,
-    help="Live visitors arriving per minute.",
-)
-@click.option(
-    "--backfill",
-    default="100m",
-    show_default=True,
-    help="History generated at start so the charts are full.",
-)
+@click.option("--seed", type=int, default=None)
+@click.option("--rate", type=click.FloatRange(0.1, 600), default=20.0)
+@click.option("--backfill", default="100m")
 @refresh_option
-@click.option(
-    "--no-dashboard",
-    is_flag=True,
-    help="Run storage, API and traffic without the dashboard (see --duration).",
-)
-@click.option(
-    "--duration",
-    type=click.FloatRange(1, 86400),
-    default=None,
-    help="With --no-dashboard: stop after this many seconds.",
-)
+@click.option("--no-dashboard", is_flag=True)
+@click.option("--duration", type=click.FloatRange(1, 86400), default=None)
 @click.pass_context
 @clear_errors
 def demo(
@@ -111,6 +95,14 @@ def demo(
       liveinsight demo                         in-memory storage, API on http://127.0.0.1:8080
       liveinsight demo --rate 60 --seed 7      busier, reproducible traffic
       liveinsight demo --no-dashboard --duration 30   storage + API + traffic for 30 s
+
+    \f
+    Args:
+        seed: Seed for the simulated traffic [default: random].
+        rate: Live visitors arriving per minute.
+        backfill: History generated at start so the charts are full.
+        no_dashboard: Run storage, API and traffic without the dashboard (see --duration).
+        duration: With --no-dashboard: stop after this many seconds.
     """
     settings = stack_settings(ctx, **flags).with_overrides(
         active_cache_s=flags.get("active_cache") or 0.0

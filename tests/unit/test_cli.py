@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from click.testing import CliRunner
 
@@ -50,6 +52,66 @@ def test_every_command_loads_and_its_help_shows_examples(run, command) -> None:
     assert result.exit_code == 0, result.output
     assert "unavailable" not in result.output  # an entry point that failed to import
     assert "Usage:" in result.output and "Examples:" in result.output
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_option_is_explained_and_no_args_section_shows(run, command) -> None:
+    import click
+
+    ctx = click.Context(cli)
+    found = cli.get_command(ctx, command[0])
+    for name in command[1:]:
+        assert isinstance(found, click.Group)
+        found = found.get_command(ctx, name)
+    assert found is not None
+    for param in found.params:
+        if isinstance(param, click.Option):
+            assert param.help, param.opts
+    shown = run(*command, "--help").output
+    assert "Args:" not in shown and "\f" not in shown
+
+
+def documented_command(docstring: str, *options: str):
+    """A :class:`Command` with a flag for each of ``options``, documented by ``docstring``."""
+    import click
+
+    from liveinsight.cli_support import Command
+
+    def callback(**flags: bool) -> None:
+        click.echo(" ".join(sorted(name for name, on in flags.items() if on)))
+
+    callback.__doc__ = docstring
+    for option in options:
+        callback = click.option(option, is_flag=True)(callback)
+    return click.command("demo-command", cls=Command)(callback)
+
+
+def test_an_options_help_comes_from_the_args_after_the_form_feed() -> None:
+    command = documented_command(
+        "Do the thing.\n\n\f\nArgs:\n    dry_run: Send nothing,\n        only count.\n",
+        "--dry-run",
+    )
+    shown = CliRunner().invoke(command, ["--help"]).output
+    assert "Do the thing." in shown
+    assert "--dry-run  Send nothing, only count." in shown
+    assert "Args" not in shown
+    assert CliRunner().invoke(command, ["--dry-run"]).output == "dry_run\n"
+
+
+@pytest.mark.parametrize(
+    ("docstring", "refusal"),
+    [
+        ("Do it.\n", "--dry-run has no help"),
+        ("Do it.\n\f\nArgs:\n    dry_run: Once.\n    dryrun: Typo.\n", "documents ['dryrun']"),
+        ("Do it.\n\nArgs:\n    dry_run: Once.\n", "would show in --help"),
+    ],
+    ids=["undocumented", "unknown-name", "no-form-feed"],
+)
+def test_a_command_whose_options_and_args_disagree_is_refused_when_defined(
+    docstring: str, refusal: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(refusal)):
+        documented_command(docstring, "--dry-run")
 
 
 @pytest.mark.parametrize("command", [[], *COMMANDS], ids=lambda c: " ".join(c) or "liveinsight")
