@@ -18,7 +18,6 @@ from liveinsight import tables
 from liveinsight.cli_support import (
     Group,
     clear_errors,
-    confirm,
     sigterm_interrupts,
     stack_options,
     stack_settings,
@@ -64,12 +63,16 @@ class LiveInsightGroup(Group):
 
 
 def _unavailable(name: str, exc: Exception) -> click.Command:
+    """A stand-in for a command that did not load: a package missing (the harness not
+    installed), or a command defined wrongly (e.g. its docstring's Args, see cli_support)."""
+    if isinstance(exc, ImportError):
+        why = "It comes with the harness: pip install 'liveinsight[harness]' (or scripts/install in a checkout)."
+    else:
+        why = "Its definition is broken: run the test suite (tests/unit/test_cli.py) for where."
+
     @click.command(name=name, help=f"(unavailable: {exc})")
     def command() -> None:
-        raise click.ClickException(
-            f"'{name}' could not be loaded: {exc}. It comes with the harness: "
-            "pip install 'liveinsight[harness]' (or scripts/install in a checkout)."
-        )
+        raise click.ClickException(f"'{name}' could not be loaded: {exc}. {why}")
 
     return command
 
@@ -168,7 +171,6 @@ def _dynamodb(settings: Settings) -> Any:
 
 @tables_group.command("create")
 @storage_target("whose tables to create")
-@clear_errors
 def tables_create(settings: Settings) -> None:
     """Create the missing tables and enable TTL (idempotent).
 
@@ -185,9 +187,8 @@ def tables_create(settings: Settings) -> None:
 
 
 @tables_group.command("drop")
-@storage_target("whose tables to drop", destructive=True)
-@clear_errors
-def tables_drop(settings: Settings, yes: bool) -> None:
+@storage_target("whose tables to drop", ask="Drop the LiveInsight tables at {}?")
+def tables_drop(settings: Settings) -> None:
     """Delete the LiveInsight tables (all their data).
 
     \b
@@ -196,7 +197,6 @@ def tables_drop(settings: Settings, yes: bool) -> None:
       liveinsight tables drop --endpoint http://127.0.0.1:8000 --yes
     """
     client = _dynamodb(settings)
-    confirm(settings, "Drop the LiveInsight tables", yes)
     dropped = tables.drop_tables(client, settings.table_prefix)
     click.echo(f"dropped {len(dropped)} table(s): {', '.join(dropped) or '-'}")
 
@@ -204,7 +204,6 @@ def tables_drop(settings: Settings, yes: bool) -> None:
 @tables_group.command("describe")
 @storage_target("to describe")
 @click.option("--json", "as_json", is_flag=True)
-@clear_errors
 def tables_describe(settings: Settings, as_json: bool) -> None:
     """Status, item count, keys, indexes and TTL of each table.
 
@@ -256,7 +255,6 @@ def views_group() -> None:
 @storage_target("whose Events stream to poll")
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=1000)
 @click.option("--window", type=click.FloatRange(0, 300), default=0.05)
-@clear_errors
 def views_poll(settings: Settings, batch_size: int, window: float) -> None:
     """Run the stream poller alone, in the foreground, until Ctrl-C.
 
@@ -290,9 +288,8 @@ def views_poll(settings: Settings, batch_size: int, window: float) -> None:
 
 
 @views_group.command("rebuild")
-@storage_target("whose views to rebuild", destructive=True)
-@clear_errors
-def views_rebuild(settings: Settings, yes: bool) -> None:
+@storage_target("whose views to rebuild", ask="Rebuild the views at {} from the Events log?")
+def views_rebuild(settings: Settings) -> None:
     """Recompute every view from the Events log (after a fault, or for a view added later).
 
     Sessions, ActiveSessions and Rollups are dropped and written again from the log; each
@@ -313,7 +310,6 @@ def views_rebuild(settings: Settings, yes: bool) -> None:
     from liveinsight.rebuild import rebuild
 
     client = _dynamodb(settings)
-    confirm(settings, "Rebuild the views from the Events log", yes)
     with Progress(transient=True) as bar:
         tasks: dict[str, Any] = {}
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -44,37 +45,53 @@ def _one_line(exc: click.UsageError) -> UsageLine:
     return UsageLine(f"{exc.format_message()} (see --help)")
 
 
+_ARGS_HEADING = re.compile(r"^\s*Args:\s*$", re.MULTILINE)
+
+
 def _help_from_docstring(command: click.Command) -> None:
-    """Give each option of ``command`` its entry in the ``Args:`` section that ends the command's
-    docstring, after ``\\f`` (click shows the text above it as the command's help; the entries
-    show in the table of options). An option that brings its own help (one declared for several
-    commands) keeps it. A documented name the command does not take, or an option with no help at
-    all, is an error when the command is defined."""
-    doc = command.help or ""
-    documented = {
-        param.arg_name: " ".join((param.description or "").split())
-        for param in docstring_parser.parse(doc).params
-    }
-    if documented and "\f" not in doc:
-        raise ValueError(f"{command.name}: its Args would show in --help; put \\f before them")
-    unknown = documented.keys() - {param.name for param in command.params}
+    """Give each option of ``command`` its entry in the Google-style ``Args:`` that ends the
+    command's docstring after ``\\f``: click shows only the text above ``\\f`` as the command's
+    help (since click 8.1 ``command.help`` keeps the whole docstring, so they can be read here), and
+    the entries show in the table of options. An option that brings its own help keeps it.
+
+    A mistake is an error when the command is defined: an ``Args:`` above ``\\f`` (it would
+    show), an entry that cannot be parsed, one written twice, one for a name that is not an
+    option of the command, an option documented twice or not at all."""
+    above, _, below = (command.help or "").partition("\f")
+    if _ARGS_HEADING.search(above):
+        raise ValueError(f"{command.name}: Args must follow \\f (above it, --help shows them)")
+    documented: dict[str, str] = {}
+    for entry in docstring_parser.parse(below, style=docstring_parser.DocstringStyle.GOOGLE).params:
+        if entry.args[0] != "param" or entry.arg_name in documented:
+            raise ValueError(
+                f"{command.name}: Args documents {entry.arg_name!r} twice, or not as Args"
+            )
+        documented[entry.arg_name] = " ".join((entry.description or "").split())
+    options = {param.name: param for param in command.params if isinstance(param, click.Option)}
+    unknown = documented.keys() - options.keys()
     if unknown:
-        raise ValueError(f"{command.name}: Args documents {sorted(unknown)}, not its parameters")
-    for param in command.params:
-        if not isinstance(param, click.Option):
-            continue
-        if param.name in documented:
-            if param.help:
-                raise ValueError(f"{command.name}: {param.opts[0]} has help twice")
-            param.help = documented[param.name]
-        elif not param.help:
-            raise ValueError(f"{command.name}: {param.opts[0]} has no help (document it in Args)")
+        raise ValueError(
+            f"{command.name}: Args documents {sorted(unknown)}, which are not its options"
+        )
+    for name, option in options.items():
+        if name in documented:
+            if option.help:
+                raise ValueError(f"{command.name}: {option.opts[0]} has help twice")
+            option.help = documented[name]
+        elif not option.help:
+            raise ValueError(f"{command.name}: {option.opts[0]} has no help (document it in Args)")
 
 
 class Command(click.Command):
     """A LiveInsight command: usage errors (bad types, unknown options) are one ``Error:`` line
-    and exit 2, not the usage banner; the help of its options is written once, in the ``Args:``
-    that ends its docstring after ``\\f`` (:func:`_help_from_docstring`); defaults show."""
+    and exit 2, not the usage banner; defaults show in ``--help``; the help of its options is
+    written once, in the ``Args:`` that ends its docstring after ``\\f``
+    (:func:`_help_from_docstring`).
+
+    An option carries its help inline only where one declaration serves several commands with
+    the same meaning (``storage_options``, ``api_options``, ``stack_options``, ``--refresh``,
+    the simulator's target options) or where the text is computed (an f-string naming a
+    constant). Otherwise the command's ``Args:`` says what the option means there."""
 
     def __init__(
         self, name: str | None, context_settings: dict[str, Any] | None = None, **kwargs: Any
@@ -268,9 +285,8 @@ def stack_settings(ctx: click.Context, **flags: Any) -> Settings:
     return settings
 
 
-def storage_options(what: str, *, destructive: bool = False) -> Callable[[F], F]:
-    """``--endpoint`` and ``--prefix``: where a command finds DynamoDB, for ``what`` it does;
-    ``destructive`` adds ``--yes`` for a command that deletes data there (:func:`confirm`)."""
+def storage_options(what: str) -> Callable[[F], F]:
+    """``--endpoint`` and ``--prefix``: where a command finds DynamoDB, for ``what`` it does."""
     endpoint = click.option(
         "--endpoint",
         callback=ENDPOINT,
@@ -280,15 +296,7 @@ def storage_options(what: str, *, destructive: bool = False) -> Callable[[F], F]
     prefix = click.option(
         "--prefix", help="Table name prefix [default: $LIVEINSIGHT_TABLE_PREFIX or none]."
     )
-    yes = click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-    return lambda fn: endpoint(prefix(yes(fn) if destructive else fn))
-
-
-def confirm(settings: Settings, action: str, yes: bool) -> None:
-    """Ask before ``action`` on the tables at ``settings``' endpoint, unless ``--yes`` was given;
-    a no aborts the command."""
-    if not yes:
-        click.confirm(f"{action} at {settings.endpoint_url or 'AWS'}?", abort=True)
+    return lambda fn: endpoint(prefix(fn))
 
 
 def storage_settings(ctx: click.Context, endpoint: str | None, prefix: str | None) -> Settings:
@@ -296,17 +304,27 @@ def storage_settings(ctx: click.Context, endpoint: str | None, prefix: str | Non
     return pointed_at(base_settings(ctx), endpoint, prefix)
 
 
-def storage_target(what: str, *, destructive: bool = False) -> Callable[[F], F]:
+def storage_target(what: str, *, ask: str | None = None) -> Callable[[F], F]:
     """:func:`storage_options`, handed to the command as one ``settings`` (the environment's,
-    pointed at ``--endpoint`` and ``--prefix``) instead of the two flags."""
+    pointed at ``--endpoint`` and ``--prefix``) instead of the two flags, with the errors of
+    both as one line (:func:`clear_errors`). With ``ask`` (a command that deletes data there),
+    ``--yes`` too: without it the command first asks ``ask``, ``{}`` standing for the endpoint,
+    and a no aborts."""
+    yes = click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 
     def decorate(fn: F) -> F:
-        @functools.wraps(fn)
-        def with_settings(*args: Any, endpoint: str | None, prefix: str | None, **kw: Any) -> Any:
+        def with_settings(
+            *args: Any, endpoint: str | None, prefix: str | None, yes: bool = False, **kw: Any
+        ) -> Any:
             settings = storage_settings(click.get_current_context(), endpoint, prefix)
+            if ask is not None and not yes:
+                click.confirm(ask.format(settings.endpoint_url or "AWS"), abort=True)
             return fn(*args, settings=settings, **kw)
 
-        return storage_options(what, destructive=destructive)(with_settings)  # type: ignore[return-value]
+        functools.update_wrapper(with_settings, fn)  # its docstring, and the options below
+        delattr(with_settings, "__wrapped__")  # click calls it with the flags, not with settings
+        callback = clear_errors(with_settings)
+        return storage_options(what)(callback if ask is None else yes(callback))  # type: ignore[return-value]
 
     return decorate
 

@@ -70,14 +70,14 @@ SPEC_KEYS = (
 @click.option("--workers", type=click.IntRange(1, 64), default=http_bench.DEFAULT_WORKERS)
 @click.option("--skip", type=click.Choice(PARTS), multiple=True)
 @click.option("--db-port", type=click.IntRange(1, 65535), default=None)
-@click.option("--port", type=click.IntRange(1, 65535), default=None)
+@click.option("--port", "http_port", type=click.IntRange(1, 65535), default=None)
 @click.option(
     "--strict",
     is_flag=True,
     help=f"Exit {EXIT_MISSED} when a figure misses its SPEC 8 floor (after printing them all).",
 )
 @click.option("--json", "as_json", is_flag=True)
-def bench(strict: bool, as_json: bool, **parts: Any) -> None:
+def bench(strict: bool, as_json: bool, **options: Any) -> None:
     """Measure every SPEC section 8 figure against its floor, in one run.
 
     Starts its own DynamoDB Local (in memory, free port) for the write figures, a fresh one
@@ -108,7 +108,7 @@ def bench(strict: bool, as_json: bool, **parts: Any) -> None:
         skip: Leave a part out (its figures are null); repeat for several.
         db_port: Port of the DynamoDB Local instances it starts, one after the other [default: a
             free one].
-        port: Port of the `liveinsight up` gateways it starts, one after the other [default: a free
+        http_port: Port of the `liveinsight up` gateways it starts, one after the other [default: a free
             one].
         as_json: Print one JSON object instead of lines.
     """
@@ -117,7 +117,7 @@ def bench(strict: bool, as_json: bool, **parts: Any) -> None:
     measured: dict[str, str] = {}
     interrupted = False
     try:
-        run_all(results, measured, **parts)
+        run_all(results, measured, **options)
     except KeyboardInterrupt:
         # Every process the bench started was stopped on the way out (context managers);
         # what was measured before is still reported.
@@ -155,7 +155,7 @@ def run_all(
     workers: int,
     skip: tuple[str, ...],
     db_port: int | None = None,
-    port: int | None = None,
+    http_port: int | None = None,
 ) -> None:
     """Every part not skipped into ``results`` (the JSON keys) and ``measured`` (how each
     figure was measured) as each part finishes. The write parts share one DynamoDB Local; the
@@ -177,7 +177,7 @@ def run_all(
                 feedback,
                 Path(tmp),
                 db_pid=runtime.pid or 0,
-                http_port=port,
+                http_port=http_port,
                 results=results,
                 measured=measured,
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import docstring_parser
 import pytest
 from click.testing import CliRunner
 
@@ -103,15 +104,51 @@ def test_an_options_help_comes_from_the_args_after_the_form_feed() -> None:
     [
         ("Do it.\n", "--dry-run has no help"),
         ("Do it.\n\f\nArgs:\n    dry_run: Once.\n    dryrun: Typo.\n", "documents ['dryrun']"),
-        ("Do it.\n\nArgs:\n    dry_run: Once.\n", "would show in --help"),
+        ("Do it.\n\nArgs:\n    dry_run: Once.\n", "Args must follow"),
+        ("Do it.\n\f\nArgs:\n    dry_run: Once.\n    dry_run: Again.\n", "'dry_run' twice"),
+        ("Do it.\n\f\nArgs:\n    dry_run: Once,\n    then more.\n", "Expected a colon"),
+        ("Do it.\n\f\nAttributes:\n    dry_run: Once.\n", "or not as Args"),
     ],
-    ids=["undocumented", "unknown-name", "no-form-feed"],
+    ids=["undocumented", "unknown-name", "no-form-feed", "twice", "bad-indent", "not-args"],
 )
 def test_a_command_whose_options_and_args_disagree_is_refused_when_defined(
     docstring: str, refusal: str
 ) -> None:
-    with pytest.raises(ValueError, match=re.escape(refusal)):
+    with pytest.raises((ValueError, docstring_parser.ParseError), match=re.escape(refusal)):
         documented_command(docstring, "--dry-run")
+
+
+def test_an_argument_is_not_an_option_to_document() -> None:
+    import click
+
+    from liveinsight.cli_support import Command
+
+    def callback(path: str) -> None:
+        """Read it.
+
+        \f
+        Args:
+            path: The file.
+        """
+
+    with pytest.raises(ValueError, match=re.escape("documents ['path']")):
+        click.command("read", cls=Command)(click.argument("path")(callback))
+
+
+@pytest.mark.parametrize(
+    ("failure", "advice"),
+    [
+        (ModuleNotFoundError("No module named 'locust'"), "pip install 'liveinsight[harness]'"),
+        (ValueError("loadtest: --users has no help"), "Its definition is broken"),
+    ],
+    ids=["package-missing", "defined-wrongly"],
+)
+def test_a_command_that_did_not_load_says_why(failure: Exception, advice: str) -> None:
+    from liveinsight.cli import _unavailable
+
+    result = CliRunner().invoke(_unavailable("loadtest", failure), [])
+    assert result.exit_code == 1
+    assert str(failure) in result.output and advice in result.output
 
 
 @pytest.mark.parametrize("command", [[], *COMMANDS], ids=lambda c: " ".join(c) or "liveinsight")
