@@ -59,9 +59,16 @@ def error_code(exc: ClientError) -> str:
 class Dynamo:
     """``client`` is a boto3 DynamoDB client (low-level, injected)."""
 
-    def __init__(self, client: Any, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        confirm_transactions: bool = True,
+    ) -> None:
         self.client = client
         self.sleep = sleep
+        self.confirm_transactions = confirm_transactions  # Settings.confirms_transactions
 
     def call(self, operation: str, **kwargs: Any) -> Any:
         """One storage call; what is left failing after botocore's retries is a 503."""
@@ -87,7 +94,7 @@ class Dynamo:
         """``TransactWriteItems``; raises ``Cancelled`` with per-action reasons.
 
         ``confirm`` (table, key of an item the transaction wrote): read it back, strongly
-        consistent, before returning. DynamoDB Local answers a transaction before its commit
+        consistent, before returning (unless ``confirm_transactions`` is off: on AWS). DynamoDB Local answers a transaction before its commit
         has run (the commit is queued on its one database thread, not awaited), so a SIGKILL
         right after the answer can lose it; a read queued behind it answers only once the
         commit is done. Measured with kill -9 under 4 writers: without the read an
@@ -106,7 +113,7 @@ class Dynamo:
                 str(r.get("Code", "None")) for r in exc.response.get("CancellationReasons", [])
             ]
             raise Cancelled(reasons) from exc
-        if confirm is not None:
+        if confirm is not None and self.confirm_transactions:
             table, item_key = confirm
             self.call(
                 "get_item",

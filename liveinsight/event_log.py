@@ -64,8 +64,7 @@ class EventLog:
         sleep: Callable[[float], None] = time.sleep,
         confirm_transactions: bool = True,
     ) -> None:
-        self.dynamo = Dynamo(client, sleep=sleep)
-        self.confirm_transactions = confirm_transactions  # Settings.confirms_transactions
+        self.dynamo = Dynamo(client, sleep=sleep, confirm_transactions=confirm_transactions)
         self.table = tables.table_name(prefix, tables.EVENTS)
         self.max_attempts = max_attempts
         self.sleep = sleep
@@ -76,13 +75,14 @@ class EventLog:
         distinct: dict[EventKey, Event] = {}
         for event in events:
             distinct.setdefault(event_key(event), event)
-        todo = [(e, received_ms) for e in distinct.values()]
+        todo = list(distinct.values())
         stored: dict[EventKey, str] = {}
         if len(todo) == 1:
-            stored.update(self._put(*todo[0]))
+            stored.update(self._put(todo[0], received_ms))
         else:
             for start in range(0, len(todo), MAX_TRANSACTION_ACTIONS):
-                stored.update(self._put_many(todo[start : start + MAX_TRANSACTION_ACTIONS]))
+                chunk = todo[start : start + MAX_TRANSACTION_ACTIONS]
+                stored.update(self._put_many(chunk, received_ms))
         results = []
         reported: set[EventKey] = set()
         for event in events:
@@ -110,19 +110,13 @@ class EventLog:
             raise
         return {event_key(event): ACCEPTED}
 
-    def _put_many(self, events: list[tuple[Event, int]]) -> dict[EventKey, str]:
+    def _put_many(self, events: list[Event], received_ms: int) -> dict[EventKey, str]:
         statuses: dict[EventKey, str] = {}
-        pending = events
+        pending = [(event, items.event_item(event, received_ms)) for event in events]
         for attempt in range(self.max_attempts):
             actions = [
-                {
-                    "Put": {
-                        "TableName": self.table,
-                        "Item": items.event_item(event, received),
-                        "ConditionExpression": NOT_STORED,
-                    }
-                }
-                for event, received in pending
+                {"Put": {"TableName": self.table, "Item": item, "ConditionExpression": NOT_STORED}}
+                for _, item in pending
             ]
             first = pending[0][0]
             written = (
@@ -130,9 +124,7 @@ class EventLog:
                 {"session_id": {"S": first.session_id}, "event_id": {"S": first.event_id}},
             )
             try:
-                self.dynamo.transact(
-                    actions, confirm=written if self.confirm_transactions else None
-                )
+                self.dynamo.transact(actions, confirm=written)
             except Cancelled as cancelled:
                 duplicates = set(cancelled.failed("ConditionalCheckFailed"))
                 for index in duplicates:

@@ -148,11 +148,7 @@ def _mark(values: dict[str, Any]) -> Mark:
 
 
 def visit_from_values(values: dict[str, Any]) -> Visit:
-    raw = values.get("marks", {})
-    # A JSON string; a map in items written before it was one.
-    marks = {
-        name: _mark(m) for name, m in (json.loads(raw) if isinstance(raw, str) else raw).items()
-    }
+    marks = {name: _mark(m) for name, m in json.loads(values.get("marks") or "{}").items()}
     return Visit(
         client_session_id=values["client_session_id"],
         index=int(values["visit_index"]),

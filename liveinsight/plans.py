@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from liveinsight import items, rollups
@@ -65,6 +66,18 @@ class BatchPlan:
     deltas: rollups.Deltas = field(default_factory=rollups.new_deltas)
 
 
+def visit_item(
+    visit: Visit, current: int, *, now_ms: int, timeout_ms: int, shard: int, tag: Tag
+) -> dict[str, Any]:
+    """A visit's Sessions item written by ``tag``; the base item (index 0) also names the
+    session's ``current`` visit."""
+    values = items.visit_values(visit, now_ms=now_ms, timeout_ms=timeout_ms, shard=shard)
+    values.update({WRITER: tag.writer, THROUGH: tag.through})
+    if visit.index == 0:
+        values["current_visit"] = current
+    return items.to_item(values)
+
+
 def plan_session(
     state: SessionState,
     hits: list[Hit],
@@ -80,15 +93,14 @@ def plan_session(
     current = state.current
     placement = place(sid, current, hits, timeout_ms)
     new_current = placement.current_index
-    shard = items.start_shard(sid, shards)
-
-    def item(visit: Visit) -> dict[str, Any]:
-        values = items.visit_values(visit, now_ms=now_ms, timeout_ms=timeout_ms, shard=shard)
-        values.update({WRITER: tag.writer, THROUGH: tag.through})
-        if visit.index == 0:
-            values["current_visit"] = new_current
-        return items.to_item(values)
-
+    item = partial(
+        visit_item,
+        current=new_current,
+        now_ms=now_ms,
+        timeout_ms=timeout_ms,
+        shard=items.start_shard(sid, shards),
+        tag=tag,
+    )
     visits: list[dict[str, Any]] = []
     active: list[dict[str, Any]] = []
     changes: list[tuple[Visit | None, Visit]] = []

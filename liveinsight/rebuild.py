@@ -18,8 +18,8 @@ from liveinsight import items, rollup_items, rollups, tables
 from liveinsight.acquisition import hit_of
 from liveinsight.checkpoints import CHECKPOINT_PK
 from liveinsight.dynamo import Dynamo
-from liveinsight.plans import THROUGH, WRITER, Tag
-from liveinsight.sessions import Hit, Visit, replay
+from liveinsight.plans import Tag, visit_item
+from liveinsight.sessions import Hit, replay
 from liveinsight.stream import list_shards, shard_iterator, stream_arn
 
 VIEW_TABLES = (tables.SESSIONS, tables.ACTIVE_SESSIONS, tables.ROLLUPS)
@@ -91,7 +91,16 @@ def rebuild(
         shard = items.start_shard(sid, shards)
         for visit in history:
             rollups.visit_deltas(visit, +1, deltas)
-            visit_items.append(_visit_item(visit, len(history) - 1, now_ms, timeout_s, shard))
+            visit_items.append(
+                visit_item(
+                    visit,
+                    len(history) - 1,
+                    now_ms=now_ms,
+                    timeout_ms=timeout_s * 1000,
+                    shard=shard,
+                    tag=REBUILT,
+                )
+            )
             active = items.active_values(visit, timeout_s=timeout_s)
             if active["expires_at"] * 1000 >= now_ms:
                 active_items.append(items.to_item(active))
@@ -133,16 +142,6 @@ def rebuild(
     return Rebuilt(
         len(logged), len(visit_items), len(active_items), len(rollup_items_written), len(tips)
     )
-
-
-def _visit_item(
-    visit: Visit, current: int, now_ms: int, timeout_s: int, shard: int
-) -> dict[str, Any]:
-    values = items.visit_values(visit, now_ms=now_ms, timeout_ms=timeout_s * 1000, shard=shard)
-    values.update({WRITER: REBUILT.writer, THROUGH: REBUILT.through})
-    if visit.index == 0:
-        values["current_visit"] = current
-    return items.to_item(values)
 
 
 def _recreate_views(client: Any, prefix: str, shards: int) -> None:

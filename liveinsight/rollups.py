@@ -53,11 +53,11 @@ COUNTER_FIELDS = (
 PAGES, REFERRERS, TIME_ON_PAGE, CLICKS = "p", "r", "t", "k"
 PHYSICAL = {PAGES: PAGES, TIME_ON_PAGE: PAGES, CLICKS: PAGES, REFERRERS: REFERRERS}
 # A breakdown row (one per dimension value and hour of visit start) counts the visits that
-# started then with that value: these fields, and the visits themselves, one set per 5-minute
-# slot (``members``). A delta names a visit as the field ``MEMBER + <member>`` with +1 (it
+# started then with that value: these fields, and the visits themselves (one set per value and
+# hour, ``rollup_items``). A delta names a visit as the field ``MEMBER + <member>`` with +1 (it
 # joins the set) or -1 (it leaves): a visit is there once or not at all, so no count.
 BREAKDOWN_FIELDS = ("visits", "bounced", "visit_s", "pages", "converted")
-MEMBERS = "v"  # the set's field name: attribute ``<m5 start>\tv``
+MEMBERS = "v"
 MEMBER = MEMBERS + "\t"  # user and visit ids refuse tabs (events.py patterns)
 
 
@@ -73,11 +73,6 @@ def member(visit: Visit) -> str:
 def member_user(field: str) -> str:
     """The user id of a ``MEMBER`` field."""
     return field[len(MEMBER) :].partition("\t")[0]
-
-
-def members(slot_start: int) -> str:
-    """The string-set attribute holding the visits that started in one 5-minute slot."""
-    return slot(MEMBERS, slot_start)
 
 
 PHYSICAL.update({breakdown_kind(d): breakdown_kind(d) for d in DIMENSIONS})

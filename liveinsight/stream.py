@@ -120,13 +120,13 @@ def fetch_records(
     iterator: str | None = shard_iterator(streams, arn, shard_id, after)
     raw: list[dict[str, Any]] = []
     while iterator:
-        response = streams.get_records(ShardIterator=iterator, Limit=1000)
+        response = streams.get_records(ShardIterator=iterator, Limit=MAX_RECORDS_PER_READ)
         records = response.get("Records", [])
         raw.extend(lambda_record(r, arn) for r in records)
         if not records or int(records[-1]["dynamodb"]["SequenceNumber"]) >= through:
             break
         iterator = response.get("NextShardIterator")
-    return [r for r in records_of({"Records": raw}) if r.seq <= through] if raw else []
+    return [r for r in records_of({"Records": raw}) if r.seq <= through]
 
 
 def fetcher(streams: Any) -> Callable[[str, str, str | None, int], list[LogRecord]]:
@@ -435,16 +435,17 @@ def wait_for_views(
         sleep(0.1)
 
 
-def poller_for(settings: Any, **kwargs: Any) -> StreamPoller:
+def poller_for(settings: Any, *, client: Any = None, **kwargs: Any) -> StreamPoller:
     """A poller wired from Settings: the views handler of ``views.build_handler``, its metrics
-    to the ``liveinsight.metrics`` logger (``up --metrics`` prints them)."""
+    to the ``liveinsight.metrics`` logger (``up --metrics`` prints them). ``client``: the
+    DynamoDB client of both (the bench's counting one); default, clients for ``settings``."""
     from liveinsight import views
     from liveinsight.aws import dynamodb_client, streams_client
 
     return StreamPoller(
-        dynamodb_client(settings),
+        client or dynamodb_client(settings),
         streams_client(settings),
-        views.build_handler(settings),
+        views.build_handler(settings, client=client),
         prefix=settings.table_prefix,
         **kwargs,
     )

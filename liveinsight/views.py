@@ -161,7 +161,7 @@ class Views:
         owner: str | None = None,
         confirm_transactions: bool = True,
     ) -> None:
-        self.dynamo = Dynamo(client, sleep=sleep)
+        self.dynamo = Dynamo(client, sleep=sleep, confirm_transactions=confirm_transactions)
         self.sessions_table = tables.table_name(prefix, tables.SESSIONS)
         self.active_table = tables.table_name(prefix, tables.ACTIVE_SESSIONS)
         self.rollups_table = tables.table_name(prefix, tables.ROLLUPS)
@@ -174,7 +174,6 @@ class Views:
         self.fail_after = fail_after  # tests: crash before this many writes
         self.owner = owner or uuid.uuid4().hex
         self.ledger = Checkpoints(self.dynamo, self.rollups_table, self.owner, clock)
-        self.confirm_transactions = confirm_transactions  # Settings.confirms_transactions
         self._writers = ThreadPoolExecutor(WRITERS, thread_name_prefix="views-write")
         self._memory: dict[str, ShardMemory] = {}
         self.writes = 0
@@ -343,10 +342,11 @@ class Views:
             remembered.put(item_key, after)
 
     def _write_visits(self, plan: BatchPlan, remembered: Remembered) -> None:
-        alone = [s.visits[0] for s in plan.sessions if len(s.visits) == 1]
-        self._batch_write(self.sessions_table, alone)
-        for item in alone:
-            remembered.put(item["session_id"]["S"], items.from_item(item))
+        """A session of one item in the batch write; a split session's items in one transaction
+        (packed with others up to its limit)."""
+        self._batch_write(
+            self.sessions_table, [s.visits[0] for s in plan.sessions if len(s.visits) == 1]
+        )
         together: list[dict[str, Any]] = []
         for session in plan.sessions:
             if len(session.visits) < 2:
@@ -360,9 +360,8 @@ class Views:
         if together:
             self._transact(together)
         for session in plan.sessions:
-            if len(session.visits) > 1:
-                for item in session.visits:
-                    remembered.put(item["session_id"]["S"], items.from_item(item))
+            for item in session.visits:
+                remembered.put(item["session_id"]["S"], items.from_item(item))
 
     def _transact(self, actions: list[dict[str, Any]]) -> None:
         """Sessions' items at once (splits); unconditional, so only a conflict with a
@@ -372,9 +371,7 @@ class Views:
         for attempt in range(20):
             self._step()
             try:
-                self.dynamo.transact(
-                    actions, confirm=confirm if self.confirm_transactions else None
-                )
+                self.dynamo.transact(actions, confirm=confirm)
                 return
             except Cancelled:
                 self.sleep(self._random.uniform(0, min(0.2, 0.005 * 2**attempt)))
@@ -495,15 +492,16 @@ class ViewsHandler:
         return {"batchItemFailures": []}
 
 
-def build_handler(settings: Any, **kwargs: Any) -> ViewsHandler:
-    """The views handler for ``settings``; ``kwargs`` go to ``ViewsHandler`` (``emit_metrics``:
-    stdout on Lambda, the ``liveinsight.metrics`` logger under ``liveinsight up``)."""
+def build_handler(settings: Any, *, client: Any = None, **kwargs: Any) -> ViewsHandler:
+    """The views handler for ``settings``, writing through ``client`` (default: a fast client
+    for ``settings``); ``kwargs`` go to ``ViewsHandler`` (``emit_metrics``: stdout on Lambda,
+    the ``liveinsight.metrics`` logger under ``liveinsight up``)."""
     from liveinsight.aws import FAST_CONFIG, dynamodb_client, streams_client
     from liveinsight.stream import ShardLocator, fetcher
 
     streams = streams_client(settings)
     views = Views(
-        dynamodb_client(settings, config=FAST_CONFIG),
+        client or dynamodb_client(settings, config=FAST_CONFIG),
         prefix=settings.table_prefix,
         timeout_s=settings.session_timeout_s,
         shards=settings.rollup_shards,

@@ -22,22 +22,15 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from liveinsight import bots, items
-from liveinsight.aws import FAST_CONFIG, dynamodb_client, streams_client
+from liveinsight.aws import FAST_CONFIG, dynamodb_client
 from liveinsight.buckets import now_ms
 from liveinsight.errors import BackendUnavailable
 from liveinsight.event_log import ACCEPTED, EventLog
 from liveinsight.events import Event, RequestMeta, validate
 from liveinsight.routes import BY_NAME
 from liveinsight.settings import Settings
-from liveinsight.stream import (
-    ShardLocator,
-    StreamPoller,
-    fetcher,
-    measure_lag,
-    start_poller,
-)
+from liveinsight.stream import StreamPoller, measure_lag, poller_for, start_poller
 from liveinsight.tables import EVENTS, TABLE_SPECS, create_tables, table_name
-from liveinsight.views import Views, ViewsHandler
 from loadtest.bench_sessions import USER_AGENT
 from simulator.stream import Simulation, events
 from simulator.traffic import HOUR_MS, Window
@@ -89,23 +82,6 @@ def raw_put_rate(client: Any, prefix: str, seconds: float) -> float:
 
 
 # ---- views beside the log --------------------------------------------------------------------
-
-
-def views_poller(settings: Settings, client: Any) -> StreamPoller:
-    """A poller applying the views through ``client`` (a counting one, for the write cost)."""
-    streams = streams_client(settings)
-    views = Views(
-        client,
-        prefix=settings.table_prefix,
-        timeout_s=settings.session_timeout_s,
-        shards=settings.rollup_shards,
-    )
-    handler = ViewsHandler(
-        views,
-        ShardLocator(streams),
-        fetch=fetcher(streams),
-    )
-    return StreamPoller(client, streams, handler, prefix=settings.table_prefix)
 
 
 def catch_up(
@@ -168,11 +144,6 @@ def _value_bytes(value: dict[str, Any]) -> int:
     return 1
 
 
-def _indexes(table: str) -> int:
-    """Secondary indexes of a LiveInsight table (by its name without the prefix)."""
-    return next((len(spec.indexes) for spec in TABLE_SPECS if table.endswith(spec.name)), 0)
-
-
 class WriteCounter:
     """A boto3 DynamoDB client that counts what its successful write calls wrote: items, the
     capacity units DynamoDB Local reports for every write call (``ReturnConsumedCapacity=TOTAL``
@@ -187,8 +158,9 @@ class WriteCounter:
     SINGLE = ("put_item", "update_item", "delete_item")
     WRITES = (*SINGLE, "transact_write_items", "batch_write_item")
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, prefix: str) -> None:
         self.client = client
+        self.indexes = {table_name(prefix, spec.name): len(spec.indexes) for spec in TABLE_SPECS}
         self.items = 0
         self.units = 0.0
         self.aws_units = 0.0
@@ -210,12 +182,9 @@ class WriteCounter:
                 self.items += len(kwargs["TransactItems"])
                 for action in kwargs["TransactItems"]:
                     (_, body), *_ = action.items()
-                    if "Item" in body:
-                        self.aws_units += (
-                            2 * item_kb(body["Item"]) * (1 + _indexes(body["TableName"]))
-                        )
-                    else:  # an update, delete or condition check: at least its key's unit
-                        self.aws_units += 2 * (1 + _indexes(body["TableName"]))
+                    # an update, delete or condition check: at least its key's unit
+                    kb = item_kb(body["Item"]) if "Item" in body else 1
+                    self.aws_units += 2 * kb * (1 + self.indexes.get(body["TableName"], 0))
                 return response
             self.aws_units += reported
             if name in self.SINGLE:
@@ -315,9 +284,10 @@ def write_cost(
     (``settings.table_prefix``) while a poller applies the views; units of both, summed."""
     client = dynamodb_client(settings, config=FAST_CONFIG)
     create_tables(client, settings.table_prefix)
-    log_writes, views_writes = WriteCounter(client), WriteCounter(client)
+    log_writes = WriteCounter(client, settings.table_prefix)
+    views_writes = WriteCounter(client, settings.table_prefix)
     log = EventLog(log_writes, prefix=settings.table_prefix)
-    poller = views_poller(settings, views_writes)
+    poller = poller_for(settings, client=views_writes)  # counted
     thread, stop = start_poller(poller)
     accepted = appends = 0
     try:
@@ -372,7 +342,7 @@ def fill_store(
     the read figures only need the store, not a race."""
     client = dynamodb_client(settings, config=FAST_CONFIG)
     log = EventLog(client, prefix=settings.table_prefix)
-    poller = views_poller(settings, client)
+    poller = poller_for(settings, client=client)
     received = now_ms()
     meta = RequestMeta(received, USER_AGENT, "203.0.113.9")
 
